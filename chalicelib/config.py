@@ -1,0 +1,67 @@
+"""Settings read from the environment, once per process (a warm Lambda keeps them)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    database_url: str
+    # "null" opens a connection per unit of work (safe behind RDS Proxy or with many Lambdas);
+    # "queue" keeps a small pool for the life of the warm container.
+    db_pool: str
+    db_pool_size: int
+    db_connect_timeout_s: float
+    db_statement_timeout_ms: int
+    redis_url: str
+    redis_timeout_s: float
+    cache_prefix: str
+    cache_ttl_user_s: int
+    cache_ttl_stock_s: int
+    cache_ttl_transactions_s: int
+    aws_endpoint_url: str | None
+    aws_region: str
+    trade_queue_name: str
+    trade_dlq_name: str
+    log_level: str
+    max_body_bytes: int
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage == "local"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env = os.environ.get
+    return Settings(
+        stage=env("STAGE", "local"),
+        database_url=env("DATABASE_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/tradeapi"),
+        db_pool=env("DB_POOL", "queue"),
+        db_pool_size=_int("DB_POOL_SIZE", 2),
+        db_connect_timeout_s=_float("DB_CONNECT_TIMEOUT_S", 5.0),
+        db_statement_timeout_ms=_int("DB_STATEMENT_TIMEOUT_MS", 10_000),
+        redis_url=env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        redis_timeout_s=_float("REDIS_TIMEOUT_S", 0.25),
+        cache_prefix=env("CACHE_PREFIX", "tradeapi"),
+        cache_ttl_user_s=_int("CACHE_TTL_USER_S", 60),
+        cache_ttl_stock_s=_int("CACHE_TTL_STOCK_S", 300),
+        cache_ttl_transactions_s=_int("CACHE_TTL_TRANSACTIONS_S", 60),
+        aws_endpoint_url=env("AWS_ENDPOINT_URL") or None,
+        aws_region=env("AWS_DEFAULT_REGION", env("AWS_REGION", "us-east-1")),
+        trade_queue_name=env("TRADE_QUEUE_NAME", "tradeapi-trades"),
+        trade_dlq_name=env("TRADE_DLQ_NAME", "tradeapi-trades-dlq"),
+        log_level=env("LOG_LEVEL", "INFO"),
+        max_body_bytes=_int("MAX_BODY_BYTES", 64 * 1024),
+    )

@@ -1,0 +1,126 @@
+"""The HTTP edge: parse request bodies, render JSON answers, and map every error to the one error shape."""
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from chalice import Chalice, Response
+from chalice.app import Request
+
+from chalicelib.config import get_settings
+from chalicelib.errors import (
+    ApiError,
+    InternalError,
+    MalformedRequest,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    UnsupportedMediaType,
+)
+from chalicelib.logs import get_logger
+
+JSON_TYPE = "application/json"
+
+# SQLSTATEs that mean "the database cannot serve now", not "the request is wrong".
+_UNAVAILABLE_SQLSTATES = {"57014", "55P03", "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006"}
+
+View = Callable[..., Response]
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    # Serialised here, not by Chalice: its encoder would turn a stray Decimal into a float.
+    return Response(
+        body=json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        headers={"Content-Type": JSON_TYPE, **(headers or {})},
+    )
+
+
+def error_response(error: ApiError, headers: dict[str, str] | None = None) -> Response:
+    return json_response(error.to_body(), error.status, headers)
+
+
+def json_body(request: Request) -> Any:
+    """The request body as JSON, numbers as Decimal (never float), with the size and type rules of the API."""
+    raw = request.raw_body or b""
+    if len(raw) > get_settings().max_body_bytes:
+        raise PayloadTooLarge(f"request body exceeds {get_settings().max_body_bytes} bytes")
+    content_type = (request.headers.get("content-type") or JSON_TYPE).split(";")[0].strip().lower()
+    if not (content_type == JSON_TYPE or content_type.endswith("+json")):
+        raise UnsupportedMediaType(f"expected Content-Type {JSON_TYPE}, got {content_type!r}")
+    if not raw.strip():
+        raise MalformedRequest("request body is empty; expected a JSON object")
+    try:
+        body = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedRequest(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise MalformedRequest("request body must be a JSON object")
+    return body
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+class Router:
+    """Registers views on the Chalice app with one error mapping; views receive the request first."""
+
+    def __init__(self, app: Chalice) -> None:
+        self._app = app
+
+    def route(self, path: str, methods: tuple[str, ...] = ("GET",)) -> Callable[[View], View]:
+        def register(view: View) -> View:
+            @functools.wraps(view)
+            def handle(**params: str) -> Response:
+                try:
+                    return view(self._app.current_request, **params)
+                except ApiError as error:
+                    return error_response(error)
+                except Exception as exc:  # noqa: BLE001 - every failure must still answer in the error shape
+                    return error_response(_classify(exc))
+
+            # Content types are checked by json_body, so a wrong one gets the API's error shape.
+            self._app.route(path, methods=list(methods), content_types=["*/*"])(handle)
+            return view
+
+        return register
+
+
+def _classify(exc: Exception) -> ApiError:
+    from sqlalchemy import exc as sa_exc  # imported late: only failures pay for it
+
+    if isinstance(exc, (sa_exc.InterfaceError, sa_exc.OperationalError, sa_exc.TimeoutError)) or (
+        isinstance(exc, sa_exc.DBAPIError) and _sqlstate(exc) in _UNAVAILABLE_SQLSTATES
+    ):
+        get_logger().warning("database unavailable", extra={"event": "database_unavailable", "error": str(exc)})
+        return ServiceUnavailable("the database is unavailable; try again shortly")
+    get_logger().exception("unhandled error", extra={"event": "unhandled_error"})
+    return InternalError("an internal error occurred")
+
+
+def _sqlstate(exc: Any) -> str | None:
+    args = getattr(getattr(exc, "orig", None), "args", None)
+    if args and isinstance(args[0], dict):
+        return args[0].get("C")
+    return None
+
+
+def normalize_chalice_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice answers some errors itself (405, 500) as {"Code", "Message"}; give them the API's shape."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body and "Message" in body:
+        error = ApiError(str(body["Message"]))
+        error.status = response.status_code
+        error.code = _snake(str(body["Code"]))
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
+        return error_response(error, headers)
+    return response
+
+
+def _snake(name: str) -> str:
+    name = name.removesuffix("Error") or name
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))

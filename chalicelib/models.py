@@ -1,0 +1,160 @@
+"""Database tables as SQLAlchemy 2.x typed models. Constraints here are the last line of defence for the rules."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Prices fit 9,999,999,999.99; balances and totals are price x volume (volume up to 10^9) plus gains.
+Price = Numeric(12, 2)
+Amount = Numeric(24, 2)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _now() -> Any:
+    return func.now()
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("balance >= 0", name="balance_non_negative"),
+        CheckConstraint("reserved_cash >= 0", name="reserved_cash_non_negative"),
+        CheckConstraint("reserved_cash <= balance", name="reserved_cash_within_balance"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    balance: Mapped[Decimal] = mapped_column(Amount)
+    # Cash promised to pending buys; available_balance = balance - reserved_cash.
+    reserved_cash: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0"), server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+    @property
+    def available_balance(self) -> Decimal:
+        return self.balance - self.reserved_cash
+
+
+class Stock(Base):
+    __tablename__ = "stocks"
+    __table_args__ = (
+        CheckConstraint("low >= 0", name="low_non_negative"),
+        CheckConstraint("low <= open_price AND open_price <= high", name="open_within_range"),
+        CheckConstraint("low <= close_price AND close_price <= high", name="close_within_range"),
+        CheckConstraint("volume >= 0", name="volume_non_negative"),
+    )
+
+    ticker: Mapped[str] = mapped_column(String(15), primary_key=True)
+    open_price: Mapped[Decimal] = mapped_column(Price)
+    close_price: Mapped[Decimal] = mapped_column(Price)
+    high: Mapped[Decimal] = mapped_column(Price)
+    low: Mapped[Decimal] = mapped_column(Price)
+    # Ingested as 0..2^31-1; sells settle shares back into it, so it may grow past that.
+    volume: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class Holding(Base):
+    __tablename__ = "holdings"
+    __table_args__ = (
+        CheckConstraint("quantity >= 0", name="quantity_non_negative"),
+        CheckConstraint("reserved_quantity >= 0", name="reserved_quantity_non_negative"),
+        CheckConstraint("reserved_quantity <= quantity", name="reserved_quantity_within_quantity"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    ticker: Mapped[str] = mapped_column(ForeignKey("stocks.ticker"), primary_key=True)
+    quantity: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    # Shares promised to pending sells; available = quantity - reserved_quantity.
+    reserved_quantity: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+
+
+class Trade(Base):
+    """A buy or sell order; the API calls it a transaction."""
+
+    __tablename__ = "trades"
+    __table_args__ = (
+        CheckConstraint("side IN ('buy', 'sell')", name="side_known"),
+        CheckConstraint("volume BETWEEN 1 AND 1000000000", name="volume_in_range"),
+        CheckConstraint("status IN ('pending', 'settled', 'rejected')", name="status_known"),
+        CheckConstraint(
+            "(status = 'settled') = (price IS NOT NULL AND settled_at IS NOT NULL)",
+            name="settled_has_price",
+        ),
+        CheckConstraint("(status = 'rejected') = (reason IS NOT NULL)", name="rejected_has_reason"),
+        # Newest-first pages and time ranges of one user's trades.
+        Index("ix_trades_user_id_created_at_id", "user_id", text("created_at DESC"), text("id DESC")),
+        Index(
+            "uq_trades_user_id_idempotency_key",
+            "user_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    ticker: Mapped[str] = mapped_column(ForeignKey("stocks.ticker"))
+    side: Mapped[str] = mapped_column(String(4))
+    volume: Mapped[int] = mapped_column(BigInteger)
+    # Cash (buy) or shares (sell) set aside at placement, released at settlement.
+    reserved_cash: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0"), server_default=text("0"))
+    status: Mapped[str] = mapped_column(String(10), default="pending", server_default=text("'pending'"))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    price: Mapped[Decimal | None] = mapped_column(Price)
+    total: Mapped[Decimal | None] = mapped_column(Amount)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    client_order_id: Mapped[str | None] = mapped_column(String(48))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # sha256 of the canonical request, so a reused key with another body is told apart.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+
+
+class OutboxMessage(Base):
+    """A queue message written in the same transaction as its trade; the relay re-sends unsent ones."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_unsent", "created_at", postgresql_where=text("sent_at IS NULL")),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    trade_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("trades.id"), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)

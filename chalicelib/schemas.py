@@ -1,0 +1,210 @@
+"""Request and response shapes (pydantic). Validation rules of the spec live here and only here."""
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+)
+
+from chalicelib.errors import ValidationFailed
+
+MAX_MONEY = Decimal("9999999999.99")
+CENT = Decimal("0.01")
+USERNAME_RE = re.compile(r"[A-Za-z0-9_.@+\-]{3,50}")
+TICKER_RE = re.compile(r"[A-Z0-9.\-]{1,15}")
+
+
+def _to_money(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise ValueError("must be a decimal number or a string holding one")
+    try:
+        amount = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        raise ValueError("must be a decimal number or a string holding one") from None
+    if not amount.is_finite():
+        raise ValueError("must be a finite number")
+    if amount < 0:
+        raise ValueError("must be >= 0")
+    if amount > MAX_MONEY:
+        raise ValueError(f"must be <= {MAX_MONEY}")
+    if amount != amount.quantize(CENT):
+        raise ValueError("must have at most 2 decimal places")
+    return amount.quantize(CENT)
+
+
+def format_money(amount: Decimal) -> str:
+    return f"{amount.quantize(CENT):f}"
+
+
+_MONEY_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
+
+# Accepted as a JSON number or string, always answered as a string with two decimals; never a float.
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_to_money),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _MONEY_PATTERN},
+                {"type": "number", "minimum": 0, "maximum": float(MAX_MONEY), "multipleOf": 0.01},
+            ],
+            "examples": ["1000.00"],
+        },
+        mode="validation",
+    ),
+]
+MoneyOut = Annotated[
+    Decimal,
+    PlainSerializer(format_money, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["1000.00"]}, mode="serialization"),
+]
+
+
+def _check_username(value: str) -> str:
+    if not USERNAME_RE.fullmatch(value):
+        raise ValueError("must be 3-50 characters of letters, digits and _.@+-")
+    if value.isdigit():
+        raise ValueError("must not be all digits")
+    return value
+
+
+def _to_ticker(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _check_ticker(value: str) -> str:
+    if not TICKER_RE.fullmatch(value):
+        raise ValueError("must be 1-15 characters of A-Z, 0-9, '.' and '-'")
+    return value
+
+
+def _to_int(value: Any) -> Any:
+    # JSON numbers arrive as Decimal (no float rounding); 10.0 is an integer, 10.5 and true are not.
+    if isinstance(value, bool):
+        raise ValueError("must be an integer")
+    if isinstance(value, Decimal):
+        if not value.is_finite() or value != value.to_integral_value():
+            raise ValueError("must be an integer")
+        return int(value)
+    return value
+
+
+Username = Annotated[
+    str,
+    Field(strict=True, json_schema_extra={"pattern": r"^[A-Za-z0-9_.@+\-]{3,50}$"}),
+    AfterValidator(_check_username),
+]
+Ticker = Annotated[
+    str,
+    BeforeValidator(_to_ticker),
+    Field(strict=True, json_schema_extra={"pattern": r"^[A-Za-z0-9.\-]{1,15}$"}),
+    AfterValidator(_check_ticker),
+]
+StockVolume = Annotated[int, BeforeValidator(_to_int), Field(ge=0, le=2**31 - 1)]
+
+
+class Request(BaseModel):
+    """Base of request bodies: unknown fields are ignored so older clients keep working."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+
+    @classmethod
+    def parse(cls, data: Any) -> Self:
+        try:
+            parsed = cls.model_validate(data)
+        except ValidationError as exc:
+            raise ValidationFailed(*_describe(_pydantic_details(exc))) from None
+        details = parsed.cross_field_errors()
+        if details:
+            raise ValidationFailed(*_describe(details))
+        return parsed
+
+    def cross_field_errors(self) -> list[dict[str, Any]]:
+        """Rules that span fields, each reported against the field it names."""
+        return []
+
+
+def _pydantic_details(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {
+            "field": ".".join(str(part) for part in err["loc"]) or "body",
+            "message": err["msg"].removeprefix("Value error, "),
+            "type": err["type"],
+        }
+        for err in exc.errors(include_url=False)
+    ]
+
+
+def _describe(details: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    fields = ", ".join(dict.fromkeys(d["field"] for d in details))
+    return f"Invalid request: {fields}", details
+
+
+class NewUser(Request):
+    username: Username
+    balance: Money
+
+
+class NewStock(Request):
+    ticker: Ticker
+    open_price: Money
+    close_price: Money
+    high: Money
+    low: Money
+    volume: StockVolume
+
+    def cross_field_errors(self) -> list[dict[str, Any]]:
+        errors = []
+        if self.low > self.high:
+            errors.append({"field": "low", "message": "must be <= high", "type": "price_range"})
+        for name in ("open_price", "close_price"):
+            if not self.low <= getattr(self, name) <= self.high:
+                errors.append({"field": name, "message": "must be between low and high", "type": "price_range"})
+        return errors
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class UserOut(Response):
+    user_id: uuid.UUID
+    username: str
+    balance: MoneyOut
+    available_balance: MoneyOut
+    created_at: datetime
+
+
+class UserCreated(Response):
+    message: str = "User created"
+    user_id: uuid.UUID
+    username: str
+    balance: MoneyOut
+
+
+class StockOut(Response):
+    ticker: str
+    open_price: MoneyOut
+    close_price: MoneyOut
+    high: MoneyOut
+    low: MoneyOut
+    volume: int
+    created_at: datetime
+
+
+
+class StockCreated(Response):
+    message: str = "stock created"
+    stock: StockOut

@@ -1,0 +1,62 @@
+"""Registering users and reading them back (cache-aside)."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from chalicelib.cache import Cache
+from chalicelib.config import get_settings
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.models import User
+from chalicelib.schemas import NewUser, UserCreated, UserOut
+from chalicelib.unit_of_work import UnitOfWork
+
+
+def register(new: NewUser, uow: UnitOfWork, cache: Cache) -> dict[str, Any]:
+    with uow:
+        user = uow.session.execute(
+            insert(User)
+            .values(username=new.username, balance=new.balance)
+            .on_conflict_do_nothing(index_elements=[User.username])
+            .returning(User)
+        ).scalar_one_or_none()
+        if user is None:
+            raise Conflict(f"username {new.username!r} is already taken", [{"field": "username"}])
+        view = user_view(user)
+        uow.after_commit(lambda: cache.set(cache.keys.user(user.username), view, get_settings().cache_ttl_user_s))
+        uow.commit()
+    return UserCreated(user_id=user.id, username=user.username, balance=user.balance).model_dump(mode="json")
+
+
+def get(username: str, uow: UnitOfWork, cache: Cache) -> dict[str, Any]:
+    key = cache.keys.user(username)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    with uow:
+        user = find(uow, username)
+        view = user_view(user)
+    cache.set(key, view, get_settings().cache_ttl_user_s)
+    return view
+
+
+def find(uow: UnitOfWork, username: str, *, for_update: bool = False) -> User:
+    query = select(User).where(User.username == username)
+    if for_update:
+        query = query.with_for_update()
+    user = uow.session.execute(query).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"user {username!r} not found")
+    return user
+
+
+def user_view(user: User) -> dict[str, Any]:
+    return UserOut(
+        user_id=user.id,
+        username=user.username,
+        balance=user.balance,
+        available_balance=user.available_balance,
+        created_at=user.created_at,
+    ).model_dump(mode="json")

