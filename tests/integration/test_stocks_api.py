@@ -1,0 +1,96 @@
+"""POST /stocks, GET /stocks and GET /stocks/{ticker}, on real PostgreSQL and Redis."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.helpers import STOCK, assert_error, body, error_fields
+
+
+@pytest.mark.parametrize("path", ["/stocks", "/stocks/"])
+def test_ingest_answers_201_with_the_stock(api, path: str) -> None:
+    response = api.post(path, {**STOCK, "ticker": "aapl", "open_price": 150.1})
+    assert response.status_code == 201
+    created = body(response)
+    assert created["message"] == "stock created"
+    assert {k: v for k, v in created["stock"].items() if k != "created_at"} == {
+        "ticker": "AAPL",
+        "open_price": "150.10",
+        "close_price": "151.25",
+        "high": "152.00",
+        "low": "149.50",
+        "volume": 1000,
+    }
+
+
+@pytest.mark.parametrize("ticker", ["AAPL", "aapl", "Aapl"])
+def test_duplicate_ticker_is_409_whatever_its_case(api, ticker: str) -> None:
+    api.post("/stocks", STOCK)
+    response = api.post("/stocks", {**STOCK, "ticker": ticker, "volume": 5})
+    assert_error(response, 409, "conflict")
+    assert body(api.get("/stocks/AAPL"))["volume"] == 1000
+
+
+@pytest.mark.parametrize("path", ["/stocks/aapl", "/stocks/AAPL", "/stocks/AaPl/"])
+def test_ticker_lookup_is_case_insensitive(api, path: str) -> None:
+    api.post("/stocks", STOCK)
+    response = api.get(path)
+    assert response.status_code == 200
+    assert body(response)["ticker"] == "AAPL"
+
+
+def test_unknown_ticker_is_404(api) -> None:
+    assert_error(api.get("/stocks/NOPE"), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    "change, fields",
+    [
+        ({"ticker": "TOO-LONG-TICKER-X"}, {"ticker"}),
+        ({"ticker": "BAD$"}, {"ticker"}),
+        ({"low": "151.00"}, {"open_price"}),
+        ({"close_price": "152.01"}, {"close_price"}),
+        ({"volume": -1}, {"volume"}),
+        ({"volume": 2**31}, {"volume"}),
+        ({"volume": 1.5}, {"volume"}),
+        ({"high": "1.001"}, {"high"}),
+        ({"open_price": None, "low": "x"}, {"open_price", "low"}),
+    ],
+)
+def test_invalid_stock_is_400_naming_every_field_and_creates_nothing(api, change, fields) -> None:
+    response = api.post("/stocks", {**STOCK, **change})
+    assert_error(response, 400, "validation_error")
+    assert error_fields(response) == fields
+    assert body(api.get("/stocks")) == []
+
+
+@pytest.mark.parametrize("path", ["/stocks", "/stocks/"])
+def test_list_returns_every_stock_ordered_by_ticker(api, path: str) -> None:
+    for ticker in ("MSFT", "AAPL", "GOOG"):
+        api.post("/stocks", {**STOCK, "ticker": ticker})
+    listed = body(api.get(path))
+    assert isinstance(listed, list)
+    assert [stock["ticker"] for stock in listed] == ["AAPL", "GOOG", "MSFT"]
+
+
+def test_stock_reads_are_cached_and_a_new_stock_refreshes_the_list(api, redis_client, cache_prefix) -> None:
+    list_key, stock_key = f"{cache_prefix}:stocks:stock_data", f"{cache_prefix}:stock:AAPL"
+    api.post("/stocks", STOCK)
+    assert json.loads(redis_client.get(stock_key))["ticker"] == "AAPL"  # written through at ingest
+
+    assert [s["ticker"] for s in body(api.get("/stocks"))] == ["AAPL"]
+    assert [s["ticker"] for s in json.loads(redis_client.get(list_key))] == ["AAPL"]
+
+    api.post("/stocks", {**STOCK, "ticker": "MSFT"})
+    assert not redis_client.exists(list_key)  # dropped after the commit that changed it
+    assert [s["ticker"] for s in body(api.get("/stocks"))] == ["AAPL", "MSFT"]
+
+
+def test_stock_cache_hit_answers_from_redis(api, redis_client, cache_prefix) -> None:
+    api.post("/stocks", STOCK)
+    key = f"{cache_prefix}:stock:AAPL"
+    redis_client.set(key, json.dumps({**json.loads(redis_client.get(key)), "volume": 42}))
+    assert body(api.get("/stocks/aapl"))["volume"] == 42
+    redis_client.delete(key)
+    assert body(api.get("/stocks/aapl"))["volume"] == 1000
