@@ -31,16 +31,18 @@ class CacheKeys:
     def all_stocks(self) -> str:
         return f"{self.prefix}:stocks:stock_data"
 
-    def transactions(self, username: str, page: str = "") -> str:
+    def transactions(self, user: str, page: str = "") -> str:
+        """`user` is the username or user id the client named; `page` tells pages other than the first apart."""
         suffix = f":{page}" if page else ""
-        return f"{self.prefix}:transactions:{username}_transactions{suffix}"
+        return f"{self.prefix}:transactions:{user}_transactions{suffix}"
 
-    def transactions_range(self, username: str, start: str, end: str) -> str:
-        return f"{self.prefix}:transactions:{username}_{start}_{end}_transactions"
+    def transactions_range(self, user: str, start: str, end: str, page: str = "") -> str:
+        suffix = f":{page}" if page else ""
+        return f"{self.prefix}:transactions:{user}_{start}_{end}_transactions{suffix}"
 
-    def transaction_keys(self, username: str) -> str:
+    def transaction_keys(self, user_id: str) -> str:
         """A set naming every cached list of the user's transactions, so one write can drop them all."""
-        return f"{self.prefix}:transaction_keys:{username}"
+        return f"{self.prefix}:transaction_keys:{user_id}"
 
 
 class Cache:
@@ -59,9 +61,9 @@ class Cache:
         if keys:
             self._guard("delete", lambda: self._client.delete(*keys))
 
-    def set_user_transactions(self, username: str, key: str, value: JSONValue, ttl_s: int) -> None:
+    def set_user_transactions(self, user_id: str, key: str, value: JSONValue, ttl_s: int) -> None:
         """Cache one of a user's transaction lists and remember its key for `drop_user_transactions`."""
-        index = self.keys.transaction_keys(username)
+        index = self.keys.transaction_keys(user_id)
 
         def write() -> None:
             pipe = self._client.pipeline(transaction=True)
@@ -72,10 +74,10 @@ class Cache:
 
         self._guard("set", write)
 
-    def drop_user_transactions(self, usernames: Iterable[str]) -> None:
+    def drop_user_transactions(self, user_ids: Iterable[str]) -> None:
         def drop() -> None:
-            for username in usernames:
-                index = self.keys.transaction_keys(username)
+            for user_id in user_ids:
+                index = self.keys.transaction_keys(user_id)
                 keys = self._client.smembers(index)
                 self._client.delete(index, *keys)
 

@@ -34,6 +34,8 @@ class Settings:
     aws_region: str
     trade_queue_name: str
     trade_dlq_name: str
+    trade_max_receive_count: int
+    outbox_relay_min_age_s: float
     log_level: str
     max_body_bytes: int
 
@@ -62,6 +64,10 @@ def get_settings() -> Settings:
         aws_region=env("AWS_DEFAULT_REGION", env("AWS_REGION", "us-east-1")),
         trade_queue_name=env("TRADE_QUEUE_NAME", "tradeapi-trades"),
         trade_dlq_name=env("TRADE_DLQ_NAME", "tradeapi-trades-dlq"),
+        # Deliveries of one message before SQS moves it to the dead-letter queue (the queue's redrive policy).
+        trade_max_receive_count=_int("TRADE_MAX_RECEIVE_COUNT", 5),
+        # The API sends right after commit; the relay only picks up rows older than this, which the API missed.
+        outbox_relay_min_age_s=_float("OUTBOX_RELAY_MIN_AGE_S", 10.0),
         log_level=env("LOG_LEVEL", "INFO"),
         max_body_bytes=_int("MAX_BODY_BYTES", 64 * 1024),
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import urllib.parse
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,7 @@ from chalicelib.errors import (
     PayloadTooLarge,
     ServiceUnavailable,
     UnsupportedMediaType,
+    ValidationFailed,
 )
 from chalicelib.logs import get_logger
 
@@ -61,6 +63,32 @@ def json_body(request: Request) -> Any:
     return body
 
 
+def idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise ValidationFailed(
+            "Invalid request: Idempotency-Key",
+            [{"field": "Idempotency-Key", "message": "must be 1-255 printable characters", "type": "header"}],
+        )
+    return key
+
+
+def query(request: Request) -> dict[str, str]:
+    return dict(request.query_params or {})
+
+
+def page_response(request: Request, items: list[Any], next_cursor: str | None) -> Response:
+    """A list stays a JSON array; the next page is named in the Link and X-Next-Cursor headers."""
+    if next_cursor is None:
+        return json_response(items)
+    params = {**query(request), "cursor": next_cursor}
+    path = request.context.get("path") or ""
+    link = f"{path}?{urllib.parse.urlencode(params)}"
+    return json_response(items, headers={"Link": f'<{link}>; rel="next"', "X-Next-Cursor": next_cursor})
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -76,7 +104,8 @@ class Router:
             @functools.wraps(view)
             def handle(**params: str) -> Response:
                 try:
-                    return view(self._app.current_request, **params)
+                    decoded = {name: urllib.parse.unquote(value) for name, value in params.items()}
+                    return view(self._app.current_request, **decoded)
                 except ApiError as error:
                     return error_response(error)
                 except Exception as exc:  # noqa: BLE001 - every failure must still answer in the error shape

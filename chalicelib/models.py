@@ -123,6 +123,8 @@ class Trade(Base):
         ),
     )
 
+    __mapper_args__ = {"eager_defaults": True}
+
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     ticker: Mapped[str] = mapped_column(ForeignKey("stocks.ticker"))
@@ -134,7 +136,9 @@ class Trade(Base):
     reason: Mapped[str | None] = mapped_column(String(40))
     price: Mapped[Decimal | None] = mapped_column(Price)
     total: Mapped[Decimal | None] = mapped_column(Amount)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    # clock_timestamp(), not now(): taken after the placement's row locks, so a user's trades are stamped in
+    # the order they were accepted even when their transactions began in another order.
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.clock_timestamp())
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     client_order_id: Mapped[str | None] = mapped_column(String(48))
     idempotency_key: Mapped[str | None] = mapped_column(String(255))

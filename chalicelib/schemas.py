@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -77,7 +77,17 @@ def _check_username(value: str) -> str:
         raise ValueError("must be 3-50 characters of letters, digits and _.@+-")
     if value.isdigit():
         raise ValueError("must not be all digits")
+    if _is_uuid(value):
+        raise ValueError("must not be a UUID (user ids are UUIDs, and a user may be named by either)")
     return value
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _to_ticker(value: Any) -> Any:
@@ -208,3 +218,93 @@ class StockOut(Response):
 class StockCreated(Response):
     message: str = "stock created"
     stock: StockOut
+
+
+def _to_side(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Side = Annotated[Literal["buy", "sell"], BeforeValidator(_to_side)]
+TradeVolume = Annotated[int, BeforeValidator(_to_int), Field(ge=1, le=10**9)]
+UserRef = Annotated[str, Field(strict=True, min_length=1, max_length=50)]
+ClientOrderId = Annotated[str, Field(strict=True, min_length=1, max_length=48, pattern=r"^[\x21-\x7e]+$")]
+
+
+class NewTrade(Request):
+    """A buy or sell order. `user` is a username or user id; `user_id` is accepted in its place."""
+
+    user: UserRef | None = None
+    user_id: UserRef | None = None
+    ticker: Ticker
+    transaction_type: Side
+    transaction_volume: TradeVolume
+    client_order_id: ClientOrderId | None = None
+
+    @property
+    def user_ref(self) -> str:
+        return self.user or self.user_id or ""
+
+    def cross_field_errors(self) -> list[dict[str, Any]]:
+        if self.user is None and self.user_id is None:
+            return [{"field": "user", "message": "user or user_id is required", "type": "missing"}]
+        return []
+
+
+class TradeOut(Response):
+    transaction_id: uuid.UUID
+    user: str
+    user_id: uuid.UUID
+    ticker: str
+    transaction_type: str
+    transaction_volume: int
+    transaction_price: MoneyOut | None
+    total: MoneyOut | None
+    status: Literal["pending", "settled", "rejected"]
+    reason: str | None
+    timestamp: datetime
+    settled_at: datetime | None
+    client_order_id: str | None
+
+
+class TradeAccepted(TradeOut):
+    message: str = "Transaction is in progress."
+
+
+class HoldingOut(Response):
+    ticker: str
+    quantity: int
+    available: int
+
+
+class PageQuery(Request):
+    limit: Annotated[int, BeforeValidator(_to_int), Field(ge=1, le=1000)] = 100
+    cursor: Annotated[str, Field(max_length=200)] | None = None
+
+
+def parse_bound(raw: str, *, end: bool) -> datetime:
+    """A range bound: Unix seconds, an ISO 8601 date (the whole day counts) or date-time (naive means UTC)."""
+    text = raw.strip()
+    if re.fullmatch(r"-?\d{1,12}(\.\d{1,6})?", text):
+        seconds = Decimal(text)
+        return datetime.fromtimestamp(0, UTC) + timedelta(microseconds=int(seconds * 1_000_000))
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        day = datetime.combine(date.fromisoformat(text), time(0), UTC)
+        return day + timedelta(days=1, microseconds=-1) if end else day
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_range(start: str, end: str) -> tuple[datetime, datetime]:
+    details = []
+    bounds: dict[str, datetime] = {}
+    for name, raw in (("start", start), ("end", end)):
+        try:
+            bounds[name] = parse_bound(raw, end=name == "end")
+        except (ValueError, OverflowError, InvalidOperation):
+            details.append({"field": name, "message": "must be an ISO 8601 date or date-time, or Unix seconds",
+                            "type": "datetime_parsing"})
+    if not details and bounds["start"] > bounds["end"]:
+        details.append({"field": "start", "message": "must not be after end", "type": "range"})
+    if details:
+        raise ValidationFailed(*_describe(details))
+    return bounds["start"], bounds["end"]

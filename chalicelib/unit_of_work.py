@@ -41,4 +41,9 @@ class UnitOfWork:
         self.session.commit()
         actions, self._after_commit = self._after_commit, []
         for action in actions:
-            action()
+            try:
+                action()
+            except Exception:  # noqa: BLE001 - the commit is durable; a failed follow-up is logged, not raised
+                from chalicelib.logs import get_logger
+
+                get_logger().exception("after-commit action failed", extra={"event": "after_commit_failed"})

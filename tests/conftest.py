@@ -54,3 +54,15 @@ def database_url(postgres_service: services.Service) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def redis_url(redis_service: services.Service) -> str:
     return redis_service.url
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint(stack_dir: Path) -> Iterator[str]:
+    """The AWS emulator: AWS_ENDPOINT_URL if set (LocalStack, say), else a moto server started for this run."""
+    from devstack.aws import EMULATOR_ENV, emulator
+
+    for name, value in EMULATOR_ENV.items():
+        os.environ.setdefault(name, value)
+    service = emulator(stack_dir / "aws")
+    yield service.url
+    service.stop()

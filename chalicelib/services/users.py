@@ -1,9 +1,10 @@
 """Registering users and reading them back (cache-aside)."""
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import insert
 
 from chalicelib.cache import Cache
@@ -43,12 +44,24 @@ def get(username: str, uow: UnitOfWork, cache: Cache) -> dict[str, Any]:
 
 
 def find(uow: UnitOfWork, username: str, *, for_update: bool = False) -> User:
-    query = select(User).where(User.username == username)
+    return _one(uow, select(User).where(User.username == username), username, for_update)
+
+
+def find_by_ref(uow: UnitOfWork, ref: str, *, for_update: bool = False) -> User:
+    """A user named by id (a UUID) or by username; usernames are never UUIDs, so the two cannot be confused."""
+    try:
+        query = select(User).where(User.id == uuid.UUID(ref))
+    except ValueError:
+        query = select(User).where(User.username == ref)
+    return _one(uow, query, ref, for_update)
+
+
+def _one(uow: UnitOfWork, query: Select[tuple[User]], ref: str, for_update: bool) -> User:
     if for_update:
         query = query.with_for_update()
     user = uow.session.execute(query).scalar_one_or_none()
     if user is None:
-        raise NotFound(f"user {username!r} not found")
+        raise NotFound(f"user {ref!r} not found", [{"field": "user"}])
     return user
 
 

@@ -65,7 +65,7 @@ def upgrade() -> None:
     sa.Column('reason', sa.String(length=40), nullable=True),
     sa.Column('price', sa.Numeric(precision=12, scale=2), nullable=True),
     sa.Column('total', sa.Numeric(precision=24, scale=2), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('clock_timestamp()'), nullable=False),
     sa.Column('settled_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('client_order_id', sa.String(length=48), nullable=True),
     sa.Column('idempotency_key', sa.String(length=255), nullable=True),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -12,16 +13,46 @@ from chalice.test import Client
 from sqlalchemy import text
 
 from chalicelib import cache as cache_module
+from chalicelib.aws import reset_clients
+from chalicelib.queue import reset_trade_queue
+from devstack.aws import ensure_trade_queues, sqs_client
 from chalicelib.config import get_settings
 from chalicelib.db import dispose_engine, get_engine
 from chalicelib.models import Base
 
+# Short enough that tests see redeliveries quickly, long enough that a batch finishes before it is redelivered.
+TEST_VISIBILITY_S = 3
+TEST_MAX_RECEIVES = 3
+
+
+@dataclass(frozen=True)
+class Isolation:
+    prefix: str
+    queues: dict[str, str]  # URLs of the trade queue ("queue") and its dead-letter queue ("dlq")
+
+
+@pytest.fixture
+def cache_prefix(isolation: Isolation) -> str:
+    return isolation.prefix
+
+
+@pytest.fixture
+def queues(isolation: Isolation) -> dict[str, str]:
+    return isolation.queues
+
+
+@pytest.fixture
+def sqs(aws_endpoint: str):  # type: ignore[no-untyped-def]
+    return sqs_client(aws_endpoint)
+
 
 @pytest.fixture(scope="session", autouse=True)
-def _app_database(database_url: str, redis_url: str) -> Iterator[None]:
+def _app_database(database_url: str, redis_url: str, aws_endpoint: str) -> Iterator[None]:
     mp = pytest.MonkeyPatch()
     mp.setenv("DATABASE_URL", database_url)
     mp.setenv("REDIS_URL", redis_url)
+    mp.setenv("AWS_ENDPOINT_URL", aws_endpoint)
+    mp.setenv("DB_POOL_SIZE", "8")
     get_settings.cache_clear()
     dispose_engine()
     yield
@@ -31,17 +62,30 @@ def _app_database(database_url: str, redis_url: str) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def cache_prefix(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> Iterator[str]:
-    """Empty tables and a fresh Redis key prefix for every test; the test's keys are removed after it."""
+def isolation(monkeypatch: pytest.MonkeyPatch, redis_url: str, aws_endpoint: str) -> Iterator[Isolation]:
+    """Empty tables, a fresh Redis key prefix and fresh queues for every test; the test's keys are removed after."""
     prefix = f"test-{uuid.uuid4().hex[:12]}"
     monkeypatch.setenv("CACHE_PREFIX", prefix)
+    queues = ensure_trade_queues(
+        sqs_client(aws_endpoint), f"trades-{prefix}", f"trades-dlq-{prefix}",
+        max_receive_count=TEST_MAX_RECEIVES, visibility_timeout_s=TEST_VISIBILITY_S,
+    )
+    monkeypatch.setenv("TRADE_QUEUE_NAME", f"trades-{prefix}")
+    monkeypatch.setenv("TRADE_DLQ_NAME", f"trades-dlq-{prefix}")
+    monkeypatch.setenv("TRADE_MAX_RECEIVE_COUNT", str(TEST_MAX_RECEIVES))
+    monkeypatch.setenv("OUTBOX_RELAY_MIN_AGE_S", "0")
+    reset_clients()
+    reset_trade_queue()
     get_settings.cache_clear()
     assert get_settings().cache_prefix == prefix  # read now, before a request patches the stage's variables in
     cache_module.reset_cache()
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     with get_engine().begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    yield prefix
+    yield Isolation(prefix, queues)
+    sqs = sqs_client(aws_endpoint)
+    for url in queues.values():
+        sqs.delete_queue(QueueUrl=url)
     cache_module.reset_cache()
     raw = redis_lib.Redis.from_url(redis_url)
     keys = list(raw.scan_iter(match=f"{prefix}:*", count=1000))

@@ -26,3 +26,41 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
 
 STOCK = {"ticker": "AAPL", "open_price": "150.10", "close_price": "151.25", "high": "152.00", "low": "149.50",
          "volume": 1000}
+
+
+def trade(user: str = "alice", ticker: str = "AAPL", side: str = "buy", volume: int = 10, **extra: Any) -> dict:
+    return {"user": user, "ticker": ticker, "transaction_type": side, "transaction_volume": volume, **extra}
+
+
+def seed(api: Any, users: dict[str, str] | None = None, stocks: dict[str, tuple[str, int]] | None = None) -> dict:
+    """Register users {name: balance} and stocks {ticker: (close_price, volume)}; returns {name: user_id}."""
+    ids = {}
+    for name, balance in (users or {"alice": "10000.00"}).items():
+        ids[name] = body(api.post("/users", {"username": name, "balance": balance}))["user_id"]
+    for ticker, (price, volume) in (stocks or {"AAPL": ("100.00", 1000)}).items():
+        created = api.post("/stocks", {"ticker": ticker, "open_price": price, "close_price": price, "high": price,
+                                       "low": price, "volume": volume})
+        assert created.status_code == 201, created.body
+    return ids
+
+
+def drain(sqs: Any, queue_url: str, rounds: int = 50) -> int:
+    """Settle everything on the queue with an in-process poller; returns how many messages were deleted."""
+    from app import settle_trades
+    from devstack.poller import SqsPoller
+
+    poller = SqsPoller(sqs, queue_url, settle_trades, wait_time_s=0)
+    idle = 0
+    for _ in range(rounds):
+        result = poller.poll_once()
+        idle = idle + 1 if result.received == 0 else 0
+        if idle >= 2:
+            break
+    return poller.totals.deleted
+
+
+def queue_depth(sqs: Any, queue_url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])

@@ -1,0 +1,75 @@
+"""The trade queue (SQS): sends settlement messages in batches of at most ten."""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib import aws
+from chalicelib.config import get_settings
+
+SQS_BATCH = 10
+
+
+@dataclass(frozen=True)
+class SendResult:
+    sent: list[str]
+    failed: dict[str, str]  # message id -> error
+
+
+class TradeQueue:
+    def __init__(self, sqs: Any, queue_name: str) -> None:
+        self._sqs = sqs
+        self._queue_name = queue_name
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            self._url = self._sqs.get_queue_url(QueueName=self._queue_name)["QueueUrl"]
+        return self._url
+
+    def send(self, messages: dict[str, dict[str, Any]]) -> SendResult:
+        """Send {id: body} messages; never raises for delivery problems, it reports them per message."""
+        sent: list[str] = []
+        failed: dict[str, str] = {}
+        ids = list(messages)
+        for start in range(0, len(ids), SQS_BATCH):
+            chunk = ids[start:start + SQS_BATCH]
+            try:
+                answer = self._sqs.send_message_batch(
+                    QueueUrl=self.url,
+                    Entries=[
+                        {"Id": str(i), "MessageBody": json.dumps(messages[message_id], separators=(",", ":"))}
+                        for i, message_id in enumerate(chunk)
+                    ],
+                )
+            except Exception as exc:  # noqa: BLE001 - any transport or service error leaves the chunk unsent
+                failed.update({message_id: f"{type(exc).__name__}: {exc}" for message_id in chunk})
+                continue
+            sent.extend(chunk[int(entry["Id"])] for entry in answer.get("Successful", []))
+            failed.update({chunk[int(e["Id"])]: e.get("Message", e["Code"]) for e in answer.get("Failed", [])})
+        return SendResult(sent, failed)
+
+    def ping(self) -> None:
+        self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])
+
+
+_lock = threading.Lock()
+_queue: TradeQueue | None = None
+
+
+def get_trade_queue() -> TradeQueue:
+    global _queue
+    if _queue is None:
+        with _lock:
+            if _queue is None:
+                _queue = TradeQueue(aws.client("sqs"), get_settings().trade_queue_name)
+    return _queue
+
+
+def reset_trade_queue() -> None:
+    global _queue
+    with _lock:
+        _queue = None
