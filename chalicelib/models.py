@@ -112,6 +112,7 @@ class Trade(Base):
             name="settled_has_price",
         ),
         CheckConstraint("(status = 'rejected') = (reason IS NOT NULL)", name="rejected_has_reason"),
+        CheckConstraint("reserved_cash >= 0 AND reserved_quantity >= 0", name="reservations_non_negative"),
         # Newest-first pages and time ranges of one user's trades.
         Index("ix_trades_user_id_created_at_id", "user_id", text("created_at DESC"), text("id DESC")),
         Index(
@@ -132,6 +133,7 @@ class Trade(Base):
     volume: Mapped[int] = mapped_column(BigInteger)
     # Cash (buy) or shares (sell) set aside at placement, released at settlement.
     reserved_cash: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0"), server_default=text("0"))
+    reserved_quantity: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     status: Mapped[str] = mapped_column(String(10), default="pending", server_default=text("'pending'"))
     reason: Mapped[str | None] = mapped_column(String(40))
     price: Mapped[Decimal | None] = mapped_column(Price)

@@ -15,8 +15,9 @@ class Order:
     side: str
     volume: int
     price: Decimal  # the stock's close price
-    # What this order already set aside at placement (cash for a buy; a sell sets aside `volume` shares).
+    # What this order set aside at placement: cash for a buy, shares for a sell.
     reserved_cash: Decimal = Decimal("0")
+    reserved_shares: int = 0
 
     @property
     def cost(self) -> Decimal:
@@ -81,7 +82,7 @@ def reservation(order: Order) -> tuple[Decimal, int]:
 
 def settle(order: Order, account: Account) -> Outcome:
     """Re-check with current values (this order's own reservation counts as available) and decide."""
-    own_cash, own_shares = order.reserved_cash, (order.volume if order.side == SELL else 0)
+    own_cash, own_shares = order.reserved_cash, order.reserved_shares
     reason = refusal(
         order.side,
         order.volume,

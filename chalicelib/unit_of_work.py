@@ -28,10 +28,9 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
+        # close() rolls back whatever was not committed and detaches objects with their loaded values intact
+        # (rollback() would expire them), so views can still be built from them after the block.
+        self.session.close()
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run `action` once the transaction is durable (cache refresh, queue send); dropped on rollback."""

@@ -52,7 +52,8 @@ def settle(trade_id: uuid.UUID, uow: UnitOfWork, cache: Cache) -> Settled:
         stock = session.scalar(select(Stock).where(Stock.ticker == trade.ticker).with_for_update())
         assert stock is not None  # foreign key
 
-        order = rules.Order(trade.side, trade.volume, stock.close_price, trade.reserved_cash)
+        order = rules.Order(trade.side, trade.volume, stock.close_price, trade.reserved_cash,
+                            trade.reserved_quantity)
         account = rules.Account(user.balance, user.reserved_cash, holding.quantity, holding.reserved_quantity,
                                 stock.volume)
         outcome = rules.settle(order, account)

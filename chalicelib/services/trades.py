@@ -83,6 +83,7 @@ def place(new: NewTrade, idempotency_key: str | None, uow: UnitOfWork, cache: Ca
             side=order.side,
             volume=order.volume,
             reserved_cash=cash,
+            reserved_quantity=shares,
             status="pending",
             client_order_id=new.client_order_id,
             idempotency_key=key,

@@ -1,0 +1,159 @@
+"""GET /transactions/{user_id}[/{transaction_id} | /{start}/{end}] and GET /users/{username}/holdings."""
+from __future__ import annotations
+
+import json
+import urllib.parse
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from chalicelib.db import get_engine
+from tests.integration.helpers import assert_error, body, drain, error_fields, seed, trade
+
+
+def place(api, n: int, user: str = "alice") -> list[str]:
+    return [body(api.post("/transactions", trade(user=user, volume=1)))["transaction_id"] for _ in range(n)]
+
+
+def restamp(trade_id: str, moment: datetime) -> None:
+    with get_engine().begin() as conn:
+        conn.execute(text("UPDATE trades SET created_at = :m WHERE id = :t"), {"m": moment, "t": trade_id})
+
+
+@pytest.mark.parametrize("who", ["alice", "id"])
+def test_list_is_newest_first_by_username_or_id(api, who: str) -> None:
+    ids = seed(api)
+    placed = place(api, 3)
+    listed = body(api.get(f"/transactions/{ids['alice'] if who == 'id' else 'alice'}/"))
+    assert [t["transaction_id"] for t in listed] == placed[::-1]
+    assert all(t["user"] == "alice" for t in listed)
+
+
+def test_list_of_a_user_without_trades_is_an_empty_array(api) -> None:
+    seed(api)
+    response = api.get("/transactions/alice")
+    assert body(response) == [] and "Link" not in response.headers
+
+
+def test_unknown_user_is_404(api) -> None:
+    assert_error(api.get("/transactions/nobody"), 404)
+    assert_error(api.get(f"/transactions/{uuid.uuid4()}"), 404)
+
+
+def test_pages_follow_the_cursor_in_link_and_x_next_cursor(api) -> None:
+    seed(api)
+    placed = place(api, 7)[::-1]
+    seen, path, pages = [], "/transactions/alice?limit=3", 0
+    while path:
+        response = api.get(path)
+        seen += [t["transaction_id"] for t in body(response)]
+        pages += 1
+        link = response.headers.get("Link")
+        if link is None:
+            assert "X-Next-Cursor" not in response.headers
+            break
+        target = link.split(">")[0].lstrip("<")
+        assert link.endswith('; rel="next"')
+        assert urllib.parse.parse_qs(urllib.parse.urlparse(target).query)["cursor"] == [response.headers["X-Next-Cursor"]]
+        path = target
+    assert seen == placed and pages == 3
+
+
+def test_inserts_after_the_first_page_do_not_shift_later_pages(api) -> None:
+    seed(api)
+    older = place(api, 4)[::-1]
+    first = api.get("/transactions/alice?limit=2")
+    place(api, 3)  # newer trades arrive between page requests
+    rest = body(api.get(f"/transactions/alice?limit=10&cursor={first.headers['X-Next-Cursor']}"))
+    assert [t["transaction_id"] for t in body(first)] + [t["transaction_id"] for t in rest] == older
+
+
+@pytest.mark.parametrize("query, field", [("limit=0", "limit"), ("limit=1001", "limit"), ("limit=x", "limit"),
+                                          ("cursor=garbage!", "cursor"), ("cursor=" + "A" * 201, "cursor")])
+def test_bad_paging_parameters_are_400(api, query: str, field: str) -> None:
+    seed(api)
+    response = api.get(f"/transactions/alice?{query}")
+    assert_error(response, 400)
+    assert error_fields(response) == {field}
+
+
+def test_one_transaction_and_404s(api) -> None:
+    ids = seed(api, {"alice": "1000", "bob": "1000"})
+    trade_id = place(api, 1)[0]
+    for who in ("alice", ids["alice"]):
+        assert body(api.get(f"/transactions/{who}/{trade_id}"))["transaction_id"] == trade_id
+    assert_error(api.get(f"/transactions/bob/{trade_id}"), 404)  # another user's trade
+    assert_error(api.get(f"/transactions/alice/{uuid.uuid4()}"), 404)
+    assert_error(api.get("/transactions/alice/not-a-uuid"), 404)
+
+
+def test_range_is_inclusive_in_every_bound_format(api) -> None:
+    seed(api)
+    a, b, c = place(api, 3)
+    restamp(a, datetime(2024, 1, 1, 0, 0, 0, tzinfo=UTC))
+    restamp(b, datetime(2024, 1, 15, 12, 0, 0, tzinfo=UTC))
+    restamp(c, datetime(2024, 2, 1, 0, 0, 0, tzinfo=UTC))
+
+    def ids(start: str, end: str) -> list[str]:
+        response = api.get(f"/transactions/alice/{urllib.parse.quote(start)}/{urllib.parse.quote(end)}")
+        assert response.status_code == 200, response.body
+        return [t["transaction_id"] for t in body(response)]
+
+    assert ids("2024-01-01", "2024-01-31") == [b, a]  # dates: the whole end day counts
+    assert ids("2024-01-01T00:00:00Z", "2024-02-01T00:00:00Z") == [c, b, a]  # both ends inclusive
+    assert ids("2024-01-01T00:00:00.000001", "2024-02-01") == [c, b]  # naive means UTC
+    assert ids("2024-01-15T14:00:00+02:00", "2024-01-15T14:00:00+02:00") == [b]  # offsets converted
+    assert ids("1704067200", "1705320000") == [b, a]  # Unix seconds
+    assert ids("2025-01-01", "2025-12-31") == []
+
+
+@pytest.mark.parametrize("start, end, fields", [("yesterday", "2024-01-01", {"start"}),
+                                                ("2024-01-01", "2024-13-01", {"end"}),
+                                                ("2024-02-01", "2024-01-01", {"start"})])
+def test_malformed_or_reversed_range_is_400(api, start: str, end: str, fields: set) -> None:
+    seed(api)
+    response = api.get(f"/transactions/alice/{start}/{end}")
+    assert_error(response, 400, "validation_error")
+    assert error_fields(response) == fields
+
+
+def test_range_pages_too(api) -> None:
+    seed(api)
+    place(api, 5)
+    today = datetime.now(UTC).date()
+    path = f"/transactions/alice/{today - timedelta(days=1)}/{today + timedelta(days=1)}?limit=2"
+    response = api.get(path)
+    assert len(body(response)) == 2 and response.headers["X-Next-Cursor"]
+
+
+def test_lists_are_cached_under_the_older_key_names_and_dropped_by_a_new_trade(api, redis_client, cache_prefix):
+    seed(api)
+    place(api, 1)
+    api.get("/transactions/alice")
+    api.get("/transactions/alice/2000-01-01/2100-01-01")
+    api.get("/transactions/alice?limit=1")
+    keys = [f"{cache_prefix}:transactions:alice_transactions",
+            f"{cache_prefix}:transactions:alice_2000-01-01_2100-01-01_transactions",
+            f"{cache_prefix}:transactions:alice_transactions:1:"]
+    assert redis_client.exists(*keys) == 3
+    assert len(json.loads(redis_client.get(keys[0]))["items"]) == 1
+
+    place(api, 1)
+    assert redis_client.exists(*keys) == 0
+    assert len(body(api.get("/transactions/alice"))) == 2
+
+
+def test_holdings_show_quantity_and_what_is_not_promised_to_pending_sells(api, sqs, queues) -> None:
+    seed(api, stocks={"AAPL": ("10.00", 1000), "MSFT": ("20.00", 1000)})
+    api.post("/transactions", trade(ticker="MSFT", volume=5))
+    api.post("/transactions", trade(ticker="AAPL", volume=8))
+    assert body(api.get("/users/alice/holdings/")) == []  # nothing settled yet
+    drain(sqs, queues["queue"])
+    api.post("/transactions", trade(ticker="AAPL", side="sell", volume=3))
+    assert body(api.get("/users/alice/holdings")) == [
+        {"ticker": "AAPL", "quantity": 8, "available": 5},
+        {"ticker": "MSFT", "quantity": 5, "available": 5},
+    ]
+    assert_error(api.get("/users/nobody/holdings"), 404)

@@ -1,0 +1,80 @@
+"""Settlement rules as plain functions: no database."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib import settlement_rules as rules
+
+D = Decimal
+
+
+def account(balance="1000", reserved="0", quantity=0, reserved_quantity=0, stock_volume=100) -> rules.Account:
+    return rules.Account(D(balance), D(reserved), quantity, reserved_quantity, stock_volume)
+
+
+def test_buy_moves_cash_to_shares_and_takes_volume() -> None:
+    outcome = rules.settle(rules.Order("buy", 3, D("10.50"), reserved_cash=D("31.50")), account(reserved="31.50"))
+    assert (outcome.status, outcome.reason, outcome.total) == ("settled", None, D("31.50"))
+    assert (outcome.balance, outcome.reserved_cash) == (D("-31.50"), D("-31.50"))
+    assert (outcome.quantity, outcome.reserved_quantity, outcome.stock_volume) == (3, 0, -3)
+
+
+def test_sell_moves_shares_to_cash_and_returns_volume() -> None:
+    outcome = rules.settle(rules.Order("sell", 4, D("2.25"), reserved_shares=4), account(quantity=10, reserved_quantity=4))
+    assert (outcome.status, outcome.total, outcome.balance) == ("settled", D("9.00"), D("9.00"))
+    assert (outcome.quantity, outcome.reserved_quantity, outcome.stock_volume) == (-4, -4, 4)
+
+
+@pytest.mark.parametrize(
+    "order, acct, reason",
+    [
+        (rules.Order("buy", 11, D("100")), account(), "insufficient_funds"),
+        (rules.Order("buy", 101, D("1")), account(balance="1000"), "insufficient_volume"),
+        (rules.Order("sell", 5, D("1")), account(quantity=4), "insufficient_shares"),
+        # Stored without a reservation while another pending sell holds 3 of the 5 shares.
+        (rules.Order("sell", 3, D("1")), account(quantity=5, reserved_quantity=3), "insufficient_shares"),
+    ],
+)
+def test_rejection_changes_no_money_and_releases_the_reservation(order, acct, reason) -> None:
+    outcome = rules.settle(order, acct)
+    assert (outcome.status, outcome.reason, outcome.total) == ("rejected", reason, None)
+    assert outcome.balance == 0 and outcome.quantity == 0 and outcome.stock_volume == 0
+    assert outcome.reserved_cash == -order.reserved_cash
+    assert outcome.reserved_quantity == -order.reserved_shares
+
+
+def test_pre_check_counts_what_pending_orders_set_aside() -> None:
+    assert rules.pre_check(rules.Order("buy", 5, D("100")), account(reserved="600")) == "insufficient_funds"
+    assert rules.pre_check(rules.Order("buy", 4, D("100")), account(reserved="600")) is None
+    assert rules.pre_check(rules.Order("sell", 2, D("1")), account(quantity=5, reserved_quantity=4)) == "insufficient_shares"
+
+
+@given(
+    side=st.sampled_from(["buy", "sell"]),
+    volume=st.integers(1, 10**9),
+    cents=st.integers(0, 999_999_999_999),
+    balance_cents=st.integers(0, 10**15),
+    quantity=st.integers(0, 10**9),
+    stock_volume=st.integers(0, 2**31),
+)
+def test_settlement_never_drives_anything_negative_and_conserves_money_and_shares(
+    side, volume, cents, balance_cents, quantity, stock_volume
+) -> None:
+    price, balance = D(cents) / 100, D(balance_cents) / 100
+    reserved_cash, reserved_shares = rules.reservation(rules.Order(side, volume, price))
+    # Whatever was set aside at placement, the rows can only hold what their constraints allow.
+    order = rules.Order(side, volume, price, reserved_cash if reserved_cash <= balance else D(0),
+                        reserved_shares if reserved_shares <= quantity else 0)
+    acct = rules.Account(balance, order.reserved_cash, quantity, order.reserved_shares, stock_volume)
+    outcome = rules.settle(order, acct)
+    assert balance + outcome.balance >= 0
+    assert order.reserved_cash + outcome.reserved_cash == 0
+    assert order.reserved_shares + outcome.reserved_quantity == 0
+    assert quantity + outcome.quantity >= 0 and stock_volume + outcome.stock_volume >= 0
+    assert outcome.quantity + outcome.stock_volume == 0  # shares only move between holder and market
+    if outcome.status == "settled":
+        assert outcome.balance == (-1 if side == "buy" else 1) * price * volume == (-1 if side == "buy" else 1) * outcome.total
