@@ -13,7 +13,8 @@ from chalicelib.schemas import NewStock, NewTrade, NewUser, PageQuery, parse_ran
 from chalicelib.services import history, portfolio, stocks, trades, users
 from chalicelib.unit_of_work import UnitOfWork
 
-app = Chalice(app_name="tradeapi")
+# Logs are powertools' JSON lines on the same "tradeapi" logger; Chalice's own text handler would repeat them.
+app = Chalice(app_name="tradeapi", configure_logs=False)
 app.register_middleware(http.normalize_chalice_errors, "http")
 api = http.Router(app)
 

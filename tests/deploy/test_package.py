@@ -1,0 +1,61 @@
+"""`chalice package` with the merge template: the SQS event source reports partial batch failures, the queue and
+its dead-letter queue are declared with a redrive policy, and the outbox relay runs on a schedule."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("package")
+    chalice = Path(sys.executable).with_name("chalice")
+    subprocess.run(
+        [str(chalice), "package", "--stage", "prod", "--merge-template", ".chalice/merge-template.json", str(out)],
+        cwd=ROOT, check=True, capture_output=True, env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
+        timeout=600,
+    )
+    return json.loads((out / "sam.json").read_text())
+
+
+def test_consumer_reports_partial_batch_failures_from_the_declared_queue(template: dict) -> None:
+    resources = template["Resources"]
+    consumer = resources["SettleTrades"]
+    source = consumer["Properties"]["Events"]["SettleTradesSqsEventSource"]
+    assert source["Type"] == "SQS"
+    assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["Properties"]["BatchSize"] == 10
+    queue_name = resources["TradeQueue"]["Properties"]["QueueName"]
+    assert source["Properties"]["Queue"]["Fn::Sub"].endswith(f":{queue_name}")
+    assert "TradeQueue" in consumer["DependsOn"]
+
+
+def test_queue_redrives_to_the_dead_letter_queue_and_outlasts_the_consumer(template: dict) -> None:
+    resources = template["Resources"]
+    queue = resources["TradeQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["TradeDeadLetterQueue", "Arn"]}
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 3
+    assert resources["TradeDeadLetterQueue"]["Type"] == "AWS::SQS::Queue"
+    # AWS's guidance: visibility timeout at least six times the consumer's timeout.
+    assert queue["VisibilityTimeout"] >= 6 * resources["SettleTrades"]["Properties"]["Timeout"]
+
+
+def test_outbox_relay_is_scheduled_and_the_api_is_one_function(template: dict) -> None:
+    resources = template["Resources"]
+    events = resources["RelayOutbox"]["Properties"]["Events"]
+    assert [e["Properties"]["Schedule"] for e in events.values()] == ["rate(1 minute)"]
+    assert resources["APIHandler"]["Type"] == "AWS::Serverless::Function"
+
+
+def test_functions_may_use_the_trade_queue(template: dict) -> None:
+    for role in ("SettleTradesRole", "RelayOutboxRole", "ApiHandlerRole"):
+        statements = template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        actions = {a for s in statements for a in s["Action"]}
+        assert {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueUrl"} <= actions

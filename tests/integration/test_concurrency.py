@@ -1,0 +1,132 @@
+"""The spec's invariants after a concurrent storm with every message delivered twice, and after a poller dies
+between committing a settlement and deleting its messages."""
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import text
+
+from chalicelib.cache import get_cache
+from chalicelib.db import get_engine
+from chalicelib.outbox import get_outbox, settlement_message
+from chalicelib.schemas import NewStock, NewTrade, NewUser
+from chalicelib.services import stocks, trades, users
+from chalicelib.services.trades import TradeRefused
+from chalicelib.unit_of_work import UnitOfWork
+from devstack.invariants import violations
+from tests.integration.helpers import queue_depth
+from tests.integration.pollers import PollerProcess, settled_counts, wait_until_final
+
+USERS = {f"trader{i}": Decimal(random.Random(i).randrange(20_000, 100_000)) + Decimal("0.37") for i in range(10)}
+STOCKS = {"AAPL": (Decimal("101.25"), 4_000), "MSFT": (Decimal("37.10"), 2_500), "TINY": (Decimal("3.33"), 600)}
+
+
+def seed_market() -> None:
+    for name, balance in USERS.items():
+        users.register(NewUser.parse({"username": name, "balance": balance}), UnitOfWork(), get_cache())
+    for ticker, (price, volume) in STOCKS.items():
+        stocks.ingest(NewStock.parse({"ticker": ticker, "open_price": price, "close_price": price, "high": price,
+                                      "low": price, "volume": volume}), UnitOfWork(), get_cache())
+
+
+def check_invariants() -> None:
+    with get_engine().connect() as conn:
+        broken = violations(conn, USERS, {t: v for t, (_, v) in STOCKS.items()})
+    assert broken == []
+
+
+def test_storm_of_trades_settled_by_two_pollers_with_every_message_twice(sqs, queues, tmp_path: Path) -> None:
+    seed_market()
+    pollers = [PollerProcess(queues["queue"], tmp_path / f"poller{i}.log") for i in range(2)]
+    accepted: list[str] = []
+    refused: list[str] = []
+    lock = threading.Lock()
+
+    def send_duplicates(trade_ids: list[str]) -> None:
+        # SQS delivers at least once: every message goes out a second time, racing the first.
+        entries = [{"Id": str(i), "MessageBody": json.dumps(settlement_message(t))} for i, t in enumerate(trade_ids)]
+        assert not sqs.send_message_batch(QueueUrl=queues["queue"], Entries=entries).get("Failed")
+
+    def trader(seed: int) -> None:
+        rng = random.Random(seed)
+        unsent: list[str] = []
+        for _ in range(250):
+            order = NewTrade.parse({
+                "user": rng.choice(list(USERS)),
+                "ticker": rng.choice(list(STOCKS)),
+                "transaction_type": rng.choice(["buy", "buy", "sell"]),
+                "transaction_volume": rng.randint(1, 40),
+            })
+            try:
+                placed = trades.place(order, None, UnitOfWork(), get_cache(), get_outbox())
+            except TradeRefused as refusal:
+                with lock:
+                    refused.append(refusal.code)
+                continue
+            unsent.append(placed.body["transaction_id"])
+            if len(unsent) == 10:
+                send_duplicates(unsent)
+                with lock:
+                    accepted.extend(unsent)
+                unsent = []
+        if unsent:
+            send_duplicates(unsent)
+            with lock:
+                accepted.extend(unsent)
+
+    threads = [threading.Thread(target=trader, args=(seed,)) for seed in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(accepted) + len(refused) == 2000
+    assert len(accepted) > 1000, f"too few accepted to be a storm: {len(accepted)} ({Counter(refused)})"
+    assert wait_until_final() == 0
+    assert [poller.stop() for poller in pollers] == [0, 0]
+
+    counts = settled_counts(pollers)
+    assert set(counts) == set(accepted) and set(counts.values()) == {1}  # each trade finalised exactly once
+    assert all(p.events() for p in pollers)  # both pollers took part
+    redelivered = sum(e.get("event") == "trade_redelivered" for p in pollers for e in p.events())
+    assert redelivered >= len(accepted)
+    with get_engine().connect() as conn:
+        statuses = dict(conn.execute(text("SELECT status, count(*) FROM trades GROUP BY status")).all())
+    assert statuses.get("settled", 0) > 0 and sum(statuses.values()) == len(accepted)
+    check_invariants()
+
+
+def test_poller_killed_after_commit_before_delete_settles_nothing_twice(sqs, queues, tmp_path: Path) -> None:
+    seed_market()
+    placed = [
+        trades.place(NewTrade.parse({"user": name, "ticker": "AAPL", "transaction_type": "buy",
+                                     "transaction_volume": 2}), None, UnitOfWork(), get_cache(), get_outbox())
+        for name in list(USERS) * 2
+    ]
+    assert queue_depth(sqs, queues["queue"]) == len(placed) == 20
+
+    crashing = PollerProcess(queues["queue"], tmp_path / "crashing.log", exit_before_delete=True)
+    assert crashing.process.wait(60) == 17  # died right after its first batch committed
+    crashing.stop()
+    first_batch = settled_counts([crashing])
+    assert 1 <= len(first_batch) <= 10
+    with get_engine().connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM trades WHERE status <> 'pending'")).scalar() == len(first_batch)
+    assert queue_depth(sqs, queues["queue"]) == 20  # nothing was deleted
+
+    restarted = PollerProcess(queues["queue"], tmp_path / "restarted.log")
+    assert wait_until_final() == 0
+    while queue_depth(sqs, queues["queue"]):  # the crashed batch comes back after its visibility timeout
+        wait_until_final(1)
+    assert restarted.stop() == 0
+
+    counts = settled_counts([crashing, restarted])
+    assert set(counts.values()) == {1} and len(counts) == 20
+    redelivered = {e["transaction_id"] for e in restarted.events() if e.get("event") == "trade_redelivered"}
+    assert redelivered == set(first_batch)
+    check_invariants()
