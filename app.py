@@ -95,4 +95,7 @@ def relay_outbox(event: Any) -> dict[str, int]:
     from chalicelib.config import get_settings
     from chalicelib.outbox import get_outbox
 
-    return {"sent": get_outbox().relay(min_age_s=get_settings().outbox_relay_min_age_s)}
+    settings = get_settings()
+    sent = get_outbox().relay(settings.outbox_relay_min_age_s, settings.outbox_resend_after_s,
+                              settings.outbox_max_attempts)
+    return {"sent": sent}

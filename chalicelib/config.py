@@ -36,6 +36,8 @@ class Settings:
     trade_dlq_name: str
     trade_max_receive_count: int
     outbox_relay_min_age_s: float
+    outbox_resend_after_s: float
+    outbox_max_attempts: int
     log_level: str
     max_body_bytes: int
 
@@ -68,6 +70,10 @@ def get_settings() -> Settings:
         trade_max_receive_count=_int("TRADE_MAX_RECEIVE_COUNT", 5),
         # The API sends right after commit; the relay only picks up rows older than this, which the API missed.
         outbox_relay_min_age_s=_float("OUTBOX_RELAY_MIN_AGE_S", 10.0),
+        # A sent message whose trade is still pending this long later was lost (a purged queue, a restarted
+        # emulator): the relay sends it again, at most OUTBOX_MAX_ATTEMPTS times in all.
+        outbox_resend_after_s=_float("OUTBOX_RESEND_AFTER_S", 900.0),
+        outbox_max_attempts=_int("OUTBOX_MAX_ATTEMPTS", 10),
         log_level=env("LOG_LEVEL", "INFO"),
         max_body_bytes=_int("MAX_BODY_BYTES", 64 * 1024),
     )

@@ -10,6 +10,7 @@ from typing import Any
 from chalicelib.cache import get_cache
 from chalicelib.config import get_settings
 from chalicelib.logs import get_logger
+from chalicelib.outbox import get_outbox
 from chalicelib.services import settlement
 from chalicelib.unit_of_work import UnitOfWork
 
@@ -34,7 +35,7 @@ def settle_record(record: Any) -> None:
     trade_id: uuid.UUID | None = None
     try:
         trade_id = parse_message(record.body)
-        result = settlement.settle(trade_id, UnitOfWork(), get_cache())
+        result = settlement.settle(trade_id, UnitOfWork(), get_cache(), get_outbox())
     except Exception as exc:
         final = receives >= get_settings().trade_max_receive_count
         logger.error(

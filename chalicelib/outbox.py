@@ -1,5 +1,6 @@
 """The transactional outbox: a trade's queue message is written in the trade's own database transaction, sent
-after commit, and re-sent by the relay if that send did not happen. An accepted trade is never lost."""
+after commit, and re-sent by the relay if that send did not happen or the message was lost. Settlement deletes
+the row, so the outbox holds only pending trades. An accepted trade is never lost."""
 from __future__ import annotations
 
 import uuid
@@ -7,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from chalicelib.logs import get_logger
 from chalicelib.models import OutboxMessage
@@ -32,13 +33,21 @@ class Outbox:
             uow.commit()
         return sent
 
-    def relay(self, min_age_s: float, limit: int = 100) -> int:
-        """Re-send unsent messages older than `min_age_s`. Concurrent relays skip each other's rows."""
+    def relay(self, min_age_s: float, resend_after_s: float, max_attempts: int, limit: int = 100) -> int:
+        """Send what the API did not (unsent rows older than `min_age_s`) and re-send what was lost (trades still
+        pending `resend_after_s` after their last send). Concurrent relays skip each other's rows."""
+        now = datetime.now(UTC)
         with self._unit_of_work() as uow:
-            cutoff = datetime.now(UTC) - timedelta(seconds=min_age_s)
             rows = uow.session.execute(
                 select(OutboxMessage.trade_id, OutboxMessage.payload)
-                .where(OutboxMessage.sent_at.is_(None), OutboxMessage.created_at <= cutoff)
+                .where(
+                    OutboxMessage.attempts < max_attempts,
+                    or_(
+                        and_(OutboxMessage.sent_at.is_(None),
+                             OutboxMessage.created_at <= now - timedelta(seconds=min_age_s)),
+                        OutboxMessage.sent_at <= now - timedelta(seconds=resend_after_s),
+                    ),
+                )
                 .order_by(OutboxMessage.created_at)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -50,6 +59,10 @@ class Outbox:
             uow.commit()
         get_logger().info("outbox relayed", extra={"event": "outbox_relayed", "sent": sent, "found": len(rows)})
         return sent
+
+    def settled(self, uow: UnitOfWork, trade_id: uuid.UUID) -> None:
+        """The trade is final: its message is no longer needed (called in the settling transaction)."""
+        uow.session.execute(delete(OutboxMessage).where(OutboxMessage.trade_id == trade_id))
 
     def _send_and_record(self, uow: UnitOfWork, messages: dict[uuid.UUID, dict[str, Any]]) -> int:
         result = self._queue().send({str(trade_id): body for trade_id, body in messages.items()})

@@ -4,46 +4,34 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from devstack.services import Service, free_port, stop_process, wait_for_port
+from devstack.services import LoopbackServer, Service
 
 # Dummy credentials: the emulator accepts any, and boto3 must never reach for real ones.
 EMULATOR_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
-class MotoServer:
-    def __init__(self, log_dir: Path, port: int | None = None) -> None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._log = open(log_dir / "moto.log", "ab")  # noqa: SIM115 - lives as long as the server
-        self._process: subprocess.Popen[bytes] | None = None
-        self.start()
+class MotoServer(LoopbackServer):
+    name = "moto server"
 
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **EMULATOR_ENV},
-        )
-        wait_for_port("127.0.0.1", self.port, self._process, "moto server")
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
-    def stop(self) -> None:
-        if self._process is not None:
-            stop_process(self._process)
-            self._process = None
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, **EMULATOR_ENV}
 
 
 def emulator(log_dir: Path) -> Service:
     if url := os.environ.get("AWS_ENDPOINT_URL"):
         return Service("aws", url, "environment")
-    server = MotoServer(log_dir)
+    server = MotoServer(log_dir / "moto.log")
     return Service("aws", server.url, "embedded", server)
 
 

@@ -118,8 +118,8 @@ class SqsPoller:
         while not self._stop.is_set():
             try:
                 self.poll_once()
-            except Exception:  # noqa: BLE001 - keep polling through emulator hiccups
-                log.exception("polling failed; retrying")
+            except Exception as exc:  # noqa: BLE001 - keep polling through emulator hiccups
+                log.warning("polling %s failed (%s: %s); retrying in 1 s", self._queue_url, type(exc).__name__, exc)
                 self._stop.wait(1.0)
 
     def start(self) -> SqsPoller:

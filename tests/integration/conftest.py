@@ -148,3 +148,20 @@ def log_records() -> Iterator[list[logging.LogRecord]]:
     logger.addHandler(handler)
     yield records
     logger.removeHandler(handler)
+
+
+@pytest.fixture
+def start_poller(queues: dict[str, str], tmp_path):  # type: ignore[no-untyped-def]
+    """Start settlement poller processes; every one is stopped after the test, whatever its outcome."""
+    from tests.integration.pollers import PollerProcess
+
+    started: list[PollerProcess] = []
+
+    def start(name: str, *, exit_before_delete: bool = False) -> PollerProcess:
+        poller = PollerProcess(queues["queue"], tmp_path / f"{name}.log", exit_before_delete=exit_before_delete)
+        started.append(poller)
+        return poller
+
+    yield start
+    for poller in started:
+        poller.stop()

@@ -24,9 +24,11 @@ class PollerProcess:
             args.append("--exit-before-delete")
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         env = {**os.environ, "DB_POOL_SIZE": "2", "LOG_LEVEL": "INFO"}
-        self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
 
     def stop(self, timeout: float = 30) -> int:
+        """Stop it (SIGTERM: it finishes its batch), kill it if it hangs; returns its exit code."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -34,7 +36,8 @@ class PollerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
         return self.process.returncode
 
     def events(self) -> list[dict]:

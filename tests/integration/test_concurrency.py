@@ -7,7 +7,6 @@ import random
 import threading
 from collections import Counter
 from decimal import Decimal
-from pathlib import Path
 
 from sqlalchemy import text
 
@@ -20,7 +19,7 @@ from chalicelib.services.trades import TradeRefused
 from chalicelib.unit_of_work import UnitOfWork
 from devstack.invariants import violations
 from tests.integration.helpers import queue_depth
-from tests.integration.pollers import PollerProcess, settled_counts, wait_until_final
+from tests.integration.pollers import settled_counts, wait_until_final
 
 USERS = {f"trader{i}": Decimal(random.Random(i).randrange(20_000, 100_000)) + Decimal("0.37") for i in range(10)}
 STOCKS = {"AAPL": (Decimal("101.25"), 4_000), "MSFT": (Decimal("37.10"), 2_500), "TINY": (Decimal("3.33"), 600)}
@@ -40,9 +39,9 @@ def check_invariants() -> None:
     assert broken == []
 
 
-def test_storm_of_trades_settled_by_two_pollers_with_every_message_twice(sqs, queues, tmp_path: Path) -> None:
+def test_storm_of_trades_settled_by_two_pollers_with_every_message_twice(sqs, queues, start_poller) -> None:
     seed_market()
-    pollers = [PollerProcess(queues["queue"], tmp_path / f"poller{i}.log") for i in range(2)]
+    pollers = [start_poller(f"poller{i}") for i in range(2)]
     accepted: list[str] = []
     refused: list[str] = []
     lock = threading.Lock()
@@ -101,7 +100,7 @@ def test_storm_of_trades_settled_by_two_pollers_with_every_message_twice(sqs, qu
     check_invariants()
 
 
-def test_poller_killed_after_commit_before_delete_settles_nothing_twice(sqs, queues, tmp_path: Path) -> None:
+def test_poller_killed_after_commit_before_delete_settles_nothing_twice(sqs, queues, start_poller) -> None:
     seed_market()
     placed = [
         trades.place(NewTrade.parse({"user": name, "ticker": "AAPL", "transaction_type": "buy",
@@ -110,7 +109,7 @@ def test_poller_killed_after_commit_before_delete_settles_nothing_twice(sqs, que
     ]
     assert queue_depth(sqs, queues["queue"]) == len(placed) == 20
 
-    crashing = PollerProcess(queues["queue"], tmp_path / "crashing.log", exit_before_delete=True)
+    crashing = start_poller("crashing", exit_before_delete=True)
     assert crashing.process.wait(60) == 17  # died right after its first batch committed
     crashing.stop()
     first_batch = settled_counts([crashing])
@@ -119,7 +118,7 @@ def test_poller_killed_after_commit_before_delete_settles_nothing_twice(sqs, que
         assert conn.execute(text("SELECT count(*) FROM trades WHERE status <> 'pending'")).scalar() == len(first_batch)
     assert queue_depth(sqs, queues["queue"]) == 20  # nothing was deleted
 
-    restarted = PollerProcess(queues["queue"], tmp_path / "restarted.log")
+    restarted = start_poller("restarted")
     assert wait_until_final() == 0
     while queue_depth(sqs, queues["queue"]):  # the crashed batch comes back after its visibility timeout
         wait_until_final(1)

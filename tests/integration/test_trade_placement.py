@@ -213,3 +213,35 @@ def test_sqs_unreachable_at_placement_still_202_and_the_relay_gets_it_settled(ap
     assert relay_outbox(scheduled_event(), None) == {"sent": 0}  # sent rows are not sent again
     drain(sqs, queues["queue"])
     assert body(api.get(f"/transactions/alice/{trade_id}"))["status"] == "settled"
+
+
+def test_a_lost_message_is_sent_again_and_the_outbox_empties_on_settlement(api, sqs, queues, monkeypatch) -> None:
+    from app import relay_outbox
+    from devstack.schedule import scheduled_event
+
+    seed(api)
+    trade_id = body(api.post("/transactions", trade(volume=1)))["transaction_id"]
+    sqs.purge_queue(QueueUrl=queues["queue"])  # the message is lost after it was sent
+    assert relay_outbox(scheduled_event(), None) == {"sent": 0}  # not yet: it was sent recently
+
+    monkeypatch.setenv("OUTBOX_RESEND_AFTER_S", "0")
+    get_settings.cache_clear()
+    assert relay_outbox(scheduled_event(), None) == {"sent": 1}
+    drain(sqs, queues["queue"])
+    assert body(api.get(f"/transactions/alice/{trade_id}"))["status"] == "settled"
+    assert scalar("SELECT count(*) FROM outbox") == 0
+    assert relay_outbox(scheduled_event(), None) == {"sent": 0}
+
+
+def test_resending_stops_after_the_attempt_limit(api, sqs, queues, monkeypatch) -> None:
+    from app import relay_outbox
+    from devstack.schedule import scheduled_event
+
+    seed(api)
+    api.post("/transactions", trade(volume=1))
+    monkeypatch.setenv("OUTBOX_RESEND_AFTER_S", "0")
+    monkeypatch.setenv("OUTBOX_MAX_ATTEMPTS", "3")
+    get_settings.cache_clear()
+    sent = [relay_outbox(scheduled_event(), None)["sent"] for _ in range(4)]
+    assert sent == [1, 1, 0, 0]  # the API's send was attempt 1
+    assert scalar("SELECT attempts FROM outbox") == 3
