@@ -9,12 +9,14 @@ from chalice.app import Request, SQSEvent
 
 from chalicelib import http
 from chalicelib.cache import get_cache
+from chalicelib.logs import log_invocation
 from chalicelib.schemas import NewStock, NewTrade, NewUser, PageQuery, parse_range
 from chalicelib.services import history, portfolio, stocks, trades, users
 from chalicelib.unit_of_work import UnitOfWork
 
 # Logs are powertools' JSON lines on the same "tradeapi" logger; Chalice's own text handler would repeat them.
 app = Chalice(app_name="tradeapi", configure_logs=False)
+app.register_middleware(log_invocation, "all")
 app.register_middleware(http.normalize_chalice_errors, "http")
 api = http.Router(app)
 

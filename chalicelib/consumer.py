@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from chalicelib.cache import get_cache
@@ -25,7 +27,12 @@ def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event, record_handler=settle_record, processor=processor, context=context)
+    try:
+        return process_partial_response(event=event, record_handler=settle_record, processor=processor,
+                                        context=context)
+    finally:
+        # One Embedded Metric Format line per batch: CloudWatch turns it into metrics, no API call needed.
+        get_metrics().flush_metrics()
 
 
 def settle_record(record: Any) -> None:
@@ -38,6 +45,7 @@ def settle_record(record: Any) -> None:
         result = settlement.settle(trade_id, UnitOfWork(), get_cache(), get_outbox())
     except Exception as exc:
         final = receives >= get_settings().trade_max_receive_count
+        get_metrics().add_metric(name="TradesFailed", unit="Count", value=1)
         logger.error(
             "settlement failed; message goes to the dead-letter queue" if final else "settlement failed; will retry",
             extra={
@@ -51,6 +59,15 @@ def settle_record(record: Any) -> None:
             },
         )
         raise
+    metrics = get_metrics()
+    if result.changed:
+        metrics.add_metric(name="TradesSettled" if result.status == "settled" else "TradesRejected",
+                           unit="Count", value=1)
+        if result.placed_at is not None:
+            latency_ms = (datetime.now(UTC) - result.placed_at).total_seconds() * 1000
+            metrics.add_metric(name="SettlementLatency", unit="Milliseconds", value=round(latency_ms, 2))
+    else:
+        metrics.add_metric(name="TradesRedelivered", unit="Count", value=1)
     logger.info(
         f"transaction {result.status}" if result.changed else "transaction already final; delivery ignored",
         extra={
@@ -63,6 +80,14 @@ def settle_record(record: Any) -> None:
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         },
     )
+
+
+@lru_cache(maxsize=1)
+def get_metrics() -> Any:
+    """Settlement metrics in CloudWatch Embedded Metric Format (powertools Metrics), namespace `tradeapi`."""
+    from aws_lambda_powertools.metrics import Metrics
+
+    return Metrics(namespace="tradeapi", service="settlement")
 
 
 def parse_message(body: str) -> uuid.UUID:

@@ -66,6 +66,8 @@ class Outbox:
 
     def _send_and_record(self, uow: UnitOfWork, messages: dict[uuid.UUID, dict[str, Any]]) -> int:
         result = self._queue().send({str(trade_id): body for trade_id, body in messages.items()})
+        for trade_id in result.sent:
+            get_logger().info("settlement message sent", extra={"event": "trade_queued", "transaction_id": trade_id})
         if result.sent:
             uow.session.execute(
                 update(OutboxMessage)

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from devstack.services import StopFlag
+
 Handler = Callable[[dict[str, Any], Any], Any]
 log = logging.getLogger("devstack.poller")
 
@@ -70,7 +72,7 @@ class SqsPoller:
         # Fault injection for tests: die right after the handler returns, before deleting (a crashed Lambda).
         self._exit_before_delete = exit_before_delete
         self._queue_arn: str | None = None
-        self._stop = threading.Event()
+        self._stop = StopFlag()
         self._thread: threading.Thread | None = None
         self.totals = BatchResult()
 
@@ -127,6 +129,10 @@ class SqsPoller:
         self._thread.start()
         return self
 
+    def request_stop(self, *_: object) -> None:
+        """Finish the batch in hand, then stop (safe to call from a signal handler)."""
+        self._stop.set()
+
     def stop(self, timeout: float = 30) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -175,8 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     poller = SqsPoller(sqs_client(args.endpoint_url), args.queue_url, load_handler(args.handler),
                        function_name=args.function_name, wait_time_s=args.wait_time,
                        exit_before_delete=args.exit_before_delete)
-    signal.signal(signal.SIGTERM, lambda *_: poller._stop.set())
-    signal.signal(signal.SIGINT, lambda *_: poller._stop.set())
+    signal.signal(signal.SIGTERM, poller.request_stop)
+    signal.signal(signal.SIGINT, poller.request_stop)
     poller.run()
     return 0
 

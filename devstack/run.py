@@ -1,29 +1,191 @@
-"""`make run`: find or start PostgreSQL, Redis and the AWS emulator, create the queues, migrate, then serve the
-API on 127.0.0.1:8000 with two settlement pollers and the outbox relay running.
+"""`make run`: the whole stack in one command.
+
+Finds or starts PostgreSQL, Redis and the AWS emulator, creates the trade queue, its dead-letter queue and the
+log groups, migrates the schema, then runs each function as its own process, as Lambda would: the API (Chalice's
+local API Gateway emulation under gunicorn) on 127.0.0.1:8000, two settlement pollers and the outbox relay.
+Their stdout goes to the console and to CloudWatch Logs on the emulator (`make logs` tails it).
 
 Data of embedded PostgreSQL and Redis lives in .devstack/ and survives restarts (`make clean` removes it); the
-emulator's queues do not, and the outbox relay re-sends what a restart lost.
-Ctrl-C or SIGTERM stops every process this started.
+emulator's queues do not, and the outbox relay re-sends what a restart lost. Ctrl-C or SIGTERM stops every
+process this started.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from devstack import aws, services
+from devstack.cloudwatch import GROUP_PREFIX, LogShipper, ensure_group, logs_client
+from devstack.console import render
 from devstack.database import ROOT, create_database, migrate
 
-DATA_DIR = ROOT / ".devstack"
+DATA_DIR = Path(os.environ.get("TRADEAPI_DATA_DIR", ROOT / ".devstack"))
 HOST, PORT = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
+FUNCTION_PREFIX = "tradeapi-local-"
+STACK_FILE = DATA_DIR / "stack.json"
 
 
 def say(message: str) -> None:
     print(f"[devstack] {message}", flush=True)
+
+
+@dataclass
+class FunctionProcess:
+    """One function's process; its output lines go to the console and to its log group."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    shipper: LogShipper | None
+    quiet: bool = False
+    process: subprocess.Popen[str] = field(init=False)
+
+    def start(self) -> FunctionProcess:
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                        start_new_session=True)
+        threading.Thread(target=self._pump, name=f"pump-{self.name}", daemon=True).start()
+        return self
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        stream = f"{time.strftime('%Y/%m/%d')}/[$LATEST]{self.name}-{self.process.pid}"
+        for line in self.process.stdout:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            if self.shipper is not None:
+                self.shipper.ship(FUNCTION_PREFIX + self.name.split("#")[0], stream, line)
+            if not self.quiet:
+                print(render(self.name, line), flush=True)
+
+    def stop(self) -> None:
+        services.stop_process(self.process)  # type: ignore[arg-type]
+
+
+def main() -> int:
+    started: list[services.Service] = []
+    functions: list[FunctionProcess] = []
+    shipper: LogShipper | None = None
+    stopping = services.StopFlag()
+    signal.signal(signal.SIGTERM, stopping.set)
+    signal.signal(signal.SIGINT, stopping.set)
+    try:
+        say(f"data directory: {DATA_DIR}")
+        say("PostgreSQL: looking for DATABASE_URL or 127.0.0.1:5432, else starting an embedded server ...")
+        postgres = services.postgres(DATA_DIR / "postgres")
+        started.append(postgres)
+        say(f"PostgreSQL ({postgres.origin}): {_hide(postgres.url)}")
+        say("Redis: looking for REDIS_URL or 127.0.0.1:6379, else starting an embedded server ...")
+        redis = services.redis(DATA_DIR / "redis")
+        started.append(redis)
+        say(f"Redis ({redis.origin}): {redis.url}")
+        say("AWS emulator: looking for AWS_ENDPOINT_URL, else starting moto server ...")
+        emulator = aws.emulator(DATA_DIR / "aws")
+        started.append(emulator)
+        say(f"AWS emulator ({emulator.origin}): {emulator.url}")
+
+        database_url = _database_url(postgres)
+        say("migrating the schema ...")
+        migrate(database_url)
+
+        # Messages lost with a restarted emulator are re-sent after a minute rather than AWS's fifteen.
+        env = {**aws.EMULATOR_ENV, "OUTBOX_RESEND_AFTER_S": "60", **os.environ, "DATABASE_URL": database_url,
+               "REDIS_URL": redis.url, "AWS_ENDPOINT_URL": emulator.url, "STAGE": "local",
+               "PYTHONUNBUFFERED": "1"}
+        os.environ.update(env)
+        queue_url = _create_queues_and_log_groups(emulator.url)
+        shipper = LogShipper(logs_client(emulator.url)).start()
+        functions = _start_functions(env, queue_url, shipper)
+
+        api = f"http://{HOST}:{PORT}"
+        _wait_until_serving(api, functions[0], stopping)
+        _write_stack_file(api, emulator.url, database_url, redis.url, queue_url)
+        say(f"ready: API {api}  |  logs: make logs  |  demo: make demo  |  Ctrl-C stops everything")
+        while not stopping.wait(1):
+            for function in functions:
+                if function.process.poll() is not None:
+                    say(f"{function.name} exited with code {function.process.returncode}; stopping")
+                    return 1
+        return 0
+    except ServingFailed as failure:
+        say(str(failure))
+        return 1
+    finally:
+        say("stopping ...")
+        for function in functions:
+            function.stop()
+        if shipper is not None:
+            shipper.stop()
+        for service in reversed(started):
+            service.stop()
+        STACK_FILE.unlink(missing_ok=True)
+        say("stopped")
+
+
+class ServingFailed(RuntimeError):
+    pass
+
+
+def _start_functions(env: dict[str, str], queue_url: str, shipper: LogShipper) -> list[FunctionProcess]:
+    python = sys.executable
+    gunicorn = str(Path(python).with_name("gunicorn"))
+    workers = os.environ.get("API_WORKERS", "4")
+    specs = [
+        ("api_handler", [gunicorn, "devstack.wsgi:application", "--worker-class", "gthread", "--threads", "1",
+                         "--workers", workers, "--bind", f"{HOST}:{PORT}", "--graceful-timeout", "5",
+                         "--log-level", "warning"]),
+        *[(f"settle_trades#{i}", [python, "-m", "devstack.poller", "--queue-url", queue_url,
+                                  "--function-name", f"{FUNCTION_PREFIX}settle_trades"]) for i in (1, 2)],
+        ("relay_outbox", [python, "-m", "devstack.schedule", "--handler", "app:relay_outbox", "--every", "10",
+                          "--function-name", f"{FUNCTION_PREFIX}relay_outbox"]),
+    ]
+    quiet = os.environ.get("DEVSTACK_QUIET") == "1"
+    functions = [FunctionProcess(name, command, env, shipper, quiet).start() for name, command in specs]
+    say(f"functions: api_handler ({workers} gunicorn workers), settle_trades x2 (SQS pollers), "
+        "relay_outbox (every 10 s)")
+    return functions
+
+
+def _create_queues_and_log_groups(endpoint_url: str) -> str:
+    from chalicelib.config import get_settings
+
+    settings = get_settings()
+    queues = aws.ensure_trade_queues(aws.sqs_client(endpoint_url), settings.trade_queue_name,
+                                     settings.trade_dlq_name, max_receive_count=settings.trade_max_receive_count,
+                                     visibility_timeout_s=60)
+    say(f"queue: {queues['queue']}  (dead letters: {queues['dlq']})")
+    logs = logs_client(endpoint_url)
+    for function in ("api_handler", "settle_trades", "relay_outbox"):
+        ensure_group(logs, f"{GROUP_PREFIX}{FUNCTION_PREFIX}{function}")
+    say(f"log groups: {GROUP_PREFIX}{FUNCTION_PREFIX}{{api_handler,settle_trades,relay_outbox}}")
+    return queues["queue"]
+
+
+def _wait_until_serving(api: str, server: FunctionProcess, stopping: services.StopFlag, timeout: float = 60) -> None:
+    say(f"waiting for the API on {api} ...")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stopping.is_set():
+        if server.process.poll() is not None:
+            raise ServingFailed(f"the API server exited with code {server.process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{api}/stocks", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    if not stopping.is_set():
+        raise ServingFailed(f"the API did not answer on {api} within {timeout:.0f} s")
 
 
 def _database_url(server: services.Service) -> str:
@@ -36,77 +198,12 @@ def _database_url(server: services.Service) -> str:
     return url
 
 
-def main() -> int:
-    started: list[services.Service] = []
-    workers: list = []  # pollers and the relay schedule: anything with stop()
-    server: subprocess.Popen[bytes] | None = None
-
-    def stop(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        say("looking for PostgreSQL ...")
-        postgres = services.postgres(DATA_DIR / "postgres")
-        started.append(postgres)
-        say(f"PostgreSQL ({postgres.origin}): {_hide(postgres.url)}")
-        say("looking for Redis ...")
-        redis = services.redis(DATA_DIR / "redis")
-        started.append(redis)
-        say(f"Redis ({redis.origin}): {redis.url}")
-
-        say("looking for the AWS emulator ...")
-        emulator = aws.emulator(DATA_DIR / "aws")
-        started.append(emulator)
-        say(f"AWS emulator ({emulator.origin}): {emulator.url}")
-
-        database_url = _database_url(postgres)
-        say("migrating the schema ...")
-        migrate(database_url)
-
-        # Messages lost with a restarted emulator are re-sent after a minute rather than AWS's fifteen.
-        env = {**aws.EMULATOR_ENV, "OUTBOX_RESEND_AFTER_S": "60", **os.environ, "DATABASE_URL": database_url,
-               "REDIS_URL": redis.url, "AWS_ENDPOINT_URL": emulator.url, "STAGE": "local"}
-        os.environ.update(env)
-        workers = start_settlement(emulator.url)
-        chalice = Path(sys.executable).with_name("chalice")
-        server = subprocess.Popen(
-            [str(chalice), "local", "--no-autoreload", "--stage", "local", "--host", HOST, "--port", str(PORT)],
-            cwd=ROOT, env=env, start_new_session=True,
-        )
-        say(f"API: http://{HOST}:{PORT}  (Ctrl-C stops everything)")
-        return server.wait()
-    except KeyboardInterrupt:
-        say("stopping ...")
-        return 0
-    finally:
-        if server is not None:
-            services.stop_process(server)
-        for worker in workers:
-            worker.stop()
-        for service in reversed(started):
-            service.stop()
-        say("stopped")
-
-
-def start_settlement(endpoint_url: str) -> list:
-    """Create the queues, then run two pollers (like two consumer Lambdas) and the outbox relay schedule."""
-    from chalicelib.config import get_settings
-    from devstack.poller import SqsPoller
-    from devstack.schedule import Every
-
-    settings = get_settings()
-    sqs = aws.sqs_client(endpoint_url)
-    queues = aws.ensure_trade_queues(sqs, settings.trade_queue_name, settings.trade_dlq_name,
-                                     max_receive_count=settings.trade_max_receive_count, visibility_timeout_s=60)
-    say(f"queues: {queues['queue']} (dead letters: {queues['dlq']})")
-    import app  # after the environment names the services; the handlers are the deployed functions
-
-    workers = [SqsPoller(aws.sqs_client(endpoint_url), queues["queue"], app.settle_trades,
-                         function_name=f"tradeapi-local-settle_trades-{i}").start() for i in range(2)]
-    workers.append(Every(10, app.relay_outbox).start())
-    say("settlement: 2 pollers on the trade queue, outbox relay every 10 s")
-    return workers
+def _write_stack_file(api: str, aws_url: str, database_url: str, redis_url: str, queue_url: str) -> None:
+    STACK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    STACK_FILE.write_text(json.dumps({
+        "api": api, "aws_endpoint_url": aws_url, "database_url": database_url, "redis_url": redis_url,
+        "queue_url": queue_url, "log_group_prefix": f"{GROUP_PREFIX}{FUNCTION_PREFIX}", "pid": os.getpid(),
+    }, indent=2))
 
 
 def _hide(url: str) -> str:

@@ -51,3 +51,32 @@ class Every:
                 self._handler(scheduled_event(), LambdaContext(self._function_name))
             except Exception:  # noqa: BLE001 - a failed run is logged; the next one tries again
                 log.exception("scheduled run failed")
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import signal
+    import sys
+
+    from devstack.poller import load_handler
+    from devstack.services import StopFlag
+
+    parser = argparse.ArgumentParser(description="Invoke a scheduled handler every N seconds.")
+    parser.add_argument("--handler", default="app:relay_outbox")
+    parser.add_argument("--every", type=float, default=10.0)
+    parser.add_argument("--function-name", default="tradeapi-local-relay_outbox")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, ".")
+    schedule = Every(args.every, load_handler(args.handler), args.function_name)
+    stopping = StopFlag()
+    signal.signal(signal.SIGTERM, stopping.set)
+    signal.signal(signal.SIGINT, stopping.set)
+    schedule.start()
+    while not stopping.wait(1):
+        pass
+    schedule.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -106,6 +106,26 @@ class RedisServer(LoopbackServer):
                 "--dir", str(self._data_dir), "--save", "60 1", "--appendonly", "no"]
 
 
+class StopFlag:
+    """Set from a signal handler, polled by loops. Unlike threading.Event it takes no lock, so a handler that
+    interrupts the main thread while it holds one cannot deadlock."""
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self, *_: object) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not self._set and time.monotonic() < deadline:
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+        return self._set
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -27,6 +27,7 @@ class Settled:
     reason: str | None
     # False when an earlier delivery already finalised the trade and this one changed nothing.
     changed: bool
+    placed_at: datetime | None = None
 
 
 def settle(trade_id: uuid.UUID, uow: UnitOfWork, cache: Cache, outbox: Outbox) -> Settled:
@@ -79,4 +80,4 @@ def settle(trade_id: uuid.UUID, uow: UnitOfWork, cache: Cache, outbox: Outbox) -
 
         uow.after_commit(refresh_cache)
         uow.commit()
-    return Settled(trade_id, outcome.status, outcome.reason, changed=True)
+    return Settled(trade_id, outcome.status, outcome.reason, changed=True, placed_at=trade.created_at)

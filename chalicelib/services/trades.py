@@ -13,6 +13,7 @@ from sqlalchemy import select
 from chalicelib import settlement_rules as rules
 from chalicelib.cache import Cache
 from chalicelib.errors import ApiError, Conflict, NotFound
+from chalicelib.logs import get_logger
 from chalicelib.models import Holding, Stock, Trade, User
 from chalicelib.outbox import Outbox
 from chalicelib.schemas import NewTrade, TradeAccepted, TradeOut
@@ -50,6 +51,8 @@ def place(new: NewTrade, idempotency_key: str | None, uow: UnitOfWork, cache: Ca
                         "this idempotency key was already used with a different request",
                         [{"field": "Idempotency-Key" if idempotency_key else "client_order_id"}],
                     )
+                get_logger().info("idempotent replay", extra={"event": "trade_replayed",
+                                                              "transaction_id": str(earlier.id)})
                 return Placed(accepted_view(earlier, user.username), replayed=True)
 
         stock = uow.session.get(Stock, new.ticker)
@@ -70,6 +73,9 @@ def place(new: NewTrade, idempotency_key: str | None, uow: UnitOfWork, cache: Ca
         )
         reason = rules.pre_check(order, account)
         if reason is not None:
+            get_logger().info("transaction refused at placement", extra={
+                "event": "trade_refused", "outcome": reason, "user_id": str(user.id), "ticker": stock.ticker,
+                "side": order.side, "volume": order.volume})
             raise TradeRefused(reason, _refusal_message(reason, order, account))
 
         cash, shares = rules.reservation(order)
@@ -91,6 +97,11 @@ def place(new: NewTrade, idempotency_key: str | None, uow: UnitOfWork, cache: Ca
         )
         uow.session.add(trade)
         uow.session.flush()
+        # After-commit actions run in order: the trade is logged as placed before its message is sent.
+        uow.after_commit(lambda: get_logger().info("transaction placed", extra={
+            "event": "trade_placed", "outcome": "pending", "transaction_id": str(trade.id),
+            "user_id": str(user.id), "ticker": trade.ticker, "side": trade.side, "volume": trade.volume,
+            "reserved_cash": str(cash), "idempotency_key": key}))
         outbox.add(uow, trade.id)
         uow.after_commit(lambda: cache.delete(cache.keys.user(user.username)))
         uow.after_commit(lambda: cache.drop_user_transactions([str(user.id)]))

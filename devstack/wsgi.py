@@ -1,0 +1,92 @@
+"""A WSGI adapter over Chalice's own local API Gateway emulation (chalice.local.LocalGateway), so the app can be
+served by a multi-process WSGI server instead of `chalice local`'s single-process server.
+
+Why not `chalice local` as it is: its handler (http.server, HTTP/1.1 keep-alive, unbuffered writes) sends the
+headers and the body of each response as two TCP segments. With Nagle's algorithm on, the body waits for the
+ACK of the headers, which a keep-alive client delays by up to 40 ms, so every request on a reused connection
+stalls (~44 ms median under 16 keep-alive clients). Its server is also threaded over one shared
+`app.current_request`, so concurrent requests can see each other's request. Served here by gunicorn: one
+request at a time per worker process (no shared request state), TCP_NODELAY on every socket, workers for
+concurrency.
+
+    gunicorn 'devstack.wsgi:application' --worker-class gthread --threads 1 --workers 4
+"""
+from __future__ import annotations
+
+import os
+import sys
+import urllib.parse
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+
+from devstack.database import ROOT
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+class ChaliceWSGI:
+    def __init__(self, stage: str = "local", project_dir: str = str(ROOT)) -> None:
+        from chalice.cli.factory import CLIFactory
+        from chalice.local import LocalGateway
+
+        if project_dir not in sys.path:
+            sys.path.insert(0, project_dir)
+        config = CLIFactory(project_dir=project_dir).create_config_obj(chalice_stage_name=stage)
+        # As Lambda would, the stage's variables apply; what the environment sets explicitly wins.
+        for name, value in config.environment_variables.items():
+            os.environ.setdefault(name, value)
+        self._gateway = LocalGateway(config.chalice_app, config)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        from chalice.local import LocalGatewayException
+
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        try:
+            response = self._gateway.handle_request(
+                method=environ["REQUEST_METHOD"], path=_raw_path(environ), headers=_headers(environ), body=body
+            )
+            status, headers, payload = response["statusCode"], dict(response["headers"]), response["body"]
+            for name, values in (response.get("multiValueHeaders") or {}).items():
+                headers[name] = ", ".join(values)
+        except LocalGatewayException as error:  # unknown route, as API Gateway answers it
+            status, headers, payload = error.CODE, dict(error.headers), error.body or b""
+        if isinstance(payload, str):
+            payload = payload.encode()
+        headers.setdefault("Content-Type", "application/json")
+        headers["Content-Length"] = str(len(payload))
+        start_response(f"{status} {_reason(status)}", [(k, str(v)) for k, v in headers.items()])
+        return [payload]
+
+
+def _raw_path(environ: dict[str, Any]) -> str:
+    if raw := environ.get("RAW_URI"):  # gunicorn keeps the request target as sent
+        return str(raw)
+    path = urllib.parse.quote(environ.get("PATH_INFO", "/"))
+    query = environ.get("QUERY_STRING")
+    return f"{path}?{query}" if query else path
+
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")}
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(key):
+            headers[key.replace("_", "-").lower()] = environ[key]
+    return headers
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def __getattr__(name: str) -> Any:
+    # `application` is built on first use, in the worker, after the environment names the services.
+    if name == "application":
+        app = ChaliceWSGI(os.environ.get("STAGE", "local"))
+        globals()["application"] = app
+        return app
+    raise AttributeError(name)
