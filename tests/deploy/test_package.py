@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("package")
     chalice = Path(sys.executable).with_name("chalice")
     subprocess.run(
@@ -22,7 +22,24 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> dict:
         cwd=ROOT, check=True, capture_output=True, env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
         timeout=600,
     )
-    return json.loads((out / "sam.json").read_text())
+    return out
+
+
+@pytest.fixture(scope="module")
+def template(package_dir: Path) -> dict:
+    return json.loads((package_dir / "sam.json").read_text())
+
+
+def test_template_passes_cfn_lint(package_dir: Path) -> None:
+    cfn_lint = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(cfn_lint), str(package_dir / "sam.json")], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_function_is_declared(template: dict) -> None:
+    functions = {name for name, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    assert functions == {"APIHandler", "SettleTrades", "RelayOutbox"}
 
 
 def test_consumer_reports_partial_batch_failures_from_the_declared_queue(template: dict) -> None:
@@ -50,8 +67,7 @@ def test_queue_redrives_to_the_dead_letter_queue_and_outlasts_the_consumer(templ
 def test_outbox_relay_is_scheduled_and_the_api_is_one_function(template: dict) -> None:
     resources = template["Resources"]
     events = resources["RelayOutbox"]["Properties"]["Events"]
-    assert [e["Properties"]["Schedule"] for e in events.values()] == ["rate(1 minute)"]
-    assert resources["APIHandler"]["Type"] == "AWS::Serverless::Function"
+    assert [(e["Type"], e["Properties"]["Schedule"]) for e in events.values()] == [("Schedule", "rate(1 minute)")]
 
 
 def test_functions_may_use_the_trade_queue(template: dict) -> None:
@@ -59,3 +75,17 @@ def test_functions_may_use_the_trade_queue(template: dict) -> None:
         statements = template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
         actions = {a for s in statements for a in s["Action"]}
         assert {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueUrl"} <= actions
+
+
+def test_compose_file_pins_images_and_checks_health() -> None:
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) == {"postgres", "redis", "localstack"}
+    for name, service in services.items():
+        image = service["image"].replace("${LOCALSTACK_IMAGE:-", "").rstrip("}")
+        assert ":" in image and not image.endswith(":latest"), f"{name} image must be pinned: {image}"
+        assert service["healthcheck"]["test"], f"{name} needs a health check"
+    assert "LOCALSTACK_AUTH_TOKEN" in services["localstack"]["environment"]
+    assert "sqs" in services["localstack"]["environment"]["SERVICES"]

@@ -1,0 +1,158 @@
+"""The local stack as a newcomer runs it (`python -m devstack.run`, what `make run` calls), end to end over HTTP:
+a trade placed, settled through the emulator's SQS by the pollers, its story in CloudWatch Logs on the emulator;
+then SIGTERM stops every process it started, and a second start reuses the data."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from devstack.cloudwatch import logs_client, read
+from devstack.database import ROOT, create_database, drop_database
+from devstack.services import Service, free_port
+
+# What the test session itself exported must not leak into the stack under test.
+ISOLATED = ("DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL", "CACHE_PREFIX", "TRADE_QUEUE_NAME", "TRADE_DLQ_NAME",
+            "TRADE_MAX_RECEIVE_COUNT", "OUTBOX_RELAY_MIN_AGE_S", "DB_POOL_SIZE")
+
+
+def call(api: str, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(api + path, method=method, data=json.dumps(body).encode() if body else None,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+class Stack:
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        self.data_dir = data_dir
+        self.log = open(data_dir.parent / f"stack-{time.time_ns()}.log", "w")  # noqa: SIM115
+        self.process = subprocess.Popen([sys.executable, "-m", "devstack.run"], cwd=ROOT, env=env,
+                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.info = self._wait_ready()
+        self.api: str = self.info["api"]
+
+    def _wait_ready(self, timeout: float = 120) -> dict[str, Any]:
+        stack_file = self.data_dir / "stack.json"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, Path(self.log.name).read_text()
+            if stack_file.exists():
+                return json.loads(stack_file.read_text())
+            time.sleep(0.2)
+        raise AssertionError(f"stack not ready in {timeout} s:\n{Path(self.log.name).read_text()}")
+
+    def descendants(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                raise
+        self.log.close()
+        return self.process.returncode
+
+
+@pytest.fixture
+def stack_env(postgres_service: Service, redis_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    name = f"tradeapi_stack_{uuid.uuid4().hex[:8]}"
+    database_url = create_database(postgres_service.url, name)
+    env = {k: v for k, v in os.environ.items() if k not in ISOLATED}
+    env.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "CACHE_PREFIX": f"stack-{name}",
+                "PORT": str(free_port()), "TRADEAPI_DATA_DIR": str(tmp_path / "devstack"), "DEVSTACK_QUIET": "1",
+                "API_WORKERS": "2"})
+    yield env
+    drop_database(postgres_service.url, name)
+
+
+def test_stack_serves_settles_logs_and_stops_cleanly(stack_env: dict[str, str], tmp_path: Path) -> None:
+    stack = Stack(tmp_path / "devstack", stack_env)
+    try:
+        api = stack.api
+        assert call(api, "POST", "/users", {"username": "eve", "balance": "500"})[0] == 201
+        assert call(api, "POST", "/stocks", {"ticker": "E2E", "open_price": 5, "close_price": 5, "high": 5, "low": 5,
+                                             "volume": 100})[0] == 201
+        status, placed = call(api, "POST", "/transactions/",
+                              {"user": "eve", "ticker": "e2e", "transaction_type": "buy", "transaction_volume": 10})
+        assert status == 202
+        trade_id = placed["transaction_id"]
+        deadline = time.monotonic() + 60
+        while call(api, "GET", f"/transactions/eve/{trade_id}")[1]["status"] == "pending":
+            assert time.monotonic() < deadline, "not settled within 60 s"
+            time.sleep(0.3)
+        assert call(api, "GET", "/users/eve")[1]["balance"] == "450.00"
+
+        logs = logs_client(stack.info["aws_endpoint_url"])
+        story: list = []
+        deadline = time.monotonic() + 20  # the shipper puts lines every second
+        while time.monotonic() < deadline and {"trade_placed", "trade_settled"} - {l.fields()["event"] for l in story}:
+            story = [line for line in read(logs, stack.info["log_group_prefix"], 0, trade_id) if line.fields()]
+            time.sleep(0.5)
+        by_event = {line.fields()["event"]: line for line in story}
+        assert by_event["trade_placed"].function == "tradeapi-local-api_handler"
+        assert by_event["trade_queued"].function == "tradeapi-local-api_handler"
+        assert by_event["trade_settled"].function == "tradeapi-local-settle_trades"
+        assert by_event["trade_settled"].fields()["outcome"] == "settled"
+        settle_lines = read(logs, "/aws/lambda/tradeapi-local-settle_trades", 0)
+        assert any((line.fields() or {}).get("TradesSettled") for line in settle_lines)  # an EMF line
+        invocations = [line.fields() for line in read(logs, "/aws/lambda/tradeapi-local-api_handler", 0, "invocation")]
+        assert {"function_name", "request_id", "duration_ms", "outcome"} <= set(invocations[-1])
+
+        children = stack.descendants()
+        assert len(children) >= 5  # gunicorn (+ workers), two pollers, the relay, the emulator
+    finally:
+        code = stack.stop()
+    assert code == 0
+    time.sleep(0.5)
+    alive = [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], f"orphans: {[p.cmdline() for p in alive]}"
+    assert not (tmp_path / "devstack" / "stack.json").exists()
+
+    again = Stack(tmp_path / "devstack", stack_env)  # a second run reuses the data
+    try:
+        assert call(again.api, "GET", "/users/eve")[1]["balance"] == "450.00"
+    finally:
+        assert again.stop() == 0
+
+
+def test_chalice_local_keeps_working(stack_env: dict[str, str]) -> None:
+    from devstack.database import migrate
+
+    migrate(stack_env["DATABASE_URL"])
+    port = stack_env["PORT"]
+    chalice = Path(sys.executable).with_name("chalice")
+    server = subprocess.Popen([str(chalice), "local", "--no-autoreload", "--stage", "local", "--port", port],
+                              cwd=ROOT, env=stack_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                assert call(f"http://127.0.0.1:{port}", "GET", "/stocks/") == (200, [])
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.2)
+        assert call(f"http://127.0.0.1:{port}", "POST", "/users", {"username": "x", "balance": 1})[0] == 400
+    finally:
+        server.terminate()
+        server.wait(10)
