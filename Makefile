@@ -33,7 +33,7 @@ logs: venv
 	$(PY) -m devstack.logs $(ARGS)
 
 demo: venv
-	$(PY) scripts/demo.py $(ARGS)
+	$(PY) -m devstack.demo $(ARGS)
 
 test: venv
 	$(PY) -m pytest

@@ -9,8 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +19,7 @@ import pytest
 
 from devstack.cloudwatch import logs_client, read
 from devstack.database import ROOT, create_database, drop_database
+from devstack.demo import Api
 from devstack.services import Service, free_port
 
 # What the test session itself exported must not leak into the stack under test.
@@ -29,13 +28,7 @@ ISOLATED = ("DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL", "CACHE_PREFIX", "TR
 
 
 def call(api: str, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(api + path, method=method, data=json.dumps(body).encode() if body else None,
-                                     headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return Api(api).call(method, path, body)
 
 
 class Stack:

@@ -3,7 +3,7 @@
 Registers a user, ingests two stocks, buys, sells, has one order refused at placement and one rejected at
 settlement, then reads back balance, holdings and history. Names get a random suffix, so it can run again.
 
-    python scripts/demo.py [--api http://127.0.0.1:8000]
+    python -m devstack.demo [--api http://127.0.0.1:8000]
 """
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
-STACK_FILE = Path(__file__).resolve().parent.parent / ".devstack" / "stack.json"
+from devstack.run import STACK_FILE
 
 
 class Api:
+    """A small JSON client for the running API (also used by the end-to-end tests)."""
+
     def __init__(self, base: str) -> None:
         self.base = base.rstrip("/")
 
