@@ -28,8 +28,13 @@ class CacheKeys:
     def stock(self, ticker: str) -> str:
         return f"{self.prefix}:stock:{ticker}"
 
-    def all_stocks(self) -> str:
-        return f"{self.prefix}:stocks:stock_data"
+    def all_stocks(self, page: str = "") -> str:
+        suffix = f":{page}" if page else ""
+        return f"{self.prefix}:stocks:stock_data{suffix}"
+
+    def stock_lists(self) -> str:
+        """A set naming every cached page of the stock list, so one ingest or settlement can drop them all."""
+        return f"{self.prefix}:stock_lists"
 
     def transactions(self, user: str, page: str = "") -> str:
         """`user` is the username or user id the client named; `page` tells pages other than the first apart."""
@@ -61,23 +66,23 @@ class Cache:
         if keys:
             self._guard("delete", lambda: self._client.delete(*keys))
 
-    def set_user_transactions(self, user_id: str, key: str, value: JSONValue, ttl_s: int) -> None:
-        """Cache one of a user's transaction lists and remember its key for `drop_user_transactions`."""
-        index = self.keys.transaction_keys(user_id)
+    def set_listed(self, index: str, key: str, value: JSONValue, ttl_s: int) -> None:
+        """Cache one page of a list and name it in the set `index`, so `drop_listed` finds every page."""
 
         def write() -> None:
             pipe = self._client.pipeline(transaction=True)
             pipe.set(key, _dumps(value), ex=ttl_s)
             pipe.sadd(index, key)
-            pipe.expire(index, ttl_s)
+            pipe.expire(index, ttl_s)  # refreshed by every page, so the set outlives the pages it names
             pipe.execute()
 
         self._guard("set", write)
 
-    def drop_user_transactions(self, user_ids: Iterable[str]) -> None:
+    def drop_listed(self, *indexes: str) -> None:
+        """Drop every page named in each index set, and the sets."""
+
         def drop() -> None:
-            for user_id in user_ids:
-                index = self.keys.transaction_keys(user_id)
+            for index in indexes:
                 keys = self._client.smembers(index)
                 self._client.delete(index, *keys)
 

@@ -40,6 +40,7 @@ class Settings:
     outbox_max_attempts: int
     log_level: str
     max_body_bytes: int
+    health_timeout_s: float
 
     @property
     def is_local(self) -> bool:
@@ -76,4 +77,5 @@ def get_settings() -> Settings:
         outbox_max_attempts=_int("OUTBOX_MAX_ATTEMPTS", 10),
         log_level=env("LOG_LEVEL", "INFO"),
         max_body_bytes=_int("MAX_BODY_BYTES", 64 * 1024),
+        health_timeout_s=_float("HEALTH_TIMEOUT_S", 2.0),
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -28,6 +28,12 @@ def get_session_factory() -> sessionmaker[Session]:
     if _sessions is None:
         _sessions = sessionmaker(bind=get_engine(), expire_on_commit=False)
     return _sessions
+
+
+def ping() -> None:
+    """One round trip to the database; raises when it cannot serve."""
+    with get_engine().connect() as conn:
+        conn.execute(select(1))
 
 
 def dispose_engine() -> None:

@@ -5,11 +5,13 @@ import functools
 import json
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Chalice, CORSConfig, Response
 from chalice.app import Request
+from pydantic import BaseModel
 
 from chalicelib.config import get_settings
 from chalicelib.errors import (
@@ -36,7 +38,8 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(
         body=json.dumps(body, separators=(",", ":")),
         status_code=status,
-        headers={"Content-Type": JSON_TYPE, **(headers or {})},
+        # nosniff: a browser must never run an answer as anything but the JSON it is.
+        headers={"Content-Type": JSON_TYPE, "X-Content-Type-Options": "nosniff", **(headers or {})},
     )
 
 
@@ -67,23 +70,19 @@ def idempotency_key(request: Request) -> str | None:
     key = request.headers.get("idempotency-key")
     if key is None:
         return None
-    if not 1 <= len(key) <= 255 or not key.isprintable():
+    if not 1 <= len(key) <= 255 or not (key.isascii() and key.isprintable()):
         raise ValidationFailed(
             "Invalid request: Idempotency-Key",
-            [{"field": "Idempotency-Key", "message": "must be 1-255 printable characters", "type": "header"}],
+            [{"field": "Idempotency-Key", "message": "must be 1-255 printable ASCII characters", "type": "header"}],
         )
     return key
-
-
-def query(request: Request) -> dict[str, str]:
-    return dict(request.query_params or {})
 
 
 def page_response(request: Request, items: list[Any], next_cursor: str | None) -> Response:
     """A list stays a JSON array; the next page is named in the Link and X-Next-Cursor headers."""
     if next_cursor is None:
         return json_response(items)
-    params = {**query(request), "cursor": next_cursor}
+    params = {**dict(request.query_params or {}), "cursor": next_cursor}
     path = request.context.get("path") or ""
     link = f"{path}?{urllib.parse.urlencode(params)}"
     return json_response(items, headers={"Link": f'<{link}>; rel="next"', "X-Next-Cursor": next_cursor})
@@ -93,26 +92,69 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
 
+@dataclass(frozen=True)
+class RouteSpec:
+    """What a route takes and answers: the router validates with these models, and the OpenAPI document is
+    generated from them, so the two cannot drift apart."""
+
+    path: str
+    method: str
+    name: str
+    summary: str
+    body: type[BaseModel] | None
+    query: type[BaseModel] | None
+    response: Any  # a pydantic model, list[model], or None
+    status: int
+    errors: tuple[int, ...]
+    paged: bool
+    headers: tuple[str, ...] = ()  # request headers the route reads, documented by name
+    content_type: str = JSON_TYPE
+    other_responses: tuple[tuple[int, Any], ...] = ()  # (status, model) answered in a shape other than an error
+
+
+# What a browser on another origin may do. Deliberate: the API uses no cookies or browser credentials, so
+# credentials are never allowed; the origin is a deploy-time choice (CORS_ALLOW_ORIGIN, "" turns CORS off).
+CORS_ALLOW_HEADERS = ["Content-Type", "Idempotency-Key"]
+CORS_EXPOSE_HEADERS = ["Link", "X-Next-Cursor", "Idempotent-Replayed"]
+
+
 class Router:
-    """Registers views on the Chalice app with one error mapping; views receive the request first."""
+    """Registers views on the Chalice app with one error mapping. A view receives the request, its path
+    parameters, and, when the route declares them, the validated `body` and `query` models."""
 
-    def __init__(self, app: Chalice) -> None:
+    def __init__(self, app: Chalice, cors_origin: str = "") -> None:
         self._app = app
+        self.specs: list[RouteSpec] = []
+        self._cors = CORSConfig(allow_origin=cors_origin, allow_headers=CORS_ALLOW_HEADERS,
+                                expose_headers=CORS_EXPOSE_HEADERS, max_age=600,
+                                allow_credentials=False) if cors_origin else None
 
-    def route(self, path: str, methods: tuple[str, ...] = ("GET",)) -> Callable[[View], View]:
+    def route(self, path: str, methods: tuple[str, ...] = ("GET",), *, summary: str,
+              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None, response: Any = None,
+              status: int = 200, errors: tuple[int, ...] = (), paged: bool = False,
+              headers: tuple[str, ...] = (), content_type: str = JSON_TYPE,
+              other_responses: tuple[tuple[int, Any], ...] = ()) -> Callable[[View], View]:
         def register(view: View) -> View:
             @functools.wraps(view)
             def handle(**params: str) -> Response:
                 try:
+                    request = self._app.current_request
                     decoded = {name: urllib.parse.unquote(value) for name, value in params.items()}
-                    return view(self._app.current_request, **decoded)
+                    if body is not None:
+                        decoded["body"] = body.parse(json_body(request))  # type: ignore[attr-defined]
+                    if query is not None:
+                        decoded["query"] = query.parse(dict(request.query_params or {}))  # type: ignore[attr-defined]
+                    return view(request, **decoded)
                 except ApiError as error:
                     return error_response(error)
                 except Exception as exc:  # noqa: BLE001 - every failure must still answer in the error shape
                     return error_response(_classify(exc))
 
             # Content types are checked by json_body, so a wrong one gets the API's error shape.
-            self._app.route(path, methods=list(methods), content_types=["*/*"])(handle)
+            self._app.route(path, methods=list(methods), content_types=["*/*"], cors=self._cors)(handle)
+            for method in methods:
+                self.specs.append(RouteSpec(path, method, view.__name__, summary, body, query, response, status,
+                                            errors, paged, headers, content_type, other_responses))
             return view
 
         return register

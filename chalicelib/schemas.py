@@ -24,13 +24,16 @@ MAX_MONEY = Decimal("9999999999.99")
 CENT = Decimal("0.01")
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.@+\-]{3,50}")
 TICKER_RE = re.compile(r"[A-Z0-9.\-]{1,15}")
+# Surrounding spaces and trailing zeros are tolerated, as the older version did; nothing is ever rounded.
+MONEY_STRING_RE = re.compile(r"\s*\d{1,10}(\.\d{1,2}0*)?\s*")
+_MONEY_PATTERN = f"^{MONEY_STRING_RE.pattern}$"
 
 
 def _to_money(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
         raise ValueError("must be a decimal number or a string holding one")
     try:
-        amount = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
     except InvalidOperation:
         raise ValueError("must be a decimal number or a string holding one") from None
     if not amount.is_finite():
@@ -39,8 +42,10 @@ def _to_money(value: Any) -> Decimal:
         raise ValueError("must be >= 0")
     if amount > MAX_MONEY:
         raise ValueError(f"must be <= {MAX_MONEY}")
-    if amount != amount.quantize(CENT):
+    if amount != amount.quantize(CENT):  # 10.001 is refused, never rounded; 10.000 is 10.00
         raise ValueError("must have at most 2 decimal places")
+    if isinstance(value, str) and not MONEY_STRING_RE.fullmatch(value):
+        raise ValueError('must be written as digits with at most 2 decimals, such as "1000.00"')
     return amount.quantize(CENT)
 
 
@@ -48,7 +53,6 @@ def format_money(amount: Decimal) -> str:
     return f"{amount.quantize(CENT):f}"
 
 
-_MONEY_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
 
 # Accepted as a JSON number or string, always answered as a string with two decimals; never a float.
 Money = Annotated[
@@ -119,10 +123,10 @@ Username = Annotated[
 Ticker = Annotated[
     str,
     BeforeValidator(_to_ticker),
-    Field(strict=True, json_schema_extra={"pattern": r"^[A-Za-z0-9.\-]{1,15}$"}),
+    Field(strict=True, json_schema_extra={"pattern": r"^\s*[A-Za-z0-9.\-]{1,15}\s*$"}),
     AfterValidator(_check_ticker),
 ]
-StockVolume = Annotated[int, BeforeValidator(_to_int), Field(ge=0, le=2**31 - 1)]
+StockVolume = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_to_int)]
 
 
 class Request(BaseModel):
@@ -214,7 +218,6 @@ class StockOut(Response):
     created_at: datetime
 
 
-
 class StockCreated(Response):
     message: str = "stock created"
     stock: StockOut
@@ -224,14 +227,22 @@ def _to_side(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-Side = Annotated[Literal["buy", "sell"], BeforeValidator(_to_side)]
-TradeVolume = Annotated[int, BeforeValidator(_to_int), Field(ge=1, le=10**9)]
+# Any case is accepted, as the older version did; the document says so with a pattern rather than an enum.
+Side = Annotated[
+    Literal["buy", "sell"],
+    BeforeValidator(_to_side),
+    WithJsonSchema({"type": "string", "pattern": r"^\s*([Bb][Uu][Yy]|[Ss][Ee][Ll][Ll])\s*$",
+                    "examples": ["buy", "sell"]}, mode="validation"),
+]
+TradeVolume = Annotated[int, Field(ge=1, le=10**9), BeforeValidator(_to_int)]
 UserRef = Annotated[str, Field(strict=True, min_length=1, max_length=50)]
 ClientOrderId = Annotated[str, Field(strict=True, min_length=1, max_length=48, pattern=r"^[\x21-\x7e]+$")]
 
 
 class NewTrade(Request):
     """A buy or sell order. `user` is a username or user id; `user_id` is accepted in its place."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["user"]}, {"required": ["user_id"]}]})
 
     user: UserRef | None = None
     user_id: UserRef | None = None
@@ -276,9 +287,65 @@ class HoldingOut(Response):
     available: int
 
 
+class ErrorDetail(BaseModel):
+    """What is wrong with one part of the request; `field` names it where there is one."""
+
+    model_config = ConfigDict(extra="allow")
+
+    field: str | None = None
+    message: str | None = None
+    type: str | None = None
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    details: list[ErrorDetail]
+
+
+class ErrorOut(BaseModel):
+    """The one error shape of every failed answer."""
+
+    error: ErrorInfo
+
+
+class CheckOut(BaseModel):
+    status: Literal["ok", "down"]
+    latency_ms: float
+    error: str | None = None
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[Literal["database", "cache", "queue"], CheckOut]
+
+
 class PageQuery(Request):
-    limit: Annotated[int, BeforeValidator(_to_int), Field(ge=1, le=1000)] = 100
+    limit: Annotated[int, Field(ge=1, le=1000), BeforeValidator(_to_int)] = 100
     cursor: Annotated[str, Field(max_length=200)] | None = None
+
+
+_BOUND_DESCRIPTION = ("ISO 8601 date (the whole day counts), ISO 8601 date-time (naive means UTC), or Unix seconds; "
+                      "start <= timestamp <= end")
+
+# Path parameters as the routes accept them, for the OpenAPI document; the rules are the ones enforced above.
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "username": {"type": "string", "pattern": r"^[A-Za-z0-9_.@+\-]{3,50}$"},
+    "ticker": {"type": "string", "pattern": r"^[A-Za-z0-9.\-]{1,15}$", "description": "matched in any case"},
+    "user_id": {"type": "string", "minLength": 1, "maxLength": 50, "description": "a user id (UUID) or username"},
+    "transaction_id": {"type": "string", "format": "uuid"},
+    "start": {"type": "string", "minLength": 1, "description": _BOUND_DESCRIPTION, "examples": ["2026-01-01"]},
+    "end": {"type": "string", "minLength": 1, "description": _BOUND_DESCRIPTION, "examples": ["2026-12-31"]},
+    "asset": {"type": "string", "minLength": 1},
+}
+
+
+def parse_transaction_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise ValidationFailed(*_describe([{"field": "transaction_id", "message": "must be a UUID",
+                                            "type": "uuid_parsing"}])) from None
 
 
 def parse_bound(raw: str, *, end: bool) -> datetime:

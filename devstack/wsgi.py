@@ -13,6 +13,7 @@ concurrency.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import urllib.parse
@@ -20,7 +21,10 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
+from chalicelib.errors import GATEWAY_RESPONSES, gateway_error_body
 from devstack.database import ROOT
+
+API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway refuses larger payloads before the function runs
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -41,23 +45,39 @@ class ChaliceWSGI:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         from chalice.local import LocalGatewayException
 
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
         try:
-            response = self._gateway.handle_request(
-                method=environ["REQUEST_METHOD"], path=_raw_path(environ), headers=_headers(environ), body=body
-            )
-            status, headers, payload = response["statusCode"], dict(response["headers"]), response["body"]
-            for name, values in (response.get("multiValueHeaders") or {}).items():
-                headers[name] = ", ".join(values)
-        except LocalGatewayException as error:  # unknown route, as API Gateway answers it
-            status, headers, payload = error.CODE, dict(error.headers), error.body or b""
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= API_GATEWAY_MAX_BODY:
+            status, headers, payload = _gateway_response("REQUEST_TOO_LARGE" if length > 0 else "DEFAULT_4XX", 400)
+        else:
+            body = environ["wsgi.input"].read(length) if length else b""
+            try:
+                response = self._gateway.handle_request(
+                    method=environ["REQUEST_METHOD"], path=_raw_path(environ), headers=_headers(environ), body=body
+                )
+                status, headers, payload = response["statusCode"], dict(response["headers"]), response["body"]
+                for name, values in (response.get("multiValueHeaders") or {}).items():
+                    headers[name] = ", ".join(values)
+            except LocalGatewayException as error:
+                # What API Gateway answers before any function runs, in the shape its gateway responses give it.
+                kind = "MISSING_AUTHENTICATION_TOKEN" if error.CODE == 403 else f"DEFAULT_{error.CODE // 100}XX"
+                status, headers, payload = _gateway_response(kind, error.CODE)
+        if payload is None:  # a CORS preflight answered by the gateway itself
+            payload = b""
         if isinstance(payload, str):
             payload = payload.encode()
         headers.setdefault("Content-Type", "application/json")
         headers["Content-Length"] = str(len(payload))
         start_response(f"{status} {_reason(status)}", [(k, str(v)) for k, v in headers.items()])
         return [payload]
+
+
+def _gateway_response(kind: str, status: int) -> tuple[int, dict[str, str], bytes]:
+    configured, _, _ = GATEWAY_RESPONSES[kind]
+    body = json.dumps(gateway_error_body(kind), separators=(",", ":")).encode()
+    return configured or status, {"Content-Type": "application/json"}, body
 
 
 def _raw_path(environ: dict[str, Any]) -> str:

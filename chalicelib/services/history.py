@@ -1,10 +1,7 @@
 """Reading a user's transactions: newest first, keyset-paginated, cached per page and dropped on every change."""
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,32 +9,26 @@ from sqlalchemy import Select, select, tuple_
 
 from chalicelib.cache import Cache
 from chalicelib.config import get_settings
-from chalicelib.errors import ValidationFailed
 from chalicelib.models import Trade
+from chalicelib.pagination import Page, decode_cursor, encode_cursor, invalid_cursor, page_key, split
 from chalicelib.schemas import PageQuery
 from chalicelib.services import users
 from chalicelib.services.trades import find_for_user, trade_view
 from chalicelib.unit_of_work import UnitOfWork
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    next_cursor: str | None
-
-
 def list_for_user(user_ref: str, page: PageQuery, uow: UnitOfWork, cache: Cache) -> Page:
-    key = cache.keys.transactions(user_ref, _page_key(page))
+    key = cache.keys.transactions(user_ref, page_key(page))
     return _cached_page(key, user_ref, page, uow, cache, None)
 
 
 def list_in_range(user_ref: str, start: datetime, end: datetime, raw_bounds: tuple[str, str], page: PageQuery,
                   uow: UnitOfWork, cache: Cache) -> Page:
-    key = cache.keys.transactions_range(user_ref, *raw_bounds, _page_key(page))
+    key = cache.keys.transactions_range(user_ref, *raw_bounds, page_key(page))
     return _cached_page(key, user_ref, page, uow, cache, (start, end))
 
 
-def get_one(user_ref: str, trade_id: str, uow: UnitOfWork) -> dict[str, Any]:
+def get_one(user_ref: str, trade_id: uuid.UUID, uow: UnitOfWork) -> dict[str, Any]:
     with uow:
         user = users.find_by_ref(uow, user_ref)
         return trade_view(find_for_user(uow, user, trade_id), user.username)
@@ -54,12 +45,11 @@ def _cached_page(key: str, user_ref: str, page: PageQuery, uow: UnitOfWork, cach
         query = select(Trade).where(Trade.user_id == user.id)
         if bounds is not None:
             query = query.where(Trade.created_at.between(*bounds))
-        rows = list(uow.session.scalars(_newest_first(query, after).limit(page.limit + 1)))
-        items = [trade_view(trade, user.username) for trade in rows[: page.limit]]
-        next_cursor = _encode_cursor(rows[page.limit - 1]) if len(rows) > page.limit else None
-    cache.set_user_transactions(
-        str(user.id), key, {"items": items, "next": next_cursor}, get_settings().cache_ttl_transactions_s
-    )
+        rows, last = split(list(uow.session.scalars(_newest_first(query, after).limit(page.limit + 1))), page)
+        items = [trade_view(trade, user.username) for trade in rows]
+        next_cursor = encode_cursor(last.created_at.isoformat(), str(last.id)) if last is not None else None
+    cache.set_listed(cache.keys.transaction_keys(str(user.id)), key, {"items": items, "next": next_cursor},
+                     get_settings().cache_ttl_transactions_s)
     return Page(items, next_cursor)
 
 
@@ -71,26 +61,12 @@ def _newest_first(query: Select[tuple[Trade]], after: tuple[datetime, uuid.UUID]
     return query.order_by(Trade.created_at.desc(), Trade.id.desc())
 
 
-def _page_key(page: PageQuery) -> str:
-    default = PageQuery.model_fields["limit"].default
-    return "" if page.cursor is None and page.limit == default else f"{page.limit}:{page.cursor or ''}"
-
-
-def _encode_cursor(trade: Trade) -> str:
-    raw = f"{trade.created_at.isoformat()}|{trade.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    created_at, trade_id = decode_cursor(cursor, 2)
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, trade_id = raw.split("|")
         moment = datetime.fromisoformat(created_at)
         if moment.tzinfo is None:
             raise ValueError("naive")
         return moment, uuid.UUID(trade_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailed(
-            "Invalid request: cursor",
-            [{"field": "cursor", "message": "is not a cursor this API issued", "type": "cursor"}],
-        ) from None
+    except ValueError:
+        raise invalid_cursor() from None

@@ -75,8 +75,8 @@ def settle(trade_id: uuid.UUID, uow: UnitOfWork, cache: Cache, outbox: Outbox) -
         username, ticker, owner = user.username, stock.ticker, str(user.id)
 
         def refresh_cache() -> None:
-            cache.delete(cache.keys.user(username), cache.keys.stock(ticker), cache.keys.all_stocks())
-            cache.drop_user_transactions([owner])
+            cache.delete(cache.keys.user(username), cache.keys.stock(ticker))
+            cache.drop_listed(cache.keys.stock_lists(), cache.keys.transaction_keys(owner))
 
         uow.after_commit(refresh_cache)
         uow.commit()

@@ -10,7 +10,8 @@ from chalicelib.cache import Cache
 from chalicelib.config import get_settings
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models import Stock
-from chalicelib.schemas import NewStock, StockCreated, StockOut
+from chalicelib.pagination import Page, decode_cursor, encode_cursor, page_key, split
+from chalicelib.schemas import NewStock, PageQuery, StockCreated, StockOut
 from chalicelib.unit_of_work import UnitOfWork
 
 
@@ -29,7 +30,7 @@ def ingest(new: NewStock, uow: UnitOfWork, cache: Cache) -> dict[str, Any]:
 
         def refresh_cache() -> None:
             cache.set(cache.keys.stock(stock.ticker), view, get_settings().cache_ttl_stock_s)
-            cache.delete(cache.keys.all_stocks())
+            cache.drop_listed(cache.keys.stock_lists())
 
         uow.after_commit(refresh_cache)
         uow.commit()
@@ -51,15 +52,23 @@ def get(ticker: str, uow: UnitOfWork, cache: Cache) -> dict[str, Any]:
     return view
 
 
-def list_all(uow: UnitOfWork, cache: Cache) -> list[dict[str, Any]]:
-    key = cache.keys.all_stocks()
+def list_all(page: PageQuery, uow: UnitOfWork, cache: Cache) -> Page:
+    """Stocks by ticker, a page at a time; every page is cached and dropped by any change to a stock."""
+    key = cache.keys.all_stocks(page_key(page))
     cached = cache.get(key)
     if cached is not None:
-        return cached
+        return Page(cached["items"], cached["next"])
+    query = select(Stock).order_by(Stock.ticker).limit(page.limit + 1)
+    if page.cursor is not None:
+        (after,) = decode_cursor(page.cursor, 1)
+        query = query.where(Stock.ticker > after)
     with uow:
-        views = [stock_view(stock) for stock in uow.session.scalars(select(Stock).order_by(Stock.ticker))]
-    cache.set(key, views, get_settings().cache_ttl_stock_s)
-    return views
+        rows, last = split(list(uow.session.scalars(query)), page)
+        items = [stock_view(stock) for stock in rows]
+    next_cursor = encode_cursor(last.ticker) if last is not None else None
+    cache.set_listed(cache.keys.stock_lists(), key, {"items": items, "next": next_cursor},
+                     get_settings().cache_ttl_stock_s)
+    return Page(items, next_cursor)
 
 
 def stock_view(stock: Stock) -> dict[str, Any]:

@@ -104,7 +104,7 @@ def place(new: NewTrade, idempotency_key: str | None, uow: UnitOfWork, cache: Ca
             "reserved_cash": str(cash), "idempotency_key": key}))
         outbox.add(uow, trade.id)
         uow.after_commit(lambda: cache.delete(cache.keys.user(user.username)))
-        uow.after_commit(lambda: cache.drop_user_transactions([str(user.id)]))
+        uow.after_commit(lambda: cache.drop_listed(cache.keys.transaction_keys(str(user.id))))
         uow.commit()
     return Placed(accepted_view(trade, user.username), replayed=False)
 
@@ -156,12 +156,8 @@ def _refusal_message(reason: str, order: rules.Order, account: rules.Account) ->
     return f"selling {order.volume} shares but only {available_shares} are held and not already being sold"
 
 
-def find_for_user(uow: UnitOfWork, user: User, trade_id: str) -> Trade:
-    try:
-        wanted = uuid.UUID(trade_id)
-    except ValueError:
-        raise NotFound(f"transaction {trade_id!r} not found") from None
-    trade = uow.session.scalar(select(Trade).where(Trade.id == wanted, Trade.user_id == user.id))
+def find_for_user(uow: UnitOfWork, user: User, trade_id: uuid.UUID) -> Trade:
+    trade = uow.session.scalar(select(Trade).where(Trade.id == trade_id, Trade.user_id == user.id))
     if trade is None:
-        raise NotFound(f"transaction {trade_id!r} not found")
+        raise NotFound(f"transaction {str(trade_id)!r} not found")
     return trade

@@ -80,10 +80,14 @@ def test_stock_reads_are_cached_and_a_new_stock_refreshes_the_list(api, redis_cl
     assert json.loads(redis_client.get(stock_key))["ticker"] == "AAPL"  # written through at ingest
 
     assert [s["ticker"] for s in body(api.get("/stocks"))] == ["AAPL"]
-    assert [s["ticker"] for s in json.loads(redis_client.get(list_key))] == ["AAPL"]
+    assert [s["ticker"] for s in json.loads(redis_client.get(list_key))["items"]] == ["AAPL"]
+    second_page_key = f"{cache_prefix}:stocks:stock_data:1:"
+    assert [s["ticker"] for s in body(api.get("/stocks?limit=1"))] == ["AAPL"]
+    assert redis_client.exists(second_page_key)
 
     api.post("/stocks", {**STOCK, "ticker": "MSFT"})
-    assert not redis_client.exists(list_key)  # dropped after the commit that changed it
+    # Every cached page is dropped after the commit that changed it.
+    assert not redis_client.exists(list_key) and not redis_client.exists(second_page_key)
     assert [s["ticker"] for s in body(api.get("/stocks"))] == ["AAPL", "MSFT"]
 
 

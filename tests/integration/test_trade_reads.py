@@ -86,7 +86,8 @@ def test_one_transaction_and_404s(api) -> None:
         assert body(api.get(f"/transactions/{who}/{trade_id}"))["transaction_id"] == trade_id
     assert_error(api.get(f"/transactions/bob/{trade_id}"), 404)  # another user's trade
     assert_error(api.get(f"/transactions/alice/{uuid.uuid4()}"), 404)
-    assert_error(api.get("/transactions/alice/not-a-uuid"), 404)
+    malformed = assert_error(api.get("/transactions/alice/not-a-uuid"), 400, "validation_error")
+    assert [d["field"] for d in malformed["details"]] == ["transaction_id"]
 
 
 def test_range_is_inclusive_in_every_bound_format(api) -> None:

@@ -1,0 +1,212 @@
+"""The OpenAPI 3.1 document, generated from the routes' declarations and the pydantic models they validate and
+answer with (never written by hand), and the Swagger UI page that renders it offline (assets from the pinned
+swagger-ui-bundle-v2 package, not a CDN). Imported only by the documentation routes."""
+from __future__ import annotations
+
+import functools
+import html
+import json
+import re
+from http import HTTPStatus
+from typing import Any, get_args, get_origin
+
+from chalice import Response
+from chalice.app import Request
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from chalicelib.errors import NotFound
+from chalicelib.http import JSON_TYPE, RouteSpec
+from chalicelib.schemas import PATH_PARAMETERS, ErrorOut
+
+TITLE = "tradeapi"
+VERSION = "1.0.0"
+_REF = "#/components/schemas/{model}"
+
+# Swagger UI's files the page loads; nothing else from the package is served.
+_ASSETS = {
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "index.css": "text/css; charset=utf-8",
+    "swagger-ui-bundle.js": "application/javascript; charset=utf-8",
+    "swagger-ui-standalone-preset.js": "application/javascript; charset=utf-8",
+}
+
+_PAGE_HEADERS = {
+    "Link": {"description": 'The next page: `<url>; rel="next"`; absent on the last page',
+             "schema": {"type": "string"}},
+    "X-Next-Cursor": {"description": "Pass as `?cursor=` to get the next page; absent on the last page",
+                      "schema": {"type": "string"}},
+}
+# Request headers a route may declare that it reads, and the response headers that go with them.
+_REQUEST_HEADERS = {
+    "Idempotency-Key": {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": "The same key with the same body returns the first answer and creates nothing; with a "
+                       "different body it is a 409. `client_order_id` in the body works the same way.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x20-\x7e]+$"},
+    },
+}
+_RESPONSE_HEADERS = {
+    "Idempotency-Key": {"Idempotent-Replayed": {"description": "`true` when this answer replays an earlier one",
+                                                "schema": {"type": "string", "enum": ["true"]}}},
+}
+
+
+def document(specs: list[RouteSpec]) -> dict[str, Any]:
+    return json.loads(_document_json(tuple(specs)))
+
+
+@functools.lru_cache(maxsize=1)
+def _document_json(specs: tuple[RouteSpec, ...]) -> str:
+    # Built once per warm process: the routes cannot change while it lives.
+    return json.dumps(build(list(specs)))
+
+
+def build(specs: list[RouteSpec]) -> dict[str, Any]:
+    models = _models(specs)
+    refs, components = models_json_schema(models, ref_template=_REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, refs)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": TITLE,
+            "version": VERSION,
+            "description": "A stock-trading API: users with a cash balance, stock data, and buy/sell orders that "
+                           "settle asynchronously. Money is a decimal string with two places; every failed answer "
+                           "has the `ErrorOut` shape. Every route also answers with a trailing slash.",
+        },
+        "paths": paths,
+        "components": {"schemas": components.get("$defs", {})},
+    }
+
+
+def _models(specs: list[RouteSpec]) -> list[tuple[type[BaseModel], Any]]:
+    wanted: dict[tuple[type[BaseModel], str], None] = {(ErrorOut, "serialization"): None}
+    for spec in specs:
+        if spec.body is not None:
+            wanted[(spec.body, "validation")] = None
+        if spec.query is not None:
+            wanted[(spec.query, "validation")] = None
+        for response in (spec.response, *(model for _, model in spec.other_responses)):
+            model = _response_model(response)
+            if model is not None:
+                wanted[(model, "serialization")] = None
+    return list(wanted)
+
+
+def _response_model(response: Any) -> type[BaseModel] | None:
+    if get_origin(response) is list:
+        return get_args(response)[0]
+    return response
+
+
+def _operation(spec: RouteSpec, refs: dict[tuple[type[BaseModel], Any], Any]) -> dict[str, Any]:
+    operation: dict[str, Any] = {"operationId": spec.name, "summary": spec.summary}
+    parameters = [_path_parameter(name) for name in re.findall(r"{(\w+)}", spec.path)]
+    if spec.query is not None:
+        parameters += _query_parameters(spec.query)
+    parameters += [_REQUEST_HEADERS[name] for name in spec.headers]
+    if parameters:
+        operation["parameters"] = parameters
+    if spec.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {JSON_TYPE: {"schema": refs[(spec.body, "validation")]}},
+        }
+    operation["responses"] = {str(spec.status): _success(spec, refs)}
+    for status, model in spec.other_responses:
+        operation["responses"][str(status)] = {
+            "description": HTTPStatus(status).phrase,
+            "content": {JSON_TYPE: {"schema": refs[(model, "serialization")]}},
+        }
+    error_schema = refs[(ErrorOut, "serialization")]
+    for status in spec.errors:
+        operation["responses"][str(status)] = {
+            "description": HTTPStatus(status).phrase,
+            "content": {JSON_TYPE: {"schema": error_schema}},
+        }
+    return operation
+
+
+def _success(spec: RouteSpec, refs: dict[tuple[type[BaseModel], Any], Any]) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": HTTPStatus(spec.status).phrase}
+    model = _response_model(spec.response)
+    if model is not None:
+        schema = refs[(model, "serialization")]
+        if get_origin(spec.response) is list:
+            schema = {"type": "array", "items": schema}
+        answer["content"] = {spec.content_type: {"schema": schema}}
+    else:
+        answer["content"] = {spec.content_type: {"schema": {"type": "string"}}}
+    headers = dict(_PAGE_HEADERS) if spec.paged else {}
+    for name in spec.headers:
+        headers.update(_RESPONSE_HEADERS.get(name, {}))
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+def _path_parameter(name: str) -> dict[str, Any]:
+    schema = dict(PATH_PARAMETERS[name])
+    description = schema.pop("description", None)
+    parameter = {"name": name, "in": "path", "required": True, "schema": schema}
+    if description:
+        parameter["description"] = description
+    return parameter
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(mode="validation")
+    required = set(schema.get("required", []))
+    parameters = []
+    for name, prop in schema["properties"].items():
+        # A query parameter is absent rather than null: keep the non-null branch of an Optional.
+        branches = [branch for branch in prop.get("anyOf", [prop]) if branch.get("type") != "null"]
+        param_schema = {k: v for k, v in {**prop, **branches[0]}.items() if k not in ("anyOf", "title")}
+        parameters.append({"name": name, "in": "query", "required": name in required, "schema": param_schema})
+    return parameters
+
+
+def swagger_page(request: Request) -> Response:
+    """The page loads its assets and the document relative to where the API is mounted (a stage prefix too)."""
+    path = request.context.get("path") or "/swagger"
+    base = re.sub(r"/swagger/?$", "", path)
+    assets, spec_url = html.escape(f"{base}/swagger"), html.escape(json.dumps(f"{base}/openapi.json"))
+    page = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>{TITLE} API</title>
+  <link rel="stylesheet" href="{assets}/swagger-ui.css">
+  <link rel="stylesheet" href="{assets}/index.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="{assets}/swagger-ui-bundle.js"></script>
+  <script src="{assets}/swagger-ui-standalone-preset.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({{url: {spec_url}, dom_id: "#swagger-ui", deepLinking: true,
+      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "StandaloneLayout"}});
+  </script>
+</body>
+</html>
+"""
+    return Response(body=page, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+def swagger_asset(name: str) -> Response:
+    if name not in _ASSETS:
+        raise NotFound(f"no documentation asset {name!r}")
+    return Response(body=_read_asset(name), status_code=200,
+                    headers={"Content-Type": _ASSETS[name], "Cache-Control": "public, max-age=86400"})
+
+
+@functools.lru_cache(maxsize=len(_ASSETS))
+def _read_asset(name: str) -> str:
+    from swagger_ui_bundle import swagger_ui_path
+
+    return (swagger_ui_path / name).read_text(encoding="utf-8")
