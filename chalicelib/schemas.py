@@ -76,6 +76,10 @@ MoneyOut = Annotated[
 ]
 
 
+# What uuid.UUID reads as a UUID among username characters: 32 hex digits, hyphens anywhere.
+UUID_PATTERN = r"^-*([0-9a-fA-F]-*){32}$"
+
+
 def _check_username(value: str) -> str:
     if not USERNAME_RE.fullmatch(value):
         raise ValueError("must be 3-50 characters of letters, digits and _.@+-")
@@ -117,7 +121,10 @@ def _to_int(value: Any) -> Any:
 
 Username = Annotated[
     str,
-    Field(strict=True, json_schema_extra={"pattern": r"^[A-Za-z0-9_.@+\-]{3,50}$"}),
+    Field(strict=True, json_schema_extra={
+        "pattern": r"^[A-Za-z0-9_.@+\-]{3,50}$",
+        "not": {"anyOf": [{"pattern": r"^[0-9]+$"}, {"pattern": UUID_PATTERN}]},
+    }),
     AfterValidator(_check_username),
 ]
 Ticker = Annotated[
@@ -325,6 +332,11 @@ class PageQuery(Request):
     cursor: Annotated[str, Field(max_length=200)] | None = None
 
 
+UNIX_SECONDS_RE = re.compile(r"-?\d{1,12}(\.\d{1,6})?")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+DATE_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?")
+_BOUND_SCHEMA = {"anyOf": [{"type": "string", "pattern": f"^{pattern.pattern}$"}
+                           for pattern in (UNIX_SECONDS_RE, DATE_RE, DATE_TIME_RE)]}
 _BOUND_DESCRIPTION = ("ISO 8601 date (the whole day counts), ISO 8601 date-time (naive means UTC), or Unix seconds; "
                       "start <= timestamp <= end")
 
@@ -334,8 +346,8 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "ticker": {"type": "string", "pattern": r"^[A-Za-z0-9.\-]{1,15}$", "description": "matched in any case"},
     "user_id": {"type": "string", "minLength": 1, "maxLength": 50, "description": "a user id (UUID) or username"},
     "transaction_id": {"type": "string", "format": "uuid"},
-    "start": {"type": "string", "minLength": 1, "description": _BOUND_DESCRIPTION, "examples": ["2026-01-01"]},
-    "end": {"type": "string", "minLength": 1, "description": _BOUND_DESCRIPTION, "examples": ["2026-12-31"]},
+    "start": {**_BOUND_SCHEMA, "description": _BOUND_DESCRIPTION, "examples": ["2026-01-01"]},
+    "end": {**_BOUND_SCHEMA, "description": _BOUND_DESCRIPTION, "examples": ["2026-12-31"]},
     "asset": {"type": "string", "minLength": 1},
 }
 
@@ -350,14 +362,15 @@ def parse_transaction_id(raw: str) -> uuid.UUID:
 
 def parse_bound(raw: str, *, end: bool) -> datetime:
     """A range bound: Unix seconds, an ISO 8601 date (the whole day counts) or date-time (naive means UTC)."""
-    text = raw.strip()
-    if re.fullmatch(r"-?\d{1,12}(\.\d{1,6})?", text):
-        seconds = Decimal(text)
+    if UNIX_SECONDS_RE.fullmatch(raw):
+        seconds = Decimal(raw)
         return datetime.fromtimestamp(0, UTC) + timedelta(microseconds=int(seconds * 1_000_000))
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        day = datetime.combine(date.fromisoformat(text), time(0), UTC)
+    if DATE_RE.fullmatch(raw):
+        day = datetime.combine(date.fromisoformat(raw), time(0), UTC)
         return day + timedelta(days=1, microseconds=-1) if end else day
-    moment = datetime.fromisoformat(text)
+    if not DATE_TIME_RE.fullmatch(raw):
+        raise ValueError("not a bound")
+    moment = datetime.fromisoformat(raw)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 

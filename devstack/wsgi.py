@@ -81,9 +81,10 @@ def _gateway_response(kind: str, status: int) -> tuple[int, dict[str, str], byte
 
 
 def _raw_path(environ: dict[str, Any]) -> str:
-    if raw := environ.get("RAW_URI"):  # gunicorn keeps the request target as sent
-        return str(raw)
-    path = urllib.parse.quote(environ.get("PATH_INFO", "/"))
+    # gunicorn keeps the request target as sent in RAW_URI; other servers (and test clients) give only the path
+    # there, or nothing. The query string always comes from QUERY_STRING.
+    raw = str(environ.get("RAW_URI") or "").split("?", 1)[0]
+    path = raw or urllib.parse.quote(environ.get("PATH_INFO", "/"))
     query = environ.get("QUERY_STRING")
     return f"{path}?{query}" if query else path
 

@@ -78,3 +78,37 @@ def test_settlement_never_drives_anything_negative_and_conserves_money_and_share
     assert outcome.quantity + outcome.stock_volume == 0  # shares only move between holder and market
     if outcome.status == "settled":
         assert outcome.balance == (-1 if side == "buy" else 1) * price * volume == (-1 if side == "buy" else 1) * outcome.total
+
+
+@given(data=st.data(), cash_cents=st.integers(0, 10**9), float_shares=st.integers(0, 500))
+def test_any_interleaving_of_placements_and_settlements_keeps_every_invariant(data, cash_cents, float_shares) -> None:
+    """One user and one stock: orders are placed (pre-check, reservation) and settled in any order; money and
+    shares are conserved exactly, nothing goes negative and nothing reserved outlives its order."""
+    balance = initial_cash = D(cash_cents) / 100
+    reserved_cash, quantity, reserved_shares, stock_volume = D(0), 0, 0, float_shares
+    settled_flows, pending = D(0), []
+    price = D(data.draw(st.integers(1, 10**7), label="price cents")) / 100  # stock data never changes
+    for _ in range(data.draw(st.integers(1, 30), label="steps")):
+        if pending and data.draw(st.booleans(), label="settle one"):
+            order = pending.pop(data.draw(st.integers(0, len(pending) - 1), label="which"))
+            outcome = rules.settle(order, rules.Account(balance, reserved_cash, quantity, reserved_shares,
+                                                         stock_volume))
+            balance += outcome.balance
+            reserved_cash += outcome.reserved_cash
+            quantity += outcome.quantity
+            reserved_shares += outcome.reserved_quantity
+            stock_volume += outcome.stock_volume
+            settled_flows += outcome.balance
+        else:
+            order = rules.Order(data.draw(st.sampled_from(["buy", "sell"])), data.draw(st.integers(1, 60)), price)
+            if rules.pre_check(order, rules.Account(balance, reserved_cash, quantity, reserved_shares,
+                                                    stock_volume)) is None:
+                cash, shares = rules.reservation(order)
+                reserved_cash += cash
+                reserved_shares += shares
+                pending.append(rules.Order(order.side, order.volume, price, cash, shares))
+        assert 0 <= reserved_cash <= balance and 0 <= reserved_shares <= quantity and stock_volume >= 0
+        assert quantity + stock_volume == float_shares
+        assert balance == initial_cash + settled_flows
+        assert reserved_cash == sum(o.reserved_cash for o in pending)
+        assert reserved_shares == sum(o.reserved_shares for o in pending)
