@@ -168,6 +168,11 @@ def _classify(exc: Exception) -> ApiError:
     ):
         get_logger().warning("database unavailable", extra={"event": "database_unavailable", "error": str(exc)})
         return ServiceUnavailable("the database is unavailable; try again shortly")
+    if isinstance(exc, (TimeoutError, ConnectionError)):
+        # A socket error no driver wrapped (pg8000 during a pool ping, say): a dependency, not the request.
+        get_logger().warning("dependency unavailable", extra={"event": "dependency_unavailable",
+                                                              "error": f"{type(exc).__name__}: {exc}"})
+        return ServiceUnavailable("a service this API depends on did not answer; try again shortly")
     get_logger().exception("unhandled error", extra={"event": "unhandled_error"})
     return InternalError("an internal error occurred")
 

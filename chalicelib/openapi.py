@@ -175,7 +175,9 @@ def swagger_page(request: Request) -> Response:
     """The page loads its assets and the document relative to where the API is mounted (a stage prefix too)."""
     path = request.context.get("path") or "/swagger"
     base = re.sub(r"/swagger/?$", "", path)
-    assets, spec_url = html.escape(f"{base}/swagger"), html.escape(json.dumps(f"{base}/openapi.json"))
+    assets = html.escape(f"{base}/swagger")
+    # A JS string literal inside <script>: JSON-escaped, and "</" split so it cannot close the element.
+    spec_url = json.dumps(f"{base}/openapi.json").replace("</", "<\\/")
     page = f"""<!DOCTYPE html>
 <html lang="en">
 <head>

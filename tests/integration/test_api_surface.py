@@ -1,0 +1,274 @@
+"""The API's outer surface: the generated OpenAPI document and the offline Swagger UI, /health, pagination of
+every list, the one error shape for what API Gateway itself answers, CORS, and the security basics."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from werkzeug.test import Client as WsgiClient
+
+from chalicelib.config import get_settings
+from chalicelib.db import get_engine
+from chalicelib.schemas import NewTrade, NewUser
+from chalicelib.services import users as users_service
+from devstack.wsgi import ChaliceWSGI
+from tests.integration.helpers import assert_error, body, seed, trade
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def served() -> WsgiClient:
+    """The app as `make run` serves it: the WSGI adapter over Chalice's local API Gateway."""
+    return WsgiClient(ChaliceWSGI())
+
+
+def walk(api: Any, path: str) -> tuple[list[Any], int]:
+    """Every item of a list, following the Link header; returns the items and the number of pages."""
+    items, pages = [], 0
+    while path:
+        response = api.get(path)
+        assert response.status_code == 200, response.body
+        items += body(response)
+        pages += 1
+        link = response.headers.get("Link")
+        path = link.split(">")[0].lstrip("<") if link else ""
+    return items, pages
+
+
+# --- OpenAPI and Swagger UI -------------------------------------------------------------------------------------
+
+def test_openapi_document_lists_every_route_with_its_models(api) -> None:
+    from app import app
+
+    document = body(api.get("/openapi.json"))
+    assert document["openapi"] == "3.1.0"
+    routed = {(path, method.lower()) for path, methods in app.routes.items() for method in methods}
+    documented = {(path, method) for path, operations in document["paths"].items() for method in operations}
+    assert documented == routed
+    components = document["components"]["schemas"]
+    # Generated from the models the routes validate with, never written by hand.
+    assert components["NewUser"]["properties"] == NewUser.model_json_schema()["properties"]
+    assert components["NewTrade"]["properties"] == NewTrade.model_json_schema()["properties"]
+    place = document["paths"]["/transactions"]["post"]
+    assert place["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/NewTrade"}
+    assert {"202", "400", "404", "409", "413", "415", "503"} <= set(place["responses"])
+    assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in place["parameters"])
+    error = place["responses"]["409"]["content"]["application/json"]["schema"]
+    assert error == {"$ref": "#/components/schemas/ErrorOut"}
+    listing = document["paths"]["/transactions/{user_id}"]["get"]
+    assert {p["name"] for p in listing["parameters"]} == {"user_id", "limit", "cursor"}
+    assert {"Link", "X-Next-Cursor"} <= set(listing["responses"]["200"]["headers"])
+
+
+def test_every_reference_in_the_document_resolves(api) -> None:
+    document = body(api.get("/openapi.json"))
+    references = set(re.findall(r'"\$ref": "#/components/schemas/(\w+)"', json.dumps(document)))
+    assert references and references <= set(document["components"]["schemas"])
+
+
+def test_swagger_page_loads_its_assets_from_the_app_not_a_cdn(api) -> None:
+    page = api.get("/swagger")
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    html = page.body.decode()
+    assert not re.search(r"(src|href)=\"https?://", html)  # works offline
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and all(asset.startswith("/swagger/") for asset in assets)
+    for asset in assets:
+        answer = api.get(asset)
+        assert answer.status_code == 200 and len(answer.body) > 100, asset
+    assert "/openapi.json" in html
+    assert_error(api.get("/swagger/..%2F..%2Fapp.py"), 404)
+    assert_error(api.get("/swagger/swagger-ui.js.map"), 404)  # only the page's own files are served
+
+
+def test_swagger_page_follows_the_stage_prefix_of_api_gateway() -> None:
+    from chalicelib.openapi import swagger_page
+
+    html = swagger_page(SimpleNamespace(context={"path": "/api/swagger/"})).body
+    assert 'href="/api/swagger/swagger-ui.css"' in html and '"/api/openapi.json"' in html
+
+
+# --- Health -----------------------------------------------------------------------------------------------------
+
+def test_health_reports_each_dependency(api) -> None:
+    response = api.get("/health")
+    assert response.status_code == 200
+    report = body(response)
+    assert report["status"] == "ok" and set(report["checks"]) == {"database", "cache", "queue"}
+    assert all(check["status"] == "ok" and check["latency_ms"] >= 0 for check in report["checks"].values())
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("variable, value, down", [
+    ("REDIS_URL", "redis://127.0.0.1:1/0", "cache"),
+    ("TRADE_QUEUE_NAME", "no-such-queue", "queue"),
+])
+def test_health_is_503_naming_what_is_down(api, monkeypatch, variable: str, value: str, down: str) -> None:
+    from chalicelib.cache import reset_cache
+    from chalicelib.queue import reset_trade_queue
+
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    get_settings()
+    reset_cache()
+    reset_trade_queue()
+    response = api.get("/health")
+    assert response.status_code == 503
+    report = body(response)
+    assert report["status"] == "unavailable"
+    assert {name for name, check in report["checks"].items() if check["status"] == "down"} == {down}
+    assert report["checks"][down]["error"]  # names the kind of failure ...
+    assert "127.0.0.1" not in json.dumps(report)  # ... but no address or other internals
+
+
+# --- Pagination -------------------------------------------------------------------------------------------------
+
+def test_stock_list_pages_by_ticker(api) -> None:
+    tickers = [f"T{i:02d}" for i in range(25)]
+    seed(api, {"alice": "1"}, {t: ("1.00", 10) for t in reversed(tickers)})
+    items, pages = walk(api, "/stocks?limit=10")
+    assert [s["ticker"] for s in items] == tickers and pages == 3
+    assert [s["ticker"] for s in body(api.get("/stocks/"))] == tickers  # default limit 100: one page
+
+
+def test_holdings_page_by_ticker(api) -> None:
+    ids = seed(api, {"alice": "1"}, {f"H{i}": ("1.00", 10) for i in range(5)})
+    with get_engine().begin() as conn:
+        for i in range(5):
+            conn.execute(text("INSERT INTO holdings (user_id, ticker, quantity) VALUES (:u, :t, :q)"),
+                         {"u": ids["alice"], "t": f"H{i}", "q": i + 1})
+    items, pages = walk(api, "/users/alice/holdings?limit=2")
+    assert [(h["ticker"], h["quantity"], h["available"]) for h in items] == [(f"H{i}", i + 1, i + 1) for i in range(5)]
+    assert pages == 3
+
+
+def test_stock_pages_stay_stable_when_stocks_are_added_between_pages(api) -> None:
+    seed(api, {"alice": "1"}, {t: ("1.00", 10) for t in ("B", "D", "F", "H")})
+    first = api.get("/stocks?limit=2")
+    assert [s["ticker"] for s in body(first)] == ["B", "D"]
+    seed(api, {"bob": "1"}, {t: ("1.00", 10) for t in ("A", "E")})  # one before the cursor, one after
+    rest, _ = walk(api, first.headers["Link"].split(">")[0].lstrip("<"))
+    assert [s["ticker"] for s in rest] == ["E", "F", "H"]  # nothing repeated, nothing skipped
+
+
+def test_transaction_pages_stay_stable_under_concurrent_trades(api) -> None:
+    seed(api, {"alice": "100000"}, {"AAPL": ("1.00", 100_000)})
+    existing = [body(api.post("/transactions", trade(volume=1)))["transaction_id"] for _ in range(30)]
+    stop = threading.Event()
+
+    def keep_trading() -> None:
+        from chalicelib.cache import get_cache
+        from chalicelib.outbox import get_outbox
+        from chalicelib.services import trades
+        from chalicelib.unit_of_work import UnitOfWork
+
+        while not stop.is_set():
+            trades.place(NewTrade.parse(trade(volume=1)), None, UnitOfWork(), get_cache(), get_outbox())
+
+    writer = threading.Thread(target=keep_trading)
+    writer.start()
+    try:
+        items, pages = walk(api, "/transactions/alice?limit=4")
+    finally:
+        stop.set()
+        writer.join()
+    seen = [t["transaction_id"] for t in items]
+    assert len(seen) == len(set(seen))  # no trade shown twice
+    assert [t for t in seen if t in existing] == existing[::-1]  # every earlier trade once, newest first
+    assert pages >= 8
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=ten", "cursor=!!!", "cursor=%00"])
+def test_bad_page_parameters_are_400(api, query: str) -> None:
+    seed(api)
+    for path in ("/stocks", "/users/alice/holdings", "/transactions/alice"):
+        assert_error(api.get(f"{path}?{query}"), 400, "validation_error")
+
+
+# --- What API Gateway answers itself, CORS ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("method, path", [("GET", "/nope"), ("POST", "/stocks/AAPL/extra/parts"), ("GET", "/")])
+def test_unknown_route_is_404_in_the_error_shape(served, method: str, path: str) -> None:
+    response = served.open(path, method=method)
+    assert response.status_code == 404
+    assert json.loads(response.get_data())["error"]["code"] == "not_found"
+
+
+def test_body_over_the_gateway_limit_is_413_in_the_error_shape(served) -> None:
+    response = served.post("/users", data=b"x" * (10 * 1024 * 1024 + 1), content_type="application/json")
+    assert response.status_code == 413
+    assert json.loads(response.get_data())["error"]["code"] == "payload_too_large"
+
+
+def test_gateway_responses_for_aws_match_the_local_ones() -> None:
+    from chalicelib.errors import GATEWAY_RESPONSES, gateway_error_body
+
+    template = json.loads((ROOT / ".chalice/merge-template.json").read_text())["Resources"]
+    declared = {r["Properties"]["ResponseType"]: r["Properties"] for r in template.values()
+                if r.get("Type") == "AWS::ApiGateway::GatewayResponse"}
+    assert set(declared) == set(GATEWAY_RESPONSES)
+    for kind, (status, _, _) in GATEWAY_RESPONSES.items():
+        assert json.loads(declared[kind]["ResponseTemplates"]["application/json"]) == gateway_error_body(kind)
+        assert declared[kind].get("StatusCode") == (str(status) if status else None)
+
+
+def test_cors_preflight_and_answers_allow_any_origin_without_credentials(served) -> None:
+    preflight = served.open("/transactions", method="OPTIONS",
+                            headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "Idempotency-Key" in preflight.headers["Access-Control-Allow-Headers"]
+    assert "Access-Control-Allow-Credentials" not in preflight.headers
+    answer = served.get("/stocks", headers={"Origin": "https://app.example"})
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    assert "X-Next-Cursor" in answer.headers["Access-Control-Expose-Headers"]
+
+
+# --- Security basics --------------------------------------------------------------------------------------------
+
+def test_an_internal_error_answers_without_a_trace_and_logs_one(api, monkeypatch, log_records) -> None:
+    def broken(*_: Any) -> None:
+        raise RuntimeError("secret internals at /srv/app/chalicelib/services/users.py")
+
+    monkeypatch.setattr(users_service, "get", broken)
+    response = api.get("/users/alice")
+    error = assert_error(response, 500, "internal_error")
+    assert "secret" not in response.body.decode() and "Traceback" not in response.body.decode()
+    assert error["message"] == "an internal error occurred"
+    assert any(r.exc_info and "secret internals" in str(r.exc_info[1]) for r in log_records)
+
+
+@pytest.mark.parametrize("path", ["/users/alice'%20OR%20'1'%3D'1", "/stocks/AAPL';DROP%20TABLE%20stocks;--",
+                                  "/transactions/alice%3B%20DELETE%20FROM%20trades"])
+def test_sql_in_path_parameters_is_only_ever_data(api, path: str) -> None:
+    seed(api)
+    assert_error(api.get(path), 404)
+    with get_engine().connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM stocks")).scalar() == 1
+
+
+def test_sql_is_only_built_from_bound_parameters() -> None:
+    # Interpolating into SQL text is the one way to reach an injection; the app's code never does it.
+    pattern = re.compile(r"(text|execute|exec_driver_sql)\(\s*f[\"']|(text|execute)\([^)]*%\s*\(|\.format\(")
+    offenders = [f"{path.relative_to(ROOT)}:{n}" for path in [ROOT / "app.py", *(ROOT / "chalicelib").rglob("*.py")]
+                 for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
+    assert offenders == []
+
+
+def test_no_secret_is_committed() -> None:
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    secret = re.compile(
+        r"AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|aws_secret_access_key\s*[=:]\s*['\"]?[A-Za-z0-9/+]{40}"
+        r"|LOCALSTACK_AUTH_TOKEN\s*[=:]\s*['\"]?[A-Za-z0-9-]{20,}|xox[bap]-[0-9A-Za-z-]{10,}|ghp_[0-9A-Za-z]{30,}"
+    )
+    found = [name for name in files if (ROOT / name).is_file() and secret.search((ROOT / name).read_text(errors="ignore"))]
+    assert found == []
