@@ -111,7 +111,7 @@ def main() -> int:
         api = f"http://{HOST}:{PORT}"
         _wait_until_serving(api, functions[0], stopping)
         _write_stack_file(api, emulator.url, database_url, redis.url, queue_url)
-        say(f"ready: API {api}  |  logs: make logs  |  demo: make demo  |  Ctrl-C stops everything")
+        say(f"ready: API {api}  |  docs: {api}/swagger  |  logs: make logs  |  demo: make demo  |  Ctrl-C stops everything")
         while not stopping.wait(1):
             for function in functions:
                 if function.process.poll() is not None:
