@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable
-from typing import Any
-
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import get_settings
 from chalicelib.logs import get_logger
+
+if TYPE_CHECKING:
+    import redis
 
 JSONValue = Any
 
@@ -92,6 +91,8 @@ class Cache:
         return bool(self._client.ping())
 
     def _guard(self, operation: str, action: Callable[[], Any]) -> Any:
+        import redis  # loaded by get_cache already: a lookup, not an import
+
         try:
             return action()
         except redis.RedisError as exc:
@@ -114,6 +115,12 @@ def get_cache() -> Cache:
     if _cache is None:
         with _lock:
             if _cache is None:
+                # Imported here, not at the top: redis-py loads asyncio with it, which a cold start would pay
+                # for even where the cache is never asked.
+                import redis
+                from redis.backoff import NoBackoff
+                from redis.retry import Retry
+
                 settings = get_settings()
                 client = redis.Redis.from_url(
                     settings.redis_url,

@@ -7,11 +7,10 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Chalice, CORSConfig, Response
 from chalice.app import Request
-from pydantic import BaseModel
 
 from chalicelib.config import get_settings
 from chalicelib.errors import (
@@ -24,6 +23,9 @@ from chalicelib.errors import (
     ValidationFailed,
 )
 from chalicelib.logs import get_logger
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 JSON_TYPE = "application/json"
 
@@ -95,21 +97,29 @@ def _reject_constant(name: str) -> None:
 @dataclass(frozen=True)
 class RouteSpec:
     """What a route takes and answers: the router validates with these models, and the OpenAPI document is
-    generated from them, so the two cannot drift apart."""
+    generated from them, so the two cannot drift apart. Models are named as in `chalicelib.schemas`
+    ("UserOut", "list[HoldingOut]") and loaded on first use, so importing the app loads no pydantic model."""
 
     path: str
     method: str
     name: str
     summary: str
-    body: type[BaseModel] | None
-    query: type[BaseModel] | None
-    response: Any  # a pydantic model, list[model], or None
+    body: str | None
+    query: str | None
+    response: str | None
     status: int
     errors: tuple[int, ...]
     paged: bool
     headers: tuple[str, ...] = ()  # request headers the route reads, documented by name
     content_type: str = JSON_TYPE
-    other_responses: tuple[tuple[int, Any], ...] = ()  # (status, model) answered in a shape other than an error
+    other_responses: tuple[tuple[int, str], ...] = ()  # (status, model) answered in a shape other than an error
+
+
+def model(name: str) -> type[BaseModel]:
+    """The shape `name` in chalicelib.schemas ("list[X]" names X)."""
+    from chalicelib import schemas
+
+    return getattr(schemas, name.removeprefix("list[").removesuffix("]"))  # type: ignore[no-any-return]
 
 
 # What a browser on another origin may do. Deliberate: the API uses no cookies or browser credentials, so
@@ -130,10 +140,10 @@ class Router:
                                 allow_credentials=False) if cors_origin else None
 
     def route(self, path: str, methods: tuple[str, ...] = ("GET",), *, summary: str,
-              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None, response: Any = None,
+              body: str | None = None, query: str | None = None, response: str | None = None,
               status: int = 200, errors: tuple[int, ...] = (), paged: bool = False,
               headers: tuple[str, ...] = (), content_type: str = JSON_TYPE,
-              other_responses: tuple[tuple[int, Any], ...] = ()) -> Callable[[View], View]:
+              other_responses: tuple[tuple[int, str], ...] = ()) -> Callable[[View], View]:
         def register(view: View) -> View:
             @functools.wraps(view)
             def handle(**params: str) -> Response:
@@ -141,9 +151,10 @@ class Router:
                     request = self._app.current_request
                     decoded = {name: urllib.parse.unquote(value) for name, value in params.items()}
                     if body is not None:
-                        decoded["body"] = body.parse(json_body(request))  # type: ignore[attr-defined]
+                        decoded["body"] = model(body).parse(json_body(request))  # type: ignore[attr-defined]
                     if query is not None:
-                        decoded["query"] = query.parse(dict(request.query_params or {}))  # type: ignore[attr-defined]
+                        query_params = dict(request.query_params or {})
+                        decoded["query"] = model(query).parse(query_params)  # type: ignore[attr-defined]
                     return view(request, **decoded)
                 except ApiError as error:
                     return error_response(error)

@@ -8,7 +8,7 @@ import html
 import json
 import re
 from http import HTTPStatus
-from typing import Any, get_args, get_origin
+from typing import Any
 
 from chalice import Response
 from chalice.app import Request
@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.errors import NotFound
-from chalicelib.http import JSON_TYPE, RouteSpec
+from chalicelib.http import JSON_TYPE, RouteSpec, model
 from chalicelib.schemas import PATH_PARAMETERS, ErrorOut
 
 TITLE = "tradeapi"
@@ -88,40 +88,33 @@ def _models(specs: list[RouteSpec]) -> list[tuple[type[BaseModel], Any]]:
     wanted: dict[tuple[type[BaseModel], str], None] = {(ErrorOut, "serialization"): None}
     for spec in specs:
         if spec.body is not None:
-            wanted[(spec.body, "validation")] = None
+            wanted[(model(spec.body), "validation")] = None
         if spec.query is not None:
-            wanted[(spec.query, "validation")] = None
-        for response in (spec.response, *(model for _, model in spec.other_responses)):
-            model = _response_model(response)
-            if model is not None:
-                wanted[(model, "serialization")] = None
+            wanted[(model(spec.query), "validation")] = None
+        for response in (spec.response, *(name for _, name in spec.other_responses)):
+            if response is not None:
+                wanted[(model(response), "serialization")] = None
     return list(wanted)
-
-
-def _response_model(response: Any) -> type[BaseModel] | None:
-    if get_origin(response) is list:
-        return get_args(response)[0]
-    return response
 
 
 def _operation(spec: RouteSpec, refs: dict[tuple[type[BaseModel], Any], Any]) -> dict[str, Any]:
     operation: dict[str, Any] = {"operationId": spec.name, "summary": spec.summary}
     parameters = [_path_parameter(name) for name in re.findall(r"{(\w+)}", spec.path)]
     if spec.query is not None:
-        parameters += _query_parameters(spec.query)
+        parameters += _query_parameters(model(spec.query))
     parameters += [_REQUEST_HEADERS[name] for name in spec.headers]
     if parameters:
         operation["parameters"] = parameters
     if spec.body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {JSON_TYPE: {"schema": refs[(spec.body, "validation")]}},
+            "content": {JSON_TYPE: {"schema": refs[(model(spec.body), "validation")]}},
         }
     operation["responses"] = {str(spec.status): _success(spec, refs)}
-    for status, model in spec.other_responses:
+    for status, name in spec.other_responses:
         operation["responses"][str(status)] = {
             "description": HTTPStatus(status).phrase,
-            "content": {JSON_TYPE: {"schema": refs[(model, "serialization")]}},
+            "content": {JSON_TYPE: {"schema": refs[(model(name), "serialization")]}},
         }
     error_schema = refs[(ErrorOut, "serialization")]
     for status in spec.errors:
@@ -134,10 +127,9 @@ def _operation(spec: RouteSpec, refs: dict[tuple[type[BaseModel], Any], Any]) ->
 
 def _success(spec: RouteSpec, refs: dict[tuple[type[BaseModel], Any], Any]) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": HTTPStatus(spec.status).phrase}
-    model = _response_model(spec.response)
-    if model is not None:
-        schema = refs[(model, "serialization")]
-        if get_origin(spec.response) is list:
+    if spec.response is not None:
+        schema = refs[(model(spec.response), "serialization")]
+        if spec.response.startswith("list["):
             schema = {"type": "array", "items": schema}
         answer["content"] = {spec.content_type: {"schema": schema}}
     else:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import ValidationFailed
-from chalicelib.schemas import PageQuery
+
+if TYPE_CHECKING:
+    from chalicelib.schemas import PageQuery
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ def invalid_cursor() -> ValidationFailed:
 
 def page_key(page: PageQuery) -> str:
     """'' for the default first page, so it keeps the older version's cache key."""
-    default = PageQuery.model_fields["limit"].default
+    default = type(page).model_fields["limit"].default
     return "" if page.cursor is None and page.limit == default else f"{page.limit}:{page.cursor or ''}"
 
 

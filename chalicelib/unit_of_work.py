@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from chalicelib.db import get_session_factory
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 class UnitOfWork:
@@ -17,6 +17,9 @@ class UnitOfWork:
         self._after_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> UnitOfWork:
+        # SQLAlchemy is loaded when the first transaction starts, not when the app is imported.
+        from chalicelib.db import get_session_factory
+
         factory = self._session_factory or get_session_factory()
         self.session = factory()
         self._after_commit = []

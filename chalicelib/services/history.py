@@ -1,20 +1,23 @@
-"""Reading a user's transactions: newest first, keyset-paginated, cached per page and dropped on every change."""
+"""Reading a user's transactions: newest first, keyset-paginated, cached per page and dropped on every change.
+
+SQLAlchemy and the trade model are imported where they are used: a page the cache answers never loads them."""
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy import Select, select, tuple_
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.cache import Cache
 from chalicelib.config import get_settings
-from chalicelib.models import Trade
 from chalicelib.pagination import Page, decode_cursor, encode_cursor, invalid_cursor, page_key, split
-from chalicelib.schemas import PageQuery
 from chalicelib.services import users
-from chalicelib.services.trades import find_for_user, trade_view
 from chalicelib.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+
+    from chalicelib.models import Trade
+    from chalicelib.schemas import PageQuery
 
 
 def list_for_user(user_ref: str, page: PageQuery, uow: UnitOfWork, cache: Cache) -> Page:
@@ -29,6 +32,8 @@ def list_in_range(user_ref: str, start: datetime, end: datetime, raw_bounds: tup
 
 
 def get_one(user_ref: str, trade_id: uuid.UUID, uow: UnitOfWork) -> dict[str, Any]:
+    from chalicelib.services.trades import find_for_user, trade_view
+
     with uow:
         user = users.find_by_ref(uow, user_ref)
         return trade_view(find_for_user(uow, user, trade_id), user.username)
@@ -39,6 +44,11 @@ def _cached_page(key: str, user_ref: str, page: PageQuery, uow: UnitOfWork, cach
     cached = cache.get(key)
     if cached is not None:
         return Page(cached["items"], cached["next"])
+    from sqlalchemy import select
+
+    from chalicelib.models import Trade
+    from chalicelib.services.trades import trade_view
+
     after = _decode_cursor(page.cursor) if page.cursor else None
     with uow:
         user = users.find_by_ref(uow, user_ref)
@@ -54,6 +64,10 @@ def _cached_page(key: str, user_ref: str, page: PageQuery, uow: UnitOfWork, cach
 
 
 def _newest_first(query: Select[tuple[Trade]], after: tuple[datetime, uuid.UUID] | None) -> Select[tuple[Trade]]:
+    from sqlalchemy import tuple_
+
+    from chalicelib.models import Trade
+
     if after is not None:
         created_at, trade_id = after
         # A row comparison: the (user_id, created_at DESC, id DESC) index serves it as a range.

@@ -1,21 +1,28 @@
-"""Ingesting stock data (immutable once written) and reading it back (cache-aside)."""
+"""Ingesting stock data (immutable once written) and reading it back (cache-aside).
+
+SQLAlchemy, the models and the response shapes are imported where they are used: a read the cache answers
+never loads them, which is most of a cold start."""
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.cache import Cache
 from chalicelib.config import get_settings
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.models import Stock
 from chalicelib.pagination import Page, decode_cursor, encode_cursor, page_key, split
-from chalicelib.schemas import NewStock, PageQuery, StockCreated, StockOut
 from chalicelib.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from chalicelib.models import Stock
+    from chalicelib.schemas import NewStock, PageQuery
 
 
 def ingest(new: NewStock, uow: UnitOfWork, cache: Cache) -> dict[str, Any]:
+    from sqlalchemy.dialects.postgresql import insert
+
+    from chalicelib.models import Stock
+    from chalicelib.schemas import StockCreated, StockOut
+
     with uow:
         stock = uow.session.execute(
             insert(Stock)
@@ -43,6 +50,8 @@ def get(ticker: str, uow: UnitOfWork, cache: Cache) -> dict[str, Any]:
     cached = cache.get(key)
     if cached is not None:
         return cached
+    from chalicelib.models import Stock
+
     with uow:
         stock = uow.session.get(Stock, ticker)
         if stock is None:
@@ -58,6 +67,10 @@ def list_all(page: PageQuery, uow: UnitOfWork, cache: Cache) -> Page:
     cached = cache.get(key)
     if cached is not None:
         return Page(cached["items"], cached["next"])
+    from sqlalchemy import select
+
+    from chalicelib.models import Stock
+
     query = select(Stock).order_by(Stock.ticker).limit(page.limit + 1)
     if page.cursor is not None:
         (after,) = decode_cursor(page.cursor, 1)
@@ -72,4 +85,6 @@ def list_all(page: PageQuery, uow: UnitOfWork, cache: Cache) -> Page:
 
 
 def stock_view(stock: Stock) -> dict[str, Any]:
+    from chalicelib.schemas import StockOut
+
     return StockOut.model_validate(stock).model_dump(mode="json")

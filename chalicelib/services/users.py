@@ -1,21 +1,30 @@
-"""Registering users and reading them back (cache-aside)."""
+"""Registering users and reading them back (cache-aside).
+
+SQLAlchemy, the models and the response shapes are imported where they are used: a read the cache answers
+never loads them, which is most of a cold start."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
-
-from sqlalchemy import Select, select
-from sqlalchemy.dialects.postgresql import insert
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.cache import Cache
 from chalicelib.config import get_settings
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.models import User
-from chalicelib.schemas import NewUser, UserCreated, UserOut
 from chalicelib.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+
+    from chalicelib.models import User
+    from chalicelib.schemas import NewUser
 
 
 def register(new: NewUser, uow: UnitOfWork, cache: Cache) -> dict[str, Any]:
+    from sqlalchemy.dialects.postgresql import insert
+
+    from chalicelib.models import User
+    from chalicelib.schemas import UserCreated
+
     with uow:
         user = uow.session.execute(
             insert(User)
@@ -44,11 +53,19 @@ def get(username: str, uow: UnitOfWork, cache: Cache) -> dict[str, Any]:
 
 
 def find(uow: UnitOfWork, username: str, *, for_update: bool = False) -> User:
+    from sqlalchemy import select
+
+    from chalicelib.models import User
+
     return _one(uow, select(User).where(User.username == username), username, for_update)
 
 
 def find_by_ref(uow: UnitOfWork, ref: str, *, for_update: bool = False) -> User:
     """A user named by id (a UUID) or by username; usernames are never UUIDs, so the two cannot be confused."""
+    from sqlalchemy import select
+
+    from chalicelib.models import User
+
     try:
         query = select(User).where(User.id == uuid.UUID(ref))
     except ValueError:
@@ -66,6 +83,8 @@ def _one(uow: UnitOfWork, query: Select[tuple[User]], ref: str, for_update: bool
 
 
 def user_view(user: User) -> dict[str, Any]:
+    from chalicelib.schemas import UserOut
+
     return UserOut(
         user_id=user.id,
         username=user.username,
