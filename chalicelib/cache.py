@@ -81,9 +81,12 @@ class Cache:
         """Drop every page named in each index set, and the sets."""
 
         def drop() -> None:
+            # Two round trips whatever the number of lists: read every index, then delete it all at once.
+            pipe = self._client.pipeline(transaction=False)
             for index in indexes:
-                keys = self._client.smembers(index)
-                self._client.delete(index, *keys)
+                pipe.smembers(index)
+            pages = [key for members in pipe.execute() for key in members]
+            self._client.delete(*indexes, *pages)
 
         self._guard("delete", drop)
 

@@ -60,9 +60,9 @@ class Outbox:
         get_logger().info("outbox relayed", extra={"event": "outbox_relayed", "sent": sent, "found": len(rows)})
         return sent
 
-    def settled(self, uow: UnitOfWork, trade_id: uuid.UUID) -> None:
-        """The trade is final: its message is no longer needed (called in the settling transaction)."""
-        uow.session.execute(delete(OutboxMessage).where(OutboxMessage.trade_id == trade_id))
+    def settled(self, uow: UnitOfWork, trade_ids: list[uuid.UUID]) -> None:
+        """The trades are final: their messages are no longer needed (called in the settling transaction)."""
+        uow.session.execute(delete(OutboxMessage).where(OutboxMessage.trade_id.in_(trade_ids)))
 
     def _send_and_record(self, uow: UnitOfWork, messages: dict[uuid.UUID, dict[str, Any]]) -> int:
         result = self._queue().send({str(trade_id): body for trade_id, body in messages.items()})
