@@ -4,13 +4,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: help venv run logs demo test test-unit test-integration migrate clean
+.PHONY: help venv run logs demo test test-unit test-integration bench migrate clean
 
 help:
 	@echo "make run      start the local stack and serve the API on http://127.0.0.1:8000"
 	@echo "make test     run every test against real PostgreSQL and Redis (local or embedded)"
 	@echo "make logs     the running stack's logs from CloudWatch Logs on the emulator (ARGS='--follow --filter ID')"
 	@echo "make demo     drive the running stack through the whole story"
+	@echo "make bench    measure cold start, reads, settlement, end to end and growth next to their floors"
+	@echo "              (ARGS='--quick' for a short run; writes bench/results/latest.json)"
 	@echo "make migrate  migrate the database named by DATABASE_URL to the latest schema"
 	@echo "make clean    remove the virtualenv and the local stack's data (.devstack/)"
 
@@ -43,6 +45,9 @@ test-unit: venv
 
 test-integration: venv
 	$(PY) -m pytest tests/integration
+
+bench: venv
+	$(PY) -m bench $(ARGS)
 
 migrate: venv
 	$(PY) -m devstack.migrate

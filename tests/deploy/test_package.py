@@ -70,6 +70,19 @@ def test_outbox_relay_is_scheduled_and_the_api_is_one_function(template: dict) -
     assert [(e["Type"], e["Properties"]["Schedule"]) for e in events.values()] == [("Schedule", "rate(1 minute)")]
 
 
+def test_api_gateway_answers_its_own_errors_in_the_api_error_shape(template: dict) -> None:
+    from chalicelib.errors import GATEWAY_RESPONSES
+
+    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in template["Resources"].values()
+                 if r["Type"] == "AWS::ApiGateway::GatewayResponse"}
+    assert set(responses) == set(GATEWAY_RESPONSES)
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"  # no such route
+    for response in responses.values():
+        assert response["RestApiId"] == {"Ref": "RestAPI"} and "RestAPI" in template["Resources"]
+        assert set(json.loads(response["ResponseTemplates"]["application/json"])["error"]) == {
+            "code", "message", "details"}
+
+
 def test_functions_may_use_the_trade_queue(template: dict) -> None:
     for role in ("SettleTradesRole", "RelayOutboxRole", "ApiHandlerRole"):
         statements = template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]

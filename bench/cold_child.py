@@ -1,0 +1,57 @@
+"""One cold start, in a fresh process: import an app module, answer one GET /stocks/{ticker} through its Lambda
+handler, and report the times and what the import loaded. The parent times the whole process too.
+
+    python -m bench.cold_child MODULE_DIR MODULE
+"""
+from __future__ import annotations
+
+import time
+
+started = time.perf_counter()
+
+import importlib  # noqa: E402 - the clock starts before anything is imported
+import json  # noqa: E402
+import sys  # noqa: E402
+
+HEAVY = ("sqlalchemy", "pg8000", "pydantic", "redis", "boto3", "botocore.session")
+
+
+def main() -> None:
+    module_dir, module_name = sys.argv[1], sys.argv[2]
+    sys.path.insert(0, module_dir)
+    module = importlib.import_module(module_name)
+    imported = time.perf_counter()
+    loaded_at_import = [name for name in HEAVY if name in sys.modules]
+    created_at_import = _created()
+
+    from bench.lambda_events import api_request
+    from devstack.poller import LambdaContext
+
+    answer = module.app(api_request("GET", "/stocks/{ticker}", {"ticker": "AAPL"}),
+                        LambdaContext(function_name="bench-api_handler"))
+    answered = time.perf_counter()
+    print("BENCH " + json.dumps({
+        "import_ms": (imported - started) * 1000,
+        "first_ms": (answered - imported) * 1000,
+        "total_ms": (answered - started) * 1000,
+        "status": answer["statusCode"],
+        "loaded_at_import": loaded_at_import,
+        "created_at_import": created_at_import,
+        "loaded_after_first": [name for name in HEAVY if name in sys.modules],
+    }), flush=True)
+
+
+def _created() -> list[str]:
+    """Clients the app created before it was asked anything (none should be)."""
+    created = []
+    for module, attribute in (("chalicelib.db", "_engine"), ("chalicelib.cache", "_cache"),
+                              ("chalicelib.queue", "_queue")):
+        if module in sys.modules and getattr(sys.modules[module], attribute, None) is not None:
+            created.append(f"{module}.{attribute}")
+    if "chalicelib.aws" in sys.modules and sys.modules["chalicelib.aws"]._clients:
+        created.append("chalicelib.aws._clients")
+    return created
+
+
+if __name__ == "__main__":
+    main()

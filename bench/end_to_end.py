@@ -1,0 +1,186 @@
+"""End to end: POST /transactions over HTTP (gunicorn over the WSGI adapter) to settled, through the emulator's
+SQS and 1, 2 and 4 settlement pollers (each its own process, as Lambda's event source mapping would run
+consumers): throughput and latency from placement to settlement. The emulator alone (send, then receive and
+delete, in batches of 10) is the floor: how much of the figure is the emulator."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bench.figures import Figure, Spread
+from bench.stack import BenchStack
+from devstack.services import free_port, stop_process, wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
+USERS = 20
+PRICE = Decimal("10.00")
+
+
+def run(stack: BenchStack, quick: bool) -> list[Figure]:
+    from bench.__main__ import InvariantBroken
+    from devstack.aws import ensure_trade_queues, sqs_client
+
+    trades = 40 if quick else 400
+    sqs = sqs_client(stack.aws_url)
+    figures = []
+    with stack.database("e2e") as database_url:
+        balances, volumes = _seed()
+        for pollers in (1, 2, 4):
+            name = f"bench-{uuid.uuid4().hex[:8]}"
+            queue = ensure_trade_queues(sqs, name, f"{name}-dlq", max_receive_count=5, visibility_timeout_s=30)
+            env = {**os.environ, **stack.app_env(database_url), "AWS_ENDPOINT_URL": stack.aws_url,
+                   "TRADE_QUEUE_NAME": name, "TRADE_DLQ_NAME": f"{name}-dlq", "PYTHONPATH": str(ROOT)}
+            with _api(env, stack.dir) as port, _pollers(env, queue["queue"], pollers, stack.dir):
+                started = time.time()
+                ids = _place(port, trades)
+                latencies = _wait_settled(ids, timeout_s=600)
+                elapsed = time.time() - started
+            emulator = _emulator_rate(sqs, queue["queue"], trades)
+            figures.append(Figure(
+                "end to end", f"POST to settled, {pollers} poller{'s' if pollers > 1 else ''}", "trades/s",
+                Spread.of([len(ids) / elapsed]), "emulator alone: send + receive + delete", Spread.of([emulator]),
+                better="higher",
+                details={"trades": len(ids), "p50_ms": _pct(latencies, 50), "p95_ms": _pct(latencies, 95),
+                         "p99_ms": _pct(latencies, 99), "emulator_messages_per_s": round(emulator, 1)}))
+            for url in queue.values():
+                sqs.delete_queue(QueueUrl=url)
+        broken = _violations(balances, volumes)
+        if broken:
+            raise InvariantBroken(f"end to end: {broken}")
+    return figures
+
+
+def _seed() -> tuple[dict[str, Decimal], dict[str, int]]:
+    from chalicelib.cache import get_cache
+    from chalicelib.schemas import NewStock, NewUser
+    from chalicelib.services import stocks, users
+    from chalicelib.unit_of_work import UnitOfWork
+
+    balances = {f"trader{i}": Decimal("1000000.00") for i in range(USERS)}
+    for name, balance in balances.items():
+        users.register(NewUser.parse({"username": name, "balance": balance}), UnitOfWork(), get_cache())
+    stocks.ingest(NewStock.parse({"ticker": "E2E", "open_price": PRICE, "close_price": PRICE, "high": PRICE,
+                                  "low": PRICE, "volume": 10**9}), UnitOfWork(), get_cache())
+    return balances, {"E2E": 10**9}
+
+
+class _api:
+    """The API under gunicorn, as `make run` serves it (two workers: one per core)."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.port = free_port()
+        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+        self.log = open(log_dir / "e2e-api.log", "ab")  # noqa: SIM115 - closed on exit
+        self.process = subprocess.Popen(
+            [gunicorn, "devstack.wsgi:application", "--worker-class", "gthread", "--threads", "1", "--workers", "2",
+             "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def __enter__(self) -> int:
+        wait_for_port("127.0.0.1", self.port, self.process, "gunicorn")
+        return self.port
+
+    def __exit__(self, *_: object) -> None:
+        stop_process(self.process)
+        self.log.close()
+
+
+class _pollers:
+    def __init__(self, env: dict[str, str], queue_url: str, count: int, log_dir: Path) -> None:
+        self.log = open(log_dir / "e2e-pollers.log", "ab")  # noqa: SIM115 - closed on exit
+        self.processes = [subprocess.Popen(
+            [sys.executable, "-m", "devstack.poller", "--queue-url", queue_url, "--wait-time", "1"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            for _ in range(count)]
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        for process in self.processes:
+            stop_process(process)
+        self.log.close()
+
+
+def _place(port: int, trades: int, clients: int = 8) -> list[str]:
+    """POST the trades from `clients` keep-alive connections; returns the accepted ids."""
+    ids: list[str] = []
+    lock = threading.Lock()
+
+    def client(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for n in range(index, trades, clients):
+            body = {"user": f"trader{n % USERS}", "ticker": "E2E", "transaction_type": "buy" if n % 3 else "sell",
+                    "transaction_volume": 1 + n % 5}
+            conn.request("POST", "/transactions", json.dumps(body), {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            answer = json.loads(response.read())
+            if response.status == 202:
+                with lock:
+                    ids.append(answer["transaction_id"])
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return ids
+
+
+def _wait_settled(ids: list[str], timeout_s: float) -> list[float]:
+    """Wait until every trade is final; returns placement-to-settlement latencies in ms."""
+    from sqlalchemy import text
+
+    from chalicelib.db import get_engine
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with get_engine().connect() as conn:
+            rows = conn.execute(text(
+                "SELECT status, extract(epoch FROM settled_at - created_at) * 1000 FROM trades WHERE id = ANY(:ids)"),
+                {"ids": [uuid.UUID(i) for i in ids]}).all()
+        if all(status != "pending" for status, _ in rows) and len(rows) == len(ids):
+            return [float(ms) for status, ms in rows if ms is not None]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{sum(s == 'pending' for s, _ in rows)} trades still pending")
+        time.sleep(0.2)
+
+
+def _emulator_rate(sqs: Any, queue_url: str, messages: int) -> float:
+    """Messages per second the emulator alone carries through send, receive and delete, in batches of 10."""
+    started = time.perf_counter()
+    for start in range(0, messages, 10):
+        sqs.send_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(i), "MessageBody": json.dumps({"n": start + i})} for i in range(min(10, messages - start))])
+    done = 0
+    while done < messages:
+        received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", [])
+        if received:
+            sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)])
+            done += len(received)
+    return messages / (time.perf_counter() - started)
+
+
+def _pct(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 1) if ordered else float("nan")
+
+
+def _violations(balances: dict[str, Decimal], volumes: dict[str, int]) -> list[str]:
+    from chalicelib.db import get_engine
+    from devstack.invariants import violations
+
+    with get_engine().connect() as conn:
+        return violations(conn, balances, volumes)

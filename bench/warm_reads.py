@@ -1,0 +1,200 @@
+"""Warm reads of cached routes, in-process (handler level, chalice.test.Client) and over HTTP (gunicorn over the
+WSGI adapter, as `make run` serves it, under a concurrent load generator), each next to the least a cache hit
+can cost (one Redis GET), with the Redis and database round trips each request made."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench.figures import Figure, Spread
+from bench.http_load import run as load
+from bench.stack import BenchStack
+from devstack.services import free_port, stop_process, wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUTES = {"GET /stocks/{ticker}": "/stocks/AAPL", "GET /users/{username}": "/users/alice", "GET /stocks": "/stocks"}
+WORKERS = "2"  # one per core
+
+
+def run(stack: BenchStack, quick: bool) -> list[Figure]:
+    with stack.database("reads") as database_url:
+        _seed()
+        figures = _in_process(stack, quick)
+        figures += _over_http(stack, database_url, quick)
+    return figures
+
+
+def _seed() -> None:
+    from chalicelib.cache import get_cache
+    from chalicelib.schemas import NewStock, NewUser
+    from chalicelib.services import stocks, users
+    from chalicelib.unit_of_work import UnitOfWork
+
+    users.register(NewUser.parse({"username": "alice", "balance": "1000.00"}), UnitOfWork(), get_cache())
+    for i in range(20):
+        ticker = "AAPL" if i == 0 else f"S{i:02d}"
+        stocks.ingest(NewStock.parse({"ticker": ticker, "open_price": "10.00", "close_price": "10.50",
+                                      "high": "11.00", "low": "9.50", "volume": 1000}), UnitOfWork(), get_cache())
+
+
+class RoundTrips:
+    """Counts the Redis commands and database statements (and pool pings) the app makes in this process."""
+
+    def __init__(self) -> None:
+        from sqlalchemy import event
+
+        from chalicelib.cache import get_cache
+        from chalicelib.db import get_engine
+
+        self.counts: Counter[str] = Counter()
+        client = get_cache()._client
+        execute, pipeline = client.execute_command, client.pipeline
+
+        def counted_execute(*args: Any, **kwargs: Any) -> Any:
+            self.counts["redis"] += 1
+            return execute(*args, **kwargs)
+
+        def counted_pipeline(*args: Any, **kwargs: Any) -> Any:
+            pipe = pipeline(*args, **kwargs)
+            run = pipe.execute
+
+            def execute_once(*a: Any, **k: Any) -> Any:
+                self.counts["redis"] += 1  # a pipeline is one round trip
+                return run(*a, **k)
+
+            pipe.execute = execute_once
+            return pipe
+
+        client.execute_command, client.pipeline = counted_execute, counted_pipeline
+        engine = get_engine()
+        event.listen(engine, "before_cursor_execute", lambda *_: self.counts.update(["database"]))
+        event.listen(engine.pool, "checkout", lambda *_: self.counts.update(["database"]))  # the pre-ping
+
+    def per_request(self, requests: int) -> dict[str, float]:
+        return {name: self.counts[name] / requests for name in ("redis", "database")}
+
+
+def _in_process(stack: BenchStack, quick: bool) -> list[Figure]:
+    from chalice.test import Client
+
+    from app import app
+    from bench import floor_apps
+    from chalicelib.cache import get_cache
+
+    requests = 300 if quick else 3000
+    trips = RoundTrips()
+    figures = []
+    with Client(app, stage_name="local") as client, Client(floor_apps.app) as floor_client:
+        for route, path in ROUTES.items():
+            assert client.http.get(path).status_code == 200  # the first read fills the cache
+            floor_apps._client.set(floor_apps.KEY, get_cache()._client.get(_cache_key(path)))
+            ours = _timed(lambda: client.http.get(path), requests)
+            floor = _timed(lambda: floor_client.http.get("/floor"), requests)
+            trips.counts.clear()
+            for _ in range(100):
+                client.http.get(path)
+            per_request = trips.per_request(100)
+            figures.append(Figure(
+                "warm reads", f"{route} in-process, cached", "req/s", Spread.of([ours["rps"]]),
+                "one Redis GET in Chalice", Spread.of([floor["rps"]]), better="higher",
+                details={"p50_ms": ours["p50_ms"], "p99_ms": ours["p99_ms"], "floor_p50_ms": floor["p50_ms"],
+                         "redis_round_trips_per_request": per_request["redis"],
+                         "database_round_trips_per_request": per_request["database"]}))
+            figures.append(Figure("warm reads", f"{route} round trips per cache hit", "Redis calls",
+                                  Spread.of([per_request["redis"]]), "one Redis GET", Spread.of([1.0]),
+                                  target=1.0, details={"database_round_trips": per_request["database"]}))
+    return figures
+
+
+def _cache_key(path: str) -> str:
+    from chalicelib.cache import get_cache
+
+    keys = get_cache().keys
+    return keys.all_stocks() if path == "/stocks" else (
+        keys.stock("AAPL") if path.startswith("/stocks/") else keys.user("alice"))
+
+
+def _timed(call: Any, requests: int) -> dict[str, float]:
+    latencies = []
+    started = time.perf_counter()
+    for _ in range(requests):
+        begun = time.perf_counter()
+        call()
+        latencies.append((time.perf_counter() - begun) * 1000)
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {"rps": requests / elapsed, "p50_ms": latencies[len(latencies) // 2],
+            "p99_ms": latencies[int(len(latencies) * 0.99)]}
+
+
+def _over_http(stack: BenchStack, database_url: str, quick: bool) -> list[Figure]:
+    import redis
+
+    from chalicelib.cache import get_cache
+
+    seconds, rounds = (1.0, 1) if quick else (5.0, 3)
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    common = ["--worker-class", "gthread", "--threads", "1", "--workers", WORKERS, "--log-level", "warning"]
+    env = {**os.environ, **stack.app_env(database_url), "PYTHONPATH": str(ROOT)}
+    servers = {}
+    logs = open(stack.dir / "gunicorn.log", "ab")  # noqa: SIM115 - closed below
+    try:
+        for name, target in (("ours", "devstack.wsgi:application"), ("floor", "bench.floor_apps:application")):
+            port = free_port()
+            process = subprocess.Popen([gunicorn, target, "--bind", f"127.0.0.1:{port}", *common], cwd=ROOT,
+                                       env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True)
+            wait_for_port("127.0.0.1", port, process, f"gunicorn ({name})")
+            servers[name] = (port, process)
+        raw = redis.Redis.from_url(stack.redis.url)
+        figures = []
+        for route, path in ROUTES.items():
+            ours_url = f"http://127.0.0.1:{servers['ours'][0]}{path}"
+            load(ours_url, 2, 0.5)  # warm every worker and the cache
+            raw.set(os.environ.get("FLOOR_KEY", "bench:floor"), raw.get(_cache_key(path)) or b"null")
+            ours, floor, trips = [], [], []
+            for _ in range(rounds):
+                before = (_redis_commands(raw), _transactions(database_url))
+                result = load(ours_url, 16, seconds)
+                after = (_redis_commands(raw), _transactions(database_url))
+                ours.append(result)
+                # INFO itself is one command; the database's counters are read from its own statistics view.
+                trips.append(((after[0] - before[0] - 1) / result.requests, (after[1] - before[1]) / result.requests))
+                floor.append(load(f"http://127.0.0.1:{servers['floor'][0]}/", 16, seconds))
+            figures.append(Figure(
+                "warm reads", f"{route} over HTTP, 16 clients, cached", "req/s", Spread.of([r.rps for r in ours]),
+                "one Redis GET under the same gunicorn", Spread.of([r.rps for r in floor]), better="higher",
+                details={"p50_ms": min(r.percentile(50) for r in ours), "p99_ms": min(r.percentile(99) for r in ours),
+                         "floor_p50_ms": min(r.percentile(50) for r in floor), "errors": sum(r.errors for r in ours),
+                         "redis_round_trips_per_request": round(min(t[0] for t in trips), 3),
+                         "database_transactions_per_request": round(min(t[1] for t in trips), 3),
+                         "workers": int(WORKERS)}))
+        raw.close()
+        del get_cache
+        return figures
+    finally:
+        for _, process in servers.values():
+            stop_process(process)
+        logs.close()
+
+
+def _redis_commands(raw: Any) -> int:
+    return int(raw.info("stats")["total_commands_processed"])
+
+
+def _transactions(database_url: str) -> int:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    time.sleep(1.1)  # PostgreSQL publishes a backend's counters at most once a second
+    engine = create_engine(database_url, poolclass=NullPool)
+    with engine.connect() as conn:
+        count = conn.execute(text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = :d"),
+                             {"d": make_url(database_url).database}).scalar()
+    engine.dispose()
+    return int(count) - 1  # this query's own transaction
