@@ -86,23 +86,26 @@ def _in_process(stack: BenchStack, quick: bool) -> list[Figure]:
     from bench import floor_apps
     from chalicelib.cache import get_cache
 
-    requests = 300 if quick else 3000
+    requests, rounds = (300, 1) if quick else (2000, 3)
     trips = RoundTrips()
     figures = []
     with Client(app, stage_name="local") as client, Client(floor_apps.app) as floor_client:
         for route, path in ROUTES.items():
             assert client.http.get(path).status_code == 200  # the first read fills the cache
             floor_apps._client.set(floor_apps.KEY, get_cache()._client.get(_cache_key(path)))
-            ours = _timed(lambda: client.http.get(path), requests)
-            floor = _timed(lambda: floor_client.http.get("/floor"), requests)
+            ours, floor = [], []
+            for _ in range(rounds):  # interleaved, so machine noise falls on both alike
+                ours.append(_timed(lambda: client.http.get(path), requests))
+                floor.append(_timed(lambda: floor_client.http.get("/floor"), requests))
             trips.counts.clear()
             for _ in range(100):
                 client.http.get(path)
             per_request = trips.per_request(100)
             figures.append(Figure(
-                "warm reads", f"{route} in-process, cached", "req/s", Spread.of([ours["rps"]]),
-                "one Redis GET in Chalice", Spread.of([floor["rps"]]), better="higher",
-                details={"p50_ms": ours["p50_ms"], "p99_ms": ours["p99_ms"], "floor_p50_ms": floor["p50_ms"],
+                "warm reads", f"{route} in-process, cached", "req/s", Spread.of([r["rps"] for r in ours]),
+                "one Redis GET in Chalice", Spread.of([r["rps"] for r in floor]), better="higher",
+                details={"p50_ms": min(r["p50_ms"] for r in ours), "p99_ms": min(r["p99_ms"] for r in ours),
+                         "floor_p50_ms": min(r["p50_ms"] for r in floor),
                          "redis_round_trips_per_request": per_request["redis"],
                          "database_round_trips_per_request": per_request["database"]}))
             figures.append(Figure("warm reads", f"{route} round trips per cache hit", "Redis calls",
