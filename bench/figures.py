@@ -60,3 +60,31 @@ def table(figures: list[Figure]) -> str:
                      floor, ratio, target))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The README's table, from a results file: python -m bench.figures bench/results/latest.json"""
+
+    def number(x: float) -> str:
+        return f"{x:,.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.2f}"
+
+    rows = ["| section | figure | median (min..max) | floor, same run | ratio | target |",
+            "|---|---|---|---|---|---|"]
+    for f in report["figures"]:
+        value, floor = f["value"], f["floor"]
+        target = ""
+        if f["target"] is not None:
+            target = f"{'<=' if f['better'] == 'lower' else '>='} {f['target']:g}x: {'met' if f['met'] else 'not met'}"
+        rows.append(" | ".join([
+            f"| {f['section']}", f["name"],
+            f"{number(value['median'])} {f['unit']} ({number(value['low'])}..{number(value['high'])})",
+            f"{number(floor['median'])} ({f['floor_name']})" if floor else "",
+            f"{f['ratio']:.2f}x" if f["ratio"] is not None else "", f"{target} |"]))
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(markdown(json.loads(open(sys.argv[1]).read())))
