@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
 
+    began = datetime.now(UTC).isoformat(timespec="seconds")
     stack = BenchStack()
     figures: list[Figure] = []
     broken: list[str] = []
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.close()
 
     print(table(figures))
-    report = {"started": datetime.now(UTC).isoformat(timespec="seconds"), "quick": args.quick,
+    report = {"started": began, "quick": args.quick,
               "seconds": round(time.monotonic() - started, 1), "machine": machine(),
               "invariants": "broken" if broken else "held", "broken": broken, "failed_sections": failed,
               "figures": [figure.to_json() for figure in figures]}

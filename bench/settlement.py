@@ -10,6 +10,7 @@ import random
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from decimal import Decimal
@@ -191,7 +192,7 @@ def _pgbench(database_url: str, market: Market, trade_ids: list[uuid.UUID], seco
         conn.execute(text("CREATE TABLE bench_trade_ids (n serial PRIMARY KEY, id uuid, user_id uuid, ticker text)"))
         conn.execute(text("INSERT INTO bench_trade_ids (id, user_id, ticker) SELECT id, user_id, ticker FROM trades "
                           "WHERE id = ANY(:ids)"), {"ids": trade_ids})
-    script = Path("/tmp") / f"tradeapi-settlement-{uuid.uuid4().hex[:6]}.sql"
+    script = Path(tempfile.gettempdir()) / f"tradeapi-settlement-{uuid.uuid4().hex[:6]}.sql"
     script.write_text(PGBENCH_SCRIPT)
     url = make_url(database_url)
     socket = url.query.get("unix_sock")

@@ -138,8 +138,6 @@ def _timed(call: Any, requests: int) -> dict[str, float]:
 def _over_http(stack: BenchStack, database_url: str, quick: bool) -> list[Figure]:
     import redis
 
-    from chalicelib.cache import get_cache
-
     seconds, rounds = (1.0, 1) if quick else (5.0, 3)
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     common = ["--worker-class", "gthread", "--threads", "1", "--workers", WORKERS, "--log-level", "warning"]
@@ -177,7 +175,6 @@ def _over_http(stack: BenchStack, database_url: str, quick: bool) -> list[Figure
                          "database_transactions_per_request": round(min(t[1] for t in trips), 3),
                          "workers": int(WORKERS)}))
         raw.close()
-        del get_cache
         return figures
     finally:
         for _, process in servers.values():
