@@ -19,6 +19,7 @@ from typing import Any
 
 from bench.figures import Figure, Spread
 from bench.lambda_events import sqs_batch
+from bench.round_trips import RoundTrips
 from bench.stack import BenchStack
 
 PRICE = Decimal("10.00")
@@ -119,47 +120,15 @@ def _consume(trade_ids: list[uuid.UUID]) -> tuple[float, dict[str, float]]:
     from devstack.poller import LambdaContext
 
     batches = [sqs_batch([settlement_message(t) for t in trade_ids[i:i + 10]]) for i in range(0, len(trade_ids), 10)]
-    counter = _RoundTrips()
     sink = io.StringIO()
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(sink):  # the EMF metric lines are formatted and printed, into a buffer
+    # The EMF metric lines are formatted and printed, into a buffer.
+    with RoundTrips() as trips, contextlib.redirect_stdout(sink):
+        started = time.perf_counter()
         for batch in batches:
             answer = consumer.handle_batch(batch, LambdaContext(function_name="bench-settle_trades"))
             assert not answer["batchItemFailures"], answer
-    elapsed = time.perf_counter() - started
-    return elapsed, counter.per(len(trade_ids))
-
-
-class _RoundTrips:
-    def __init__(self) -> None:
-        from sqlalchemy import event
-
-        from chalicelib.cache import get_cache
-        from chalicelib.db import get_engine
-
-        self.database = self.commits = self.redis = 0
-        engine = get_engine()
-
-        def statement(*_: Any) -> None:
-            self.database += 1
-
-        def commit(*_: Any) -> None:
-            self.commits += 1
-
-        event.listen(engine, "before_cursor_execute", statement)
-        event.listen(engine, "commit", commit)
-        client = get_cache()._client
-        execute = client.execute_command
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.redis += 1
-            return execute(*args, **kwargs)
-
-        client.execute_command = counted
-
-    def per(self, trades: int) -> dict[str, float]:
-        return {"database_statements": round(self.database / trades, 2), "commits": round(self.commits / trades, 2),
-                "redis_commands": round(self.redis / trades, 2)}
+        elapsed = time.perf_counter() - started
+    return elapsed, trips.per(len(trade_ids))
 
 
 PGBENCH_SCRIPT = """\\set n random(1, :count)

@@ -7,12 +7,12 @@ import os
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from bench.figures import Figure, Spread
 from bench.http_load import run as load
+from bench.round_trips import RoundTrips
 from bench.stack import BenchStack
 from devstack.services import free_port, stop_process, wait_for_port
 
@@ -42,43 +42,6 @@ def _seed() -> None:
                                       "high": "11.00", "low": "9.50", "volume": 1000}), UnitOfWork(), get_cache())
 
 
-class RoundTrips:
-    """Counts the Redis commands and database statements (and pool pings) the app makes in this process."""
-
-    def __init__(self) -> None:
-        from sqlalchemy import event
-
-        from chalicelib.cache import get_cache
-        from chalicelib.db import get_engine
-
-        self.counts: Counter[str] = Counter()
-        client = get_cache()._client
-        execute, pipeline = client.execute_command, client.pipeline
-
-        def counted_execute(*args: Any, **kwargs: Any) -> Any:
-            self.counts["redis"] += 1
-            return execute(*args, **kwargs)
-
-        def counted_pipeline(*args: Any, **kwargs: Any) -> Any:
-            pipe = pipeline(*args, **kwargs)
-            run = pipe.execute
-
-            def execute_once(*a: Any, **k: Any) -> Any:
-                self.counts["redis"] += 1  # a pipeline is one round trip
-                return run(*a, **k)
-
-            pipe.execute = execute_once
-            return pipe
-
-        client.execute_command, client.pipeline = counted_execute, counted_pipeline
-        engine = get_engine()
-        event.listen(engine, "before_cursor_execute", lambda *_: self.counts.update(["database"]))
-        event.listen(engine.pool, "checkout", lambda *_: self.counts.update(["database"]))  # the pre-ping
-
-    def per_request(self, requests: int) -> dict[str, float]:
-        return {name: self.counts[name] / requests for name in ("redis", "database")}
-
-
 def _in_process(stack: BenchStack, quick: bool) -> list[Figure]:
     from chalice.test import Client
 
@@ -87,7 +50,6 @@ def _in_process(stack: BenchStack, quick: bool) -> list[Figure]:
     from chalicelib.cache import get_cache
 
     requests, rounds = (300, 1) if quick else (2000, 3)
-    trips = RoundTrips()
     figures = []
     with Client(app, stage_name="local") as client, Client(floor_apps.app) as floor_client:
         for route, path in ROUTES.items():
@@ -97,10 +59,11 @@ def _in_process(stack: BenchStack, quick: bool) -> list[Figure]:
             for _ in range(rounds):  # interleaved, so machine noise falls on both alike
                 ours.append(_timed(lambda: client.http.get(path), requests))
                 floor.append(_timed(lambda: floor_client.http.get("/floor"), requests))
-            trips.counts.clear()
-            for _ in range(100):
-                client.http.get(path)
-            per_request = trips.per_request(100)
+            with RoundTrips() as trips:
+                for _ in range(100):
+                    client.http.get(path)
+            counted = trips.per(100)
+            per_request = {"redis": counted["redis"], "database": counted["database"] + counted["checkouts"]}
             figures.append(Figure(
                 "warm reads", f"{route} in-process, cached", "req/s", Spread.of([r["rps"] for r in ours]),
                 "one Redis GET in Chalice", Spread.of([r["rps"] for r in floor]), better="higher",
