@@ -15,7 +15,6 @@ import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from bench.figures import Figure, Spread
 from bench.lambda_events import sqs_batch
