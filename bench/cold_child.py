@@ -43,14 +43,10 @@ def main() -> None:
 
 def _created() -> list[str]:
     """Clients the app created before it was asked anything (none should be)."""
-    created = []
-    for module, attribute in (("chalicelib.db", "_engine"), ("chalicelib.cache", "_cache"),
-                              ("chalicelib.queue", "_queue")):
-        if module in sys.modules and getattr(sys.modules[module], attribute, None) is not None:
-            created.append(f"{module}.{attribute}")
-    if "chalicelib.aws" in sys.modules and sys.modules["chalicelib.aws"]._clients:
-        created.append("chalicelib.aws._clients")
-    return created
+    lazies = (("chalicelib.adapters.database", "get_database"), ("chalicelib.adapters.cache", "get_cache"),
+              ("chalicelib.adapters.trade_queue", "get_trade_queue"), ("chalicelib.adapters.aws_clients", "aws_client"))
+    return [f"{module}.{name}" for module, name in lazies
+            if module in sys.modules and getattr(sys.modules[module], name).built]
 
 
 if __name__ == "__main__":

@@ -40,10 +40,10 @@ def get_stock(ticker):
 
 
 def run(stack: BenchStack, quick: bool) -> list[Figure]:
-    from chalicelib.cache import get_cache
-    from chalicelib.schemas import NewStock
+    from chalicelib.adapters.cache import get_cache
+    from chalicelib.api.shapes import NewStock
     from chalicelib.services import stocks
-    from chalicelib.unit_of_work import UnitOfWork
+    from chalicelib.services.unit_of_work import UnitOfWork
 
     hello_dir = stack.dir / "hello"
     hello_dir.mkdir(exist_ok=True)
@@ -52,7 +52,7 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
     runs = 3 if quick else 11
     with stack.database("cold") as database_url:
         stocks.ingest(NewStock.parse({"ticker": "AAPL", "open_price": "1.00", "close_price": "1.00", "high": "1.00",
-                                      "low": "1.00", "volume": 10}), UnitOfWork(), get_cache())
+                                      "low": "1.00", "volume": 10}), UnitOfWork())
         cache, key = get_cache(), get_cache().keys.stock("AAPL")
         env = {**os.environ, **stack.app_env(database_url), "FLOOR_KEY": key}
         samples: dict[str, list[dict]] = {"hello": [], "hello_redis": [], "hit": [], "miss": []}

@@ -61,16 +61,16 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
 
 
 def _seed() -> tuple[dict[str, Decimal], dict[str, int]]:
-    from chalicelib.cache import get_cache
-    from chalicelib.schemas import NewStock, NewUser
+    from chalicelib.adapters.cache import get_cache
+    from chalicelib.api.shapes import NewStock, NewUser
     from chalicelib.services import stocks, users
-    from chalicelib.unit_of_work import UnitOfWork
+    from chalicelib.services.unit_of_work import UnitOfWork
 
     balances = {f"trader{i}": Decimal("1000000.00") for i in range(USERS)}
     for name, balance in balances.items():
-        users.register(NewUser.parse({"username": name, "balance": balance}), UnitOfWork(), get_cache())
+        users.register(NewUser.parse({"username": name, "balance": balance}), UnitOfWork())
     stocks.ingest(NewStock.parse({"ticker": "E2E", "open_price": PRICE, "close_price": PRICE, "high": PRICE,
-                                  "low": PRICE, "volume": 10**9}), UnitOfWork(), get_cache())
+                                  "low": PRICE, "volume": 10**9}), UnitOfWork())
     return balances, {"E2E": 10**9}
 
 
@@ -142,7 +142,7 @@ def _wait_settled(ids: list[str], timeout_s: float) -> list[float]:
     """Wait until every trade is final; returns placement-to-settlement latencies in ms."""
     from sqlalchemy import text
 
-    from chalicelib.db import get_engine
+    from chalicelib.adapters.database import get_engine
 
     deadline = time.monotonic() + timeout_s
     while True:
@@ -180,7 +180,7 @@ def _pct(samples: list[float], p: float) -> float:
 
 
 def _violations(balances: dict[str, Decimal], volumes: dict[str, int]) -> list[str]:
-    from chalicelib.db import get_engine
+    from chalicelib.adapters.database import get_engine
     from devstack.invariants import violations
 
     with get_engine().connect() as conn:

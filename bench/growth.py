@@ -18,11 +18,12 @@ ORIGIN = datetime(2026, 1, 1, tzinfo=UTC)
 def run(stack: BenchStack, quick: bool) -> list[Figure]:
     from sqlalchemy import event
 
-    from chalicelib.cache import get_cache
-    from chalicelib.db import get_engine
-    from chalicelib.schemas import PageQuery, parse_range
+    from chalicelib.adapters.cache import get_cache
+    from chalicelib.adapters.database import get_engine
+    from chalicelib.api.requests import time_range
+    from chalicelib.api.shapes import PageQuery
     from chalicelib.services import history
-    from chalicelib.unit_of_work import UnitOfWork
+    from chalicelib.services.unit_of_work import UnitOfWork
 
     sizes = (1_000, 10_000) if quick else (1_000, 100_000, 1_000_000)
     runs = 5 if quick else 21
@@ -43,7 +44,7 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
             bounds = (middle.isoformat(), (middle + timedelta(days=1)).isoformat())
             reads = {
                 "first page": lambda: history.list_for_user("grower", PageQuery(), UnitOfWork(), cache),
-                "range, first page": lambda: history.list_in_range("grower", *parse_range(*bounds), bounds,
+                "range, first page": lambda: history.list_in_range("grower", time_range(*bounds), bounds,
                                                                    PageQuery(), UnitOfWork(), cache),
             }
             timings[size], plans[size] = {}, {}
@@ -72,7 +73,7 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
 def _seed() -> uuid.UUID:
     from sqlalchemy import text
 
-    from chalicelib.db import get_engine
+    from chalicelib.adapters.database import get_engine
 
     user_id = uuid.uuid4()
     with get_engine().begin() as conn:
@@ -109,7 +110,7 @@ def _grow(user_id: uuid.UUID, have: int, size: int) -> None:
 
 def _plan(sql: str, params: Any) -> list[str]:
     """The plan nodes PostgreSQL picks for a statement the service ran, with the same parameters."""
-    from chalicelib.db import get_engine
+    from chalicelib.adapters.database import get_engine
 
     raw = get_engine().raw_connection()
     try:

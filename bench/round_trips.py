@@ -14,8 +14,8 @@ class RoundTrips:
     def __enter__(self) -> RoundTrips:
         from sqlalchemy import event
 
-        from chalicelib.cache import get_cache
-        from chalicelib.db import get_engine
+        from chalicelib.adapters.cache import get_cache
+        from chalicelib.adapters.database import get_engine
 
         self._client = get_cache()._client
         self._originals = (self._client.execute_command, self._client.pipeline)

@@ -59,8 +59,8 @@ class Market:
     def __init__(self, users: int, tickers: int) -> None:
         from sqlalchemy import insert
 
-        from chalicelib.db import get_engine
-        from chalicelib.models import Holding, Stock, User
+        from chalicelib.adapters.database import get_engine
+        from chalicelib.domain.models import Holding, Stock, User
 
         self.rng = random.Random(7)
         self.users = [uuid.uuid4() for _ in range(users)]
@@ -78,9 +78,9 @@ class Market:
     def place(self, count: int) -> list[uuid.UUID]:
         from sqlalchemy import bindparam, insert, update
 
-        from chalicelib.db import get_engine
-        from chalicelib.models import Holding, OutboxMessage, Trade, User
-        from chalicelib.outbox import settlement_message
+        from chalicelib.adapters.database import get_engine
+        from chalicelib.domain.models import Holding, OutboxMessage, Trade, User
+        from chalicelib.domain.messages import settlement_message
 
         rows, cash, shares = [], dict.fromkeys(self.users, Decimal(0)), {}
         for _ in range(count):
@@ -105,7 +105,7 @@ class Market:
         return [r["id"] for r in rows]
 
     def violations(self) -> list[str]:
-        from chalicelib.db import get_engine
+        from chalicelib.adapters.database import get_engine
         from devstack.invariants import violations
 
         with get_engine().connect() as conn:
@@ -114,8 +114,8 @@ class Market:
 
 def _consume(trade_ids: list[uuid.UUID]) -> tuple[float, dict[str, float]]:
     """Feed the consumer batches of 10 as Lambda would; returns seconds taken and round trips per trade."""
-    from chalicelib import consumer
-    from chalicelib.outbox import settlement_message
+    from chalicelib.api import consumer
+    from chalicelib.domain.messages import settlement_message
     from devstack.poller import LambdaContext
 
     batches = [sqs_batch([settlement_message(t) for t in trade_ids[i:i + 10]]) for i in range(0, len(trade_ids), 10)]
@@ -153,7 +153,7 @@ def _pgbench(database_url: str, market: Market, trade_ids: list[uuid.UUID], seco
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
-    from chalicelib.db import get_engine
+    from chalicelib.adapters.database import get_engine
 
     with get_engine().begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS bench_trade_ids"))

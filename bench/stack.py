@@ -46,9 +46,9 @@ class BenchStack:
         try:
             yield url
         finally:
-            from chalicelib.db import dispose_engine
+            from chalicelib.adapters.database import get_database
 
-            dispose_engine()
+            get_database.cache_clear()
             drop_database(self.postgres.url, name)
 
     def app_env(self, database_url: str) -> dict[str, str]:
@@ -56,14 +56,14 @@ class BenchStack:
                 "STAGE": "local", "LOG_LEVEL": "INFO", "DB_POOL_SIZE": "4"}
 
     def point_app_at(self, database_url: str) -> None:
-        from chalicelib.cache import reset_cache
+        from chalicelib.adapters.cache import get_cache
         from chalicelib.config import get_settings
-        from chalicelib.db import dispose_engine
+        from chalicelib.adapters.database import get_database
 
         os.environ.update(self.app_env(database_url))
         get_settings.cache_clear()
-        dispose_engine()
-        reset_cache()
+        get_database.cache_clear()
+        get_cache.cache_clear()
         quiet_app_logs()
 
     def close(self) -> None:
@@ -83,7 +83,7 @@ class BenchStack:
 def quiet_app_logs() -> None:
     """The app still formats every JSON line it would log (that work is part of what is measured), but in this
     process they go nowhere instead of flooding the table."""
-    from chalicelib.logs import get_logger
+    from chalicelib.adapters.logs import get_logger
 
     for handler in logging.getLogger(get_logger().name).handlers:
         if isinstance(handler, logging.StreamHandler):

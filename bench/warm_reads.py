@@ -30,16 +30,16 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
 
 
 def _seed() -> None:
-    from chalicelib.cache import get_cache
-    from chalicelib.schemas import NewStock, NewUser
+    from chalicelib.adapters.cache import get_cache
+    from chalicelib.api.shapes import NewStock, NewUser
     from chalicelib.services import stocks, users
-    from chalicelib.unit_of_work import UnitOfWork
+    from chalicelib.services.unit_of_work import UnitOfWork
 
-    users.register(NewUser.parse({"username": "alice", "balance": "1000.00"}), UnitOfWork(), get_cache())
+    users.register(NewUser.parse({"username": "alice", "balance": "1000.00"}), UnitOfWork())
     for i in range(20):
         ticker = "AAPL" if i == 0 else f"S{i:02d}"
         stocks.ingest(NewStock.parse({"ticker": ticker, "open_price": "10.00", "close_price": "10.50",
-                                      "high": "11.00", "low": "9.50", "volume": 1000}), UnitOfWork(), get_cache())
+                                      "high": "11.00", "low": "9.50", "volume": 1000}), UnitOfWork())
 
 
 def _in_process(stack: BenchStack, quick: bool) -> list[Figure]:
@@ -47,7 +47,7 @@ def _in_process(stack: BenchStack, quick: bool) -> list[Figure]:
 
     from app import app
     from bench import floor_apps
-    from chalicelib.cache import get_cache
+    from chalicelib.adapters.cache import get_cache
 
     requests, rounds = (300, 1) if quick else (2000, 3)
     figures = []
@@ -78,7 +78,7 @@ def _in_process(stack: BenchStack, quick: bool) -> list[Figure]:
 
 
 def _cache_key(path: str) -> str:
-    from chalicelib.cache import get_cache
+    from chalicelib.adapters.cache import get_cache
 
     keys = get_cache().keys
     return keys.all_stocks() if path == "/stocks" else (

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+
+from chalicelib.lazy import lazy
 
 
 def _int(name: str, default: int) -> int:
@@ -40,6 +41,8 @@ class Settings:
     outbox_max_attempts: int
     log_level: str
     max_body_bytes: int
+    # "" turns CORS off; credentials are never allowed (the API uses no cookies).
+    cors_allow_origin: str
     health_timeout_s: float
 
     @property
@@ -47,7 +50,7 @@ class Settings:
         return self.stage == "local"
 
 
-@lru_cache(maxsize=1)
+@lazy()
 def get_settings() -> Settings:
     env = os.environ.get
     return Settings(
@@ -77,5 +80,6 @@ def get_settings() -> Settings:
         outbox_max_attempts=_int("OUTBOX_MAX_ATTEMPTS", 10),
         log_level=env("LOG_LEVEL", "INFO"),
         max_body_bytes=_int("MAX_BODY_BYTES", 64 * 1024),
+        cors_allow_origin=env("CORS_ALLOW_ORIGIN", "*"),
         health_timeout_s=_float("HEALTH_TIMEOUT_S", 2.0),
     )

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from chalicelib.errors import GATEWAY_RESPONSES, gateway_error_body
+from chalicelib.api.gateway import GATEWAY_RESPONSES, gateway_error_body
 from devstack.database import ROOT
 
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway refuses larger payloads before the function runs

@@ -5,7 +5,7 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from chalicelib.config import get_settings
-from chalicelib.models import Base
+from chalicelib.domain.models import Base
 
 config = context.config
 target_metadata = Base.metadata

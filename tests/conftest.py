@@ -45,9 +45,9 @@ def database_url(postgres_service: services.Service) -> Iterator[str]:
     url = create_database(postgres_service.url, name)
     migrate(url)
     yield url
-    from chalicelib.db import dispose_engine
+    from chalicelib.adapters.database import get_database
 
-    dispose_engine()
+    get_database.cache_clear()
     drop_database(postgres_service.url, name)
 
 

@@ -1,34 +1,24 @@
-"""Placing a trade: validate, pre-check buying power, set aside cash or shares, record the trade as pending with
-its outbox message in one transaction; the message goes to SQS after commit."""
+"""Placing a trade: replay an idempotent retry, pre-check buying power, set aside cash or shares, and record the
+trade as pending with its outbox message in one transaction; the message goes to SQS after commit."""
 from __future__ import annotations
 
 import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from chalicelib.adapters.logs import get_logger
+from chalicelib.domain import rules, views
+from chalicelib.domain.errors import Conflict, NotFound, TradeRefused
+from chalicelib.domain.events import TradePlaced
+from chalicelib.domain.messages import settlement_message
+from chalicelib.services.unit_of_work import UnitOfWork
 
-from chalicelib import settlement_rules as rules
-from chalicelib.cache import Cache
-from chalicelib.errors import ApiError, Conflict, NotFound
-from chalicelib.logs import get_logger
-from chalicelib.models import Holding, Stock, Trade, User
-from chalicelib.outbox import Outbox
-from chalicelib.schemas import NewTrade, TradeAccepted, TradeOut
-from chalicelib.services import users
-from chalicelib.unit_of_work import UnitOfWork
-
-
-class TradeRefused(ApiError):
-    """The pre-check failed: nothing was created. The code is the reason (insufficient_funds, ...)."""
-
-    status = 400
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message, [{"field": "transaction_volume", "reason": reason}])
-        self.code = reason
+if TYPE_CHECKING:
+    from chalicelib.api.shapes import NewTrade
+    from chalicelib.domain.models import Holding, Stock, Trade, User
 
 
 @dataclass(frozen=True)
@@ -37,102 +27,73 @@ class Placed:
     replayed: bool
 
 
-def place(new: NewTrade, idempotency_key: str | None, uow: UnitOfWork, cache: Cache, outbox: Outbox) -> Placed:
+def place(new: NewTrade, idempotency_key: str | None, uow: UnitOfWork) -> Placed:
+    """`idempotency_key` is the header's; `client_order_id` in the body serves as the key without one."""
     key = idempotency_key or new.client_order_id
     with uow:
         # The user row lock serialises a user's placements: reservations and idempotency keys stay exact.
-        user = users.find_by_ref(uow, new.user_ref, for_update=True)
+        user = uow.users.get(new.user_ref, for_update=True)
         fingerprint = _fingerprint(user.id, new)
         if key is not None:
-            earlier = uow.session.scalar(select(Trade).where(Trade.user_id == user.id, Trade.idempotency_key == key))
+            earlier = _earlier_with_key(uow, user, key, fingerprint, "Idempotency-Key" if idempotency_key
+                                        else "client_order_id")
             if earlier is not None:
-                if earlier.request_fingerprint != fingerprint:
-                    raise Conflict(
-                        "this idempotency key was already used with a different request",
-                        [{"field": "Idempotency-Key" if idempotency_key else "client_order_id"}],
-                    )
-                get_logger().info("idempotent replay", extra={"event": "trade_replayed",
-                                                              "transaction_id": str(earlier.id)})
-                return Placed(accepted_view(earlier, user.username), replayed=True)
-
-        stock = uow.session.get(Stock, new.ticker)
+                return Placed(views.trade_accepted(earlier, user.username), replayed=True)
+        stock = uow.stocks.get(new.ticker)
         if stock is None:
             raise NotFound(f"stock {new.ticker!r} not found", [{"field": "ticker"}])
-        holding = None
-        if new.transaction_type == rules.SELL:
-            holding = uow.session.scalar(
-                select(Holding).where(Holding.user_id == user.id, Holding.ticker == stock.ticker).with_for_update()
-            )
+        holding = uow.holdings.get_for_update(user.id, stock.ticker) if new.transaction_type == rules.SELL else None
         order = rules.Order(new.transaction_type, new.transaction_volume, stock.close_price)
-        account = rules.Account(
-            balance=user.balance,
-            reserved_cash=user.reserved_cash,
-            quantity=holding.quantity if holding else 0,
-            reserved_quantity=holding.reserved_quantity if holding else 0,
-            stock_volume=stock.volume,
-        )
-        reason = rules.pre_check(order, account)
-        if reason is not None:
-            get_logger().info("transaction refused at placement", extra={
-                "event": "trade_refused", "outcome": reason, "user_id": str(user.id), "ticker": stock.ticker,
-                "side": order.side, "volume": order.volume})
-            raise TradeRefused(reason, _refusal_message(reason, order, account))
-
-        cash, shares = rules.reservation(order)
-        user.reserved_cash += cash
-        if holding is not None:
-            holding.reserved_quantity += shares
-        trade = Trade(
-            id=uuid.uuid4(),
-            user_id=user.id,
-            ticker=stock.ticker,
-            side=order.side,
-            volume=order.volume,
-            reserved_cash=cash,
-            reserved_quantity=shares,
-            status="pending",
-            client_order_id=new.client_order_id,
-            idempotency_key=key,
-            request_fingerprint=fingerprint,
-        )
-        uow.session.add(trade)
-        uow.session.flush()
-        # After-commit actions run in order: the trade is logged as placed before its message is sent.
-        uow.after_commit(lambda: get_logger().info("transaction placed", extra={
-            "event": "trade_placed", "outcome": "pending", "transaction_id": str(trade.id),
-            "user_id": str(user.id), "ticker": trade.ticker, "side": trade.side, "volume": trade.volume,
-            "reserved_cash": str(cash), "idempotency_key": key}))
-        outbox.add(uow, trade.id)
-        uow.after_commit(lambda: cache.delete(cache.keys.user(user.username)))
-        uow.after_commit(lambda: cache.drop_listed(cache.keys.transaction_keys(str(user.id))))
+        _pre_check(order, user, stock, holding)
+        cash, shares = _reserve(order, user, holding)
+        trade = uow.trades.add(id=uuid.uuid4(), user_id=user.id, ticker=stock.ticker, side=order.side,
+                               volume=order.volume, reserved_cash=cash, reserved_quantity=shares,
+                               status=rules.PENDING, client_order_id=new.client_order_id, idempotency_key=key,
+                               request_fingerprint=fingerprint)
+        uow.outbox.add(trade.id, settlement_message(trade.id))
+        uow.record(TradePlaced(trade.id, user.id, user.username, {
+            "ticker": trade.ticker, "side": trade.side, "volume": trade.volume,
+            "reserved_cash": str(trade.reserved_cash), "idempotency_key": key}))
         uow.commit()
-    return Placed(accepted_view(trade, user.username), replayed=False)
+    return Placed(views.trade_accepted(trade, user.username), replayed=False)
 
 
-def trade_view(trade: Trade, username: str) -> dict[str, Any]:
-    return _view(TradeOut, trade, username)
+def _earlier_with_key(uow: UnitOfWork, user: User, key: str, fingerprint: str, field: str) -> Trade | None:
+    """The trade an earlier request with this key placed; the same key with another request is a conflict."""
+    earlier = uow.trades.by_idempotency_key(user.id, key)
+    if earlier is None:
+        return None
+    if earlier.request_fingerprint != fingerprint:
+        raise Conflict("this idempotency key was already used with a different request", [{"field": field}])
+    get_logger().info("idempotent replay", extra={"event": "trade_replayed", "transaction_id": str(earlier.id)})
+    return earlier
 
 
-def accepted_view(trade: Trade, username: str) -> dict[str, Any]:
-    return _view(TradeAccepted, trade, username)
+def _pre_check(order: rules.Order, user: User, stock: Stock, holding: Holding | None) -> None:
+    """The broker's buying-power check; a refusal is a 400 that creates nothing."""
+    account = rules.Account(
+        balance=user.balance,
+        reserved_cash=user.reserved_cash,
+        quantity=holding.quantity if holding else 0,
+        reserved_quantity=holding.reserved_quantity if holding else 0,
+        stock_volume=stock.volume,
+    )
+    reason = rules.pre_check(order, account)
+    if reason is None:
+        return
+    get_logger().info("transaction refused at placement", extra={
+        "event": "trade_refused", "outcome": reason, "user_id": str(user.id), "ticker": stock.ticker,
+        "side": order.side, "volume": order.volume})
+    raise TradeRefused(reason, _refusal_message(reason, order, account))
 
 
-def _view(shape: type[TradeOut], trade: Trade, username: str) -> dict[str, Any]:
-    return shape(
-        transaction_id=trade.id,
-        user=username,
-        user_id=trade.user_id,
-        ticker=trade.ticker,
-        transaction_type=trade.side,
-        transaction_volume=trade.volume,
-        transaction_price=trade.price,
-        total=trade.total,
-        status=trade.status,  # type: ignore[arg-type]
-        reason=trade.reason,
-        timestamp=trade.created_at,
-        settled_at=trade.settled_at,
-        client_order_id=trade.client_order_id,
-    ).model_dump(mode="json")
+def _reserve(order: rules.Order, user: User, holding: Holding | None) -> tuple[Decimal, int]:
+    """Set aside the order's cash (a buy) or shares (a sell) on the locked rows; returns what was set aside."""
+    cash, shares = rules.reservation(order)
+    user.reserved_cash += cash
+    if holding is not None:
+        holding.reserved_quantity += shares
+    return cash, shares
 
 
 def _fingerprint(user_id: uuid.UUID, new: NewTrade) -> str:
@@ -154,10 +115,3 @@ def _refusal_message(reason: str, order: rules.Order, account: rules.Account) ->
         return f"buying {order.volume} shares but only {account.stock_volume} are on offer"
     available_shares = account.quantity - account.reserved_quantity
     return f"selling {order.volume} shares but only {available_shares} are held and not already being sold"
-
-
-def find_for_user(uow: UnitOfWork, user: User, trade_id: uuid.UUID) -> Trade:
-    trade = uow.session.scalar(select(Trade).where(Trade.id == trade_id, Trade.user_id == user.id))
-    if trade is None:
-        raise NotFound(f"transaction {str(trade_id)!r} not found")
-    return trade

@@ -71,7 +71,7 @@ def test_outbox_relay_is_scheduled_and_the_api_is_one_function(template: dict) -
 
 
 def test_api_gateway_answers_its_own_errors_in_the_api_error_shape(template: dict) -> None:
-    from chalicelib.errors import GATEWAY_RESPONSES
+    from chalicelib.api.gateway import GATEWAY_RESPONSES
 
     responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in template["Resources"].values()
                  if r["Type"] == "AWS::ApiGateway::GatewayResponse"}

@@ -12,13 +12,13 @@ import redis as redis_lib
 from chalice.test import Client
 from sqlalchemy import text
 
-from chalicelib import cache as cache_module
-from chalicelib.aws import reset_clients
-from chalicelib.queue import reset_trade_queue
+from chalicelib.adapters.cache import get_cache
+from chalicelib.adapters.aws_clients import aws_client
+from chalicelib.adapters.trade_queue import get_trade_queue
 from devstack.aws import ensure_trade_queues, sqs_client
 from chalicelib.config import get_settings
-from chalicelib.db import dispose_engine, get_engine
-from chalicelib.models import Base
+from chalicelib.adapters.database import get_database, get_engine
+from chalicelib.domain.models import Base
 
 # Short enough that tests see redeliveries quickly, long enough that a batch finishes before it is redelivered.
 TEST_VISIBILITY_S = 3
@@ -54,9 +54,9 @@ def _app_database(database_url: str, redis_url: str, aws_endpoint: str) -> Itera
     mp.setenv("AWS_ENDPOINT_URL", aws_endpoint)
     mp.setenv("DB_POOL_SIZE", "8")
     get_settings.cache_clear()
-    dispose_engine()
+    get_database.cache_clear()
     yield
-    dispose_engine()
+    get_database.cache_clear()
     mp.undo()
     get_settings.cache_clear()
 
@@ -74,11 +74,11 @@ def isolation(monkeypatch: pytest.MonkeyPatch, redis_url: str, aws_endpoint: str
     monkeypatch.setenv("TRADE_DLQ_NAME", f"trades-dlq-{prefix}")
     monkeypatch.setenv("TRADE_MAX_RECEIVE_COUNT", str(TEST_MAX_RECEIVES))
     monkeypatch.setenv("OUTBOX_RELAY_MIN_AGE_S", "0")
-    reset_clients()
-    reset_trade_queue()
+    aws_client.cache_clear()
+    get_trade_queue.cache_clear()
     get_settings.cache_clear()
     assert get_settings().cache_prefix == prefix  # read now, before a request patches the stage's variables in
-    cache_module.reset_cache()
+    get_cache.cache_clear()
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     with get_engine().begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
@@ -86,7 +86,7 @@ def isolation(monkeypatch: pytest.MonkeyPatch, redis_url: str, aws_endpoint: str
     sqs = sqs_client(aws_endpoint)
     for url in queues.values():
         sqs.delete_queue(QueueUrl=url)
-    cache_module.reset_cache()
+    get_cache.cache_clear()
     raw = redis_lib.Redis.from_url(redis_url)
     keys = list(raw.scan_iter(match=f"{prefix}:*", count=1000))
     if keys:
@@ -135,7 +135,7 @@ def api(client: Client) -> JsonClient:
 @pytest.fixture
 def log_records() -> Iterator[list[logging.LogRecord]]:
     """Records logged by the app's logger during the test."""
-    from chalicelib.logs import get_logger
+    from chalicelib.adapters.logs import get_logger
 
     records: list[logging.LogRecord] = []
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from chalicelib.db import get_engine
+from chalicelib.adapters.database import get_engine
 from devstack.database import ROOT
 
 

@@ -15,8 +15,8 @@ from sqlalchemy import text
 from werkzeug.test import Client as WsgiClient
 
 from chalicelib.config import get_settings
-from chalicelib.db import get_engine
-from chalicelib.schemas import NewTrade, NewUser
+from chalicelib.adapters.database import get_engine
+from chalicelib.api.shapes import NewTrade, NewUser
 from chalicelib.services import users as users_service
 from devstack.wsgi import ChaliceWSGI
 from tests.integration.helpers import assert_error, body, seed, trade
@@ -90,7 +90,7 @@ def test_swagger_page_loads_its_assets_from_the_app_not_a_cdn(api) -> None:
 
 
 def test_swagger_page_follows_the_stage_prefix_of_api_gateway() -> None:
-    from chalicelib.openapi import swagger_page
+    from chalicelib.api.swagger import swagger_page
 
     html = swagger_page(SimpleNamespace(context={"path": "/api/swagger/"})).body
     assert 'href="/api/swagger/swagger-ui.css"' in html and '"/api/openapi.json"' in html
@@ -112,14 +112,14 @@ def test_health_reports_each_dependency(api) -> None:
     ("TRADE_QUEUE_NAME", "no-such-queue", "queue"),
 ])
 def test_health_is_503_naming_what_is_down(api, monkeypatch, variable: str, value: str, down: str) -> None:
-    from chalicelib.cache import reset_cache
-    from chalicelib.queue import reset_trade_queue
+    from chalicelib.adapters.cache import get_cache
+    from chalicelib.adapters.trade_queue import get_trade_queue
 
     monkeypatch.setenv(variable, value)
     get_settings.cache_clear()
     get_settings()
-    reset_cache()
-    reset_trade_queue()
+    get_cache.cache_clear()
+    get_trade_queue.cache_clear()
     response = api.get("/health")
     assert response.status_code == 503
     report = body(response)
@@ -165,13 +165,12 @@ def test_transaction_pages_stay_stable_under_concurrent_trades(api) -> None:
     stop = threading.Event()
 
     def keep_trading() -> None:
-        from chalicelib.cache import get_cache
-        from chalicelib.outbox import get_outbox
+        from chalicelib.adapters.cache import get_cache
         from chalicelib.services import trades
-        from chalicelib.unit_of_work import UnitOfWork
+        from chalicelib.services.unit_of_work import UnitOfWork
 
         while not stop.is_set():
-            trades.place(NewTrade.parse(trade(volume=1)), None, UnitOfWork(), get_cache(), get_outbox())
+            trades.place(NewTrade.parse(trade(volume=1)), None, UnitOfWork())
 
     writer = threading.Thread(target=keep_trading)
     writer.start()
@@ -209,7 +208,7 @@ def test_body_over_the_gateway_limit_is_413_in_the_error_shape(served) -> None:
 
 
 def test_gateway_responses_for_aws_match_the_local_ones() -> None:
-    from chalicelib.errors import GATEWAY_RESPONSES, gateway_error_body
+    from chalicelib.api.gateway import GATEWAY_RESPONSES, gateway_error_body
 
     template = json.loads((ROOT / ".chalice/merge-template.json").read_text())["Resources"]
     declared = {r["Properties"]["ResponseType"]: r["Properties"] for r in template.values()

@@ -10,13 +10,13 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
-from chalicelib.cache import get_cache
-from chalicelib.db import get_engine
-from chalicelib.outbox import get_outbox, settlement_message
-from chalicelib.schemas import NewStock, NewTrade, NewUser
+from chalicelib.adapters.cache import get_cache
+from chalicelib.adapters.database import get_engine
+from chalicelib.domain.messages import settlement_message
+from chalicelib.api.shapes import NewStock, NewTrade, NewUser
 from chalicelib.services import stocks, trades, users
-from chalicelib.services.trades import TradeRefused
-from chalicelib.unit_of_work import UnitOfWork
+from chalicelib.domain.errors import TradeRefused
+from chalicelib.services.unit_of_work import UnitOfWork
 from devstack.invariants import violations
 from tests.integration.helpers import queue_depth
 from tests.integration.pollers import settled_counts, wait_until_final
@@ -27,10 +27,10 @@ STOCKS = {"AAPL": (Decimal("101.25"), 4_000), "MSFT": (Decimal("37.10"), 2_500),
 
 def seed_market() -> None:
     for name, balance in USERS.items():
-        users.register(NewUser.parse({"username": name, "balance": balance}), UnitOfWork(), get_cache())
+        users.register(NewUser.parse({"username": name, "balance": balance}), UnitOfWork())
     for ticker, (price, volume) in STOCKS.items():
         stocks.ingest(NewStock.parse({"ticker": ticker, "open_price": price, "close_price": price, "high": price,
-                                      "low": price, "volume": volume}), UnitOfWork(), get_cache())
+                                      "low": price, "volume": volume}), UnitOfWork())
 
 
 def check_invariants() -> None:
@@ -62,7 +62,7 @@ def test_storm_of_trades_settled_by_two_pollers_with_every_message_twice(sqs, qu
                 "transaction_volume": rng.randint(1, 40),
             })
             try:
-                placed = trades.place(order, None, UnitOfWork(), get_cache(), get_outbox())
+                placed = trades.place(order, None, UnitOfWork())
             except TradeRefused as refusal:
                 with lock:
                     refused.append(refusal.code)
@@ -107,7 +107,7 @@ def test_poller_killed_after_commit_before_delete_settles_nothing_twice(sqs, que
     seed_market()
     placed = [
         trades.place(NewTrade.parse({"user": name, "ticker": "AAPL", "transaction_type": "buy",
-                                     "transaction_volume": 2}), None, UnitOfWork(), get_cache(), get_outbox())
+                                     "transaction_volume": 2}), None, UnitOfWork())
         for name in list(USERS) * 2
     ]
     assert queue_depth(sqs, queues["queue"]) == len(placed) == 20

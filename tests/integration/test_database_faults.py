@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from chalicelib.config import get_settings
-from chalicelib.db import dispose_engine
+from chalicelib.adapters.database import get_database
 from tests.integration.helpers import assert_error, body, queue_depth, seed, trade
 from tests.integration.tcp_proxy import TcpProxy
 
@@ -35,12 +35,12 @@ def db_proxy(database_url: str) -> Iterator[TcpProxy]:
     patch.setenv("DB_CONNECT_TIMEOUT_S", str(CONNECT_TIMEOUT_S))
     patch.setenv("DB_STATEMENT_TIMEOUT_MS", str(STATEMENT_TIMEOUT_MS))
     get_settings.cache_clear()
-    dispose_engine()
+    get_database.cache_clear()
     yield proxy
     proxy.close()
     patch.undo()
     get_settings.cache_clear()
-    dispose_engine()
+    get_database.cache_clear()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
 
-from chalicelib.db import get_engine
+from chalicelib.adapters.database import get_engine
 from devstack.invariants import violations
 from devstack.wsgi import ChaliceWSGI
 from tests.integration.helpers import drain

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from chalicelib.db import get_engine
+from chalicelib.adapters.database import get_engine
 from devstack.database import migrate
 
 
@@ -60,7 +60,7 @@ def test_migrations_are_idempotent_and_match_the_models(database_url: str) -> No
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from chalicelib.models import Base
+    from chalicelib.domain.models import Base
 
     migrate(database_url)  # already at head: a no-op
     with get_engine().connect() as conn:

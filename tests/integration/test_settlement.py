@@ -9,7 +9,7 @@ import uuid
 from sqlalchemy import text
 
 from app import settle_trades
-from chalicelib.db import get_engine
+from chalicelib.adapters.database import get_engine
 from devstack.poller import LambdaContext
 from tests.integration.helpers import body, drain, queue_depth, seed, trade
 

@@ -9,10 +9,10 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from chalicelib.aws import reset_clients
+from chalicelib.adapters.aws_clients import aws_client
 from chalicelib.config import get_settings
-from chalicelib.db import get_engine
-from chalicelib.queue import reset_trade_queue
+from chalicelib.adapters.database import get_engine
+from chalicelib.adapters.trade_queue import get_trade_queue
 from tests.integration.helpers import assert_error, body, drain, error_fields, seed, trade
 
 
@@ -159,13 +159,12 @@ def test_without_a_key_every_post_is_a_new_trade(api) -> None:
 
 def test_concurrent_duplicates_under_one_key_create_one_trade() -> None:
     """Eight requests with one key at once: one trade, eight answers naming it."""
-    from chalicelib.cache import get_cache
-    from chalicelib.outbox import get_outbox
-    from chalicelib.schemas import NewTrade, NewUser
+    from chalicelib.adapters.cache import get_cache
+    from chalicelib.api.shapes import NewTrade, NewUser
     from chalicelib.services import trades, users
-    from chalicelib.unit_of_work import UnitOfWork
+    from chalicelib.services.unit_of_work import UnitOfWork
 
-    users.register(NewUser.parse({"username": "alice", "balance": "10000"}), UnitOfWork(), get_cache())
+    users.register(NewUser.parse({"username": "alice", "balance": "10000"}), UnitOfWork())
     with get_engine().begin() as conn:
         conn.execute(text("INSERT INTO stocks VALUES ('AAPL', 100, 100, 100, 100, 1000, now())"))
     order = NewTrade.parse(trade(volume=10))
@@ -174,7 +173,7 @@ def test_concurrent_duplicates_under_one_key_create_one_trade() -> None:
 
     def place() -> None:
         barrier.wait()
-        answers.append(str(trades.place(order, "same-key", UnitOfWork(), get_cache(), get_outbox()).body["transaction_id"]))
+        answers.append(str(trades.place(order, "same-key", UnitOfWork()).body["transaction_id"]))
 
     threads = [threading.Thread(target=place) for _ in range(8)]
     for thread in threads:
@@ -192,8 +191,8 @@ def test_sqs_unreachable_at_placement_still_202_and_the_relay_gets_it_settled(ap
     reachable = get_settings().aws_endpoint_url
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
     get_settings.cache_clear()
-    reset_clients()
-    reset_trade_queue()
+    aws_client.cache_clear()
+    get_trade_queue.cache_clear()
 
     response = api.post("/transactions", trade(volume=10))
     assert response.status_code == 202
@@ -204,8 +203,8 @@ def test_sqs_unreachable_at_placement_still_202_and_the_relay_gets_it_settled(ap
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", reachable)
     get_settings.cache_clear()
-    reset_clients()
-    reset_trade_queue()
+    aws_client.cache_clear()
+    get_trade_queue.cache_clear()
     from app import relay_outbox
     from devstack.schedule import scheduled_event
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from chalicelib.db import get_engine
+from chalicelib.adapters.database import get_engine
 from tests.integration.helpers import assert_error, body, drain, error_fields, seed, trade
 
 

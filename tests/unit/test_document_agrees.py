@@ -9,8 +9,8 @@ import jsonschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.errors import ValidationFailed
-from chalicelib.schemas import NewTrade, NewUser, Request
+from chalicelib.domain.errors import ValidationFailed
+from chalicelib.api.shapes import NewTrade, NewUser, RequestModel
 
 # JSON values a client might send: strings shaped like the fields' own text, other strings, numbers, and the rest.
 field_text = st.text(alphabet="0123456789abcdefABCDEF.-_@+ xyzBUYSELbuysel\t", max_size=60)
@@ -52,7 +52,7 @@ ExactValidator = jsonschema.validators.extend(
 )
 
 
-def agrees(model: type[Request], body: dict[str, Any]) -> None:
+def agrees(model: type[RequestModel], body: dict[str, Any]) -> None:
     # Numbers reach the API as Decimal (never float), and the schema validator reads them exactly too.
     documented = ExactValidator(model.model_json_schema(mode="validation")).is_valid(body)
     try:

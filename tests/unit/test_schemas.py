@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.errors import ValidationFailed
-from chalicelib.schemas import MAX_MONEY, NewStock, NewUser, format_money
+from chalicelib.domain.errors import ValidationFailed
+from chalicelib.api.shapes import NewStock, NewUser
+from chalicelib.domain.money import MAX_MONEY, format_money
 
 STOCK = {"ticker": "aapl", "open_price": "10", "close_price": "11", "high": "12", "low": "9", "volume": 100}
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib import settlement_rules as rules
+from chalicelib.domain import rules
 
 D = Decimal
 
@@ -24,7 +24,7 @@ def test_buy_moves_cash_to_shares_and_takes_volume() -> None:
 
 
 def test_sell_moves_shares_to_cash_and_returns_volume() -> None:
-    outcome = rules.settle(rules.Order("sell", 4, D("2.25"), reserved_shares=4), account(quantity=10, reserved_quantity=4))
+    outcome = rules.settle(rules.Order("sell", 4, D("2.25"), reserved_quantity=4), account(quantity=10, reserved_quantity=4))
     assert (outcome.status, outcome.total, outcome.balance) == ("settled", D("9.00"), D("9.00"))
     assert (outcome.quantity, outcome.reserved_quantity, outcome.stock_volume) == (-4, -4, 4)
 
@@ -44,7 +44,7 @@ def test_rejection_changes_no_money_and_releases_the_reservation(order, acct, re
     assert (outcome.status, outcome.reason, outcome.total) == ("rejected", reason, None)
     assert outcome.balance == 0 and outcome.quantity == 0 and outcome.stock_volume == 0
     assert outcome.reserved_cash == -order.reserved_cash
-    assert outcome.reserved_quantity == -order.reserved_shares
+    assert outcome.reserved_quantity == -order.reserved_quantity
 
 
 def test_pre_check_counts_what_pending_orders_set_aside() -> None:
@@ -69,11 +69,11 @@ def test_settlement_never_drives_anything_negative_and_conserves_money_and_share
     # Whatever was set aside at placement, the rows can only hold what their constraints allow.
     order = rules.Order(side, volume, price, reserved_cash if reserved_cash <= balance else D(0),
                         reserved_shares if reserved_shares <= quantity else 0)
-    acct = rules.Account(balance, order.reserved_cash, quantity, order.reserved_shares, stock_volume)
+    acct = rules.Account(balance, order.reserved_cash, quantity, order.reserved_quantity, stock_volume)
     outcome = rules.settle(order, acct)
     assert balance + outcome.balance >= 0
     assert order.reserved_cash + outcome.reserved_cash == 0
-    assert order.reserved_shares + outcome.reserved_quantity == 0
+    assert order.reserved_quantity + outcome.reserved_quantity == 0
     assert quantity + outcome.quantity >= 0 and stock_volume + outcome.stock_volume >= 0
     assert outcome.quantity + outcome.stock_volume == 0  # shares only move between holder and market
     if outcome.status == "settled":
@@ -111,4 +111,4 @@ def test_any_interleaving_of_placements_and_settlements_keeps_every_invariant(da
         assert quantity + stock_volume == float_shares
         assert balance == initial_cash + settled_flows
         assert reserved_cash == sum(o.reserved_cash for o in pending)
-        assert reserved_shares == sum(o.reserved_shares for o in pending)
+        assert reserved_shares == sum(o.reserved_quantity for o in pending)

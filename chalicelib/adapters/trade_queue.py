@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import aws
+from chalicelib.adapters.aws_clients import aws_client
 from chalicelib.config import get_settings
+from chalicelib.lazy import lazy
 
 SQS_BATCH = 10
 
@@ -56,20 +56,6 @@ class TradeQueue:
         self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])
 
 
-_lock = threading.Lock()
-_queue: TradeQueue | None = None
-
-
+@lazy()
 def get_trade_queue() -> TradeQueue:
-    global _queue
-    if _queue is None:
-        with _lock:
-            if _queue is None:
-                _queue = TradeQueue(aws.client("sqs"), get_settings().trade_queue_name)
-    return _queue
-
-
-def reset_trade_queue() -> None:
-    global _queue
-    with _lock:
-        _queue = None
+    return TradeQueue(aws_client("sqs"), get_settings().trade_queue_name)

@@ -21,6 +21,12 @@ class ValidationFailed(ApiError):
     status = 400
     code = "validation_error"
 
+    @classmethod
+    def naming(cls, details: list[dict[str, Any]]) -> ValidationFailed:
+        """A 400 that names every offending field in its message and describes each in its details."""
+        fields = ", ".join(dict.fromkeys(str(detail.get("field") or "body") for detail in details))
+        return cls(f"Invalid request: {fields}", details)
+
 
 class MalformedRequest(ApiError):
     status = 400
@@ -57,24 +63,16 @@ class ServiceUnavailable(ApiError):
     code = "service_unavailable"
 
 
+class TradeRefused(ApiError):
+    """The placement pre-check failed: nothing was created. The code is the reason (insufficient_funds, ...)."""
+
+    status = 400
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message, [{"field": "transaction_volume", "reason": reason}])
+        self.code = reason
+
+
 class InternalError(ApiError):
     status = 500
     code = "internal_error"
-
-
-# API Gateway answers some requests before any function runs (no such route, too large, throttled, the function
-# failed or timed out). Its gateway responses give those the same error shape: declared for AWS in
-# .chalice/merge-template.json, emulated locally by devstack/wsgi.py, both from this table.
-# type -> (status, or None to keep API Gateway's own, code, message)
-GATEWAY_RESPONSES: dict[str, tuple[int | None, str, str]] = {
-    "MISSING_AUTHENTICATION_TOKEN": (404, "not_found", "no route matches this method and path"),
-    "REQUEST_TOO_LARGE": (413, "payload_too_large", "the request is larger than the API accepts"),
-    "THROTTLED": (429, "too_many_requests", "too many requests; slow down and retry"),
-    "DEFAULT_4XX": (None, "bad_request", "the API gateway refused the request"),
-    "DEFAULT_5XX": (None, "service_unavailable", "the service could not answer; try again shortly"),
-}
-
-
-def gateway_error_body(response_type: str) -> dict[str, Any]:
-    _, code, message = GATEWAY_RESPONSES[response_type]
-    return {"error": {"code": code, "message": message, "details": []}}

@@ -1,27 +1,23 @@
-"""CloudWatch-style structured JSON logging (aws-lambda-powertools Logger), shared by every function, and the
-middleware that writes one line per invocation: function, request id, event, duration, outcome."""
+"""Chalice middleware: one `invocation` log line per function call (function, request id, trigger, outcome,
+duration, cold start), and Chalice's own error answers given the API's error shape."""
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools.logging import Logger
+from chalice import Response
 
-from chalicelib.config import get_settings
+from chalicelib.adapters.logs import get_logger
+from chalicelib.api.responses import error_response
+from chalicelib.domain.errors import ApiError
 
 _cold_start = True
 
 
-@lru_cache(maxsize=1)
-def get_logger() -> Logger:
-    return Logger(service="tradeapi", level=get_settings().log_level)
-
-
 def log_invocation(event: Any, get_response: Callable[[Any], Any]) -> Any:
-    """Chalice middleware for every function: each line logged during the invocation carries the function name
-    and request id, and the invocation ends with one `invocation` line (duration and outcome)."""
+    """For every function: each line logged during the invocation carries the function name and request id, and
+    the invocation ends with one `invocation` line (duration and outcome)."""
     global _cold_start
     logger = get_logger()
     context = getattr(event, "lambda_context", None) or getattr(event, "context", None)
@@ -53,3 +49,21 @@ def _outcome(response: Any) -> Any:
     if isinstance(response, dict) and "batchItemFailures" in response:
         return "partial_failure" if response["batchItemFailures"] else "ok"
     return "ok"
+
+
+def normalize_chalice_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice answers some errors itself (405, 500) as {"Code", "Message"}; give them the API's shape."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body and "Message" in body:
+        error = ApiError(str(body["Message"]))
+        error.status = response.status_code
+        error.code = _snake(str(body["Code"]))
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
+        return error_response(error, headers)
+    return response
+
+
+def _snake(name: str) -> str:
+    name = name.removesuffix("Error") or name
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))

@@ -1,9 +1,10 @@
-"""Request and response shapes (pydantic). Validation rules of the spec live here and only here."""
+"""Request and response shapes (pydantic). Every validation rule of a request lives here; the response shapes
+are what the OpenAPI document declares, and tests hold the domain's views to them."""
 from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal, Self
 
@@ -18,12 +19,13 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from chalicelib.errors import ValidationFailed
+from chalicelib.domain import patterns
+from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.money import CENT, MAX_MONEY, format_money
+from chalicelib.domain.paging import DEFAULT_LIMIT, MAX_LIMIT
 
-MAX_MONEY = Decimal("9999999999.99")
-CENT = Decimal("0.01")
-USERNAME_RE = re.compile(r"[A-Za-z0-9_.@+\-]{3,50}")
-TICKER_RE = re.compile(r"[A-Z0-9.\-]{1,15}")
+USERNAME_RE = patterns.USERNAME.compiled
+TICKER_RE = patterns.TICKER.compiled
 # Surrounding spaces and trailing zeros are tolerated, as the older version did; nothing is ever rounded.
 MONEY_STRING_RE = re.compile(r"\s*\d{1,10}(\.\d{1,2}0*)?\s*")
 _MONEY_PATTERN = f"^{MONEY_STRING_RE.pattern}$"
@@ -49,11 +51,6 @@ def _to_money(value: Any) -> Decimal:
     return amount.quantize(CENT)
 
 
-def format_money(amount: Decimal) -> str:
-    return f"{amount.quantize(CENT):f}"
-
-
-
 # Accepted as a JSON number or string, always answered as a string with two decimals; never a float.
 Money = Annotated[
     Decimal,
@@ -76,13 +73,11 @@ MoneyOut = Annotated[
 ]
 
 
-# What uuid.UUID reads as a UUID among username characters: 32 hex digits, hyphens anywhere.
-UUID_PATTERN = r"^-*([0-9a-fA-F]-*){32}$"
 
 
 def _check_username(value: str) -> str:
     if not USERNAME_RE.fullmatch(value):
-        raise ValueError("must be 3-50 characters of letters, digits and _.@+-")
+        raise ValueError(f"must be {patterns.USERNAME.description}")
     if value.isdigit():
         raise ValueError("must not be all digits")
     if _is_uuid(value):
@@ -104,7 +99,7 @@ def _to_ticker(value: Any) -> Any:
 
 def _check_ticker(value: str) -> str:
     if not TICKER_RE.fullmatch(value):
-        raise ValueError("must be 1-15 characters of A-Z, 0-9, '.' and '-'")
+        raise ValueError(f"must be {patterns.TICKER.description}")
     return value
 
 
@@ -122,22 +117,22 @@ def _to_int(value: Any) -> Any:
 Username = Annotated[
     str,
     Field(strict=True, json_schema_extra={
-        "pattern": r"^[A-Za-z0-9_.@+\-]{3,50}$",
-        "not": {"anyOf": [{"pattern": r"^[0-9]+$"}, {"pattern": UUID_PATTERN}]},
+        "pattern": patterns.USERNAME.anchored,
+        "not": {"anyOf": [{"pattern": r"^[0-9]+$"}, {"pattern": patterns.UUID_LIKE}]},
     }),
     AfterValidator(_check_username),
 ]
 Ticker = Annotated[
     str,
     BeforeValidator(_to_ticker),
-    Field(strict=True, json_schema_extra={"pattern": r"^\s*[A-Za-z0-9.\-]{1,15}\s*$"}),
+    Field(strict=True, json_schema_extra={"pattern": rf"^\s*{patterns.TICKER.any_case().regex}\s*$"}),
     AfterValidator(_check_ticker),
 ]
 StockVolume = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_to_int)]
 
 
-class Request(BaseModel):
-    """Base of request bodies: unknown fields are ignored so older clients keep working."""
+class RequestModel(BaseModel):
+    """Base of request bodies and queries: unknown fields are ignored so older clients keep working."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
@@ -146,10 +141,10 @@ class Request(BaseModel):
         try:
             parsed = cls.model_validate(data)
         except ValidationError as exc:
-            raise ValidationFailed(*_describe(_pydantic_details(exc))) from None
+            raise ValidationFailed.naming(_pydantic_details(exc)) from None
         details = parsed.cross_field_errors()
         if details:
-            raise ValidationFailed(*_describe(details))
+            raise ValidationFailed.naming(details)
         return parsed
 
     def cross_field_errors(self) -> list[dict[str, Any]]:
@@ -168,17 +163,12 @@ def _pydantic_details(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-def _describe(details: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    fields = ", ".join(dict.fromkeys(d["field"] for d in details))
-    return f"Invalid request: {fields}", details
-
-
-class NewUser(Request):
+class NewUser(RequestModel):
     username: Username
     balance: Money
 
 
-class NewStock(Request):
+class NewStock(RequestModel):
     ticker: Ticker
     open_price: Money
     close_price: Money
@@ -196,11 +186,11 @@ class NewStock(Request):
         return errors
 
 
-class Response(BaseModel):
+class ResponseModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class UserOut(Response):
+class UserOut(ResponseModel):
     user_id: uuid.UUID
     username: str
     balance: MoneyOut
@@ -208,14 +198,14 @@ class UserOut(Response):
     created_at: datetime
 
 
-class UserCreated(Response):
+class UserCreated(ResponseModel):
     message: str = "User created"
     user_id: uuid.UUID
     username: str
     balance: MoneyOut
 
 
-class StockOut(Response):
+class StockOut(ResponseModel):
     ticker: str
     open_price: MoneyOut
     close_price: MoneyOut
@@ -225,7 +215,7 @@ class StockOut(Response):
     created_at: datetime
 
 
-class StockCreated(Response):
+class StockCreated(ResponseModel):
     message: str = "stock created"
     stock: StockOut
 
@@ -246,7 +236,7 @@ UserRef = Annotated[str, Field(strict=True, min_length=1, max_length=50)]
 ClientOrderId = Annotated[str, Field(strict=True, min_length=1, max_length=48, pattern=r"^[\x21-\x7e]+$")]
 
 
-class NewTrade(Request):
+class NewTrade(RequestModel):
     """A buy or sell order. `user` is a username or user id; `user_id` is accepted in its place."""
 
     model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["user"]}, {"required": ["user_id"]}]})
@@ -268,7 +258,7 @@ class NewTrade(Request):
         return []
 
 
-class TradeOut(Response):
+class TradeOut(ResponseModel):
     transaction_id: uuid.UUID
     user: str
     user_id: uuid.UUID
@@ -288,7 +278,7 @@ class TradeAccepted(TradeOut):
     message: str = "Transaction is in progress."
 
 
-class HoldingOut(Response):
+class HoldingOut(ResponseModel):
     ticker: str
     quantity: int
     available: int
@@ -327,64 +317,6 @@ class HealthOut(BaseModel):
     checks: dict[Literal["database", "cache", "queue"], CheckOut]
 
 
-class PageQuery(Request):
-    limit: Annotated[int, Field(ge=1, le=1000), BeforeValidator(_to_int)] = 100
+class PageQuery(RequestModel):
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT), BeforeValidator(_to_int)] = DEFAULT_LIMIT
     cursor: Annotated[str, Field(max_length=200)] | None = None
-
-
-UNIX_SECONDS_RE = re.compile(r"-?\d{1,12}(\.\d{1,6})?")
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-DATE_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?")
-_BOUND_SCHEMA = {"anyOf": [{"type": "string", "pattern": f"^{pattern.pattern}$"}
-                           for pattern in (UNIX_SECONDS_RE, DATE_RE, DATE_TIME_RE)]}
-_BOUND_DESCRIPTION = ("ISO 8601 date (the whole day counts), ISO 8601 date-time (naive means UTC), or Unix seconds; "
-                      "start <= timestamp <= end")
-
-# Path parameters as the routes accept them, for the OpenAPI document; the rules are the ones enforced above.
-PATH_PARAMETERS: dict[str, dict[str, Any]] = {
-    "username": {"type": "string", "pattern": r"^[A-Za-z0-9_.@+\-]{3,50}$"},
-    "ticker": {"type": "string", "pattern": r"^[A-Za-z0-9.\-]{1,15}$", "description": "matched in any case"},
-    "user_id": {"type": "string", "minLength": 1, "maxLength": 50, "description": "a user id (UUID) or username"},
-    "transaction_id": {"type": "string", "format": "uuid"},
-    "start": {**_BOUND_SCHEMA, "description": _BOUND_DESCRIPTION, "examples": ["2026-01-01"]},
-    "end": {**_BOUND_SCHEMA, "description": _BOUND_DESCRIPTION, "examples": ["2026-12-31"]},
-    "asset": {"type": "string", "minLength": 1},
-}
-
-
-def parse_transaction_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise ValidationFailed(*_describe([{"field": "transaction_id", "message": "must be a UUID",
-                                            "type": "uuid_parsing"}])) from None
-
-
-def parse_bound(raw: str, *, end: bool) -> datetime:
-    """A range bound: Unix seconds, an ISO 8601 date (the whole day counts) or date-time (naive means UTC)."""
-    if UNIX_SECONDS_RE.fullmatch(raw):
-        seconds = Decimal(raw)
-        return datetime.fromtimestamp(0, UTC) + timedelta(microseconds=int(seconds * 1_000_000))
-    if DATE_RE.fullmatch(raw):
-        day = datetime.combine(date.fromisoformat(raw), time(0), UTC)
-        return day + timedelta(days=1, microseconds=-1) if end else day
-    if not DATE_TIME_RE.fullmatch(raw):
-        raise ValueError("not a bound")
-    moment = datetime.fromisoformat(raw)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def parse_range(start: str, end: str) -> tuple[datetime, datetime]:
-    details = []
-    bounds: dict[str, datetime] = {}
-    for name, raw in (("start", start), ("end", end)):
-        try:
-            bounds[name] = parse_bound(raw, end=name == "end")
-        except (ValueError, OverflowError, InvalidOperation):
-            details.append({"field": name, "message": "must be an ISO 8601 date or date-time, or Unix seconds",
-                            "type": "datetime_parsing"})
-    if not details and bounds["start"] > bounds["end"]:
-        details.append({"field": "start", "message": "must not be after end", "type": "range"})
-    if details:
-        raise ValidationFailed(*_describe(details))
-    return bounds["start"], bounds["end"]

@@ -1,30 +1,15 @@
-"""boto3 clients, created on first use and reused by the warm Lambda. Local stages talk to the AWS emulator
+"""boto3 clients, built on first use and reused by the warm Lambda. Local stages talk to the AWS emulator
 (LocalStack or moto server) through localstack-client; AWS stages use the function's role."""
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from chalicelib.config import get_settings
-
-_lock = threading.Lock()
-_clients: dict[str, Any] = {}
+from chalicelib.lazy import lazy
 
 
-def client(service: str) -> Any:
-    if service not in _clients:
-        with _lock:
-            if service not in _clients:
-                _clients[service] = _build(service)
-    return _clients[service]
-
-
-def reset_clients() -> None:
-    with _lock:
-        _clients.clear()
-
-
-def _build(service: str) -> Any:
+@lazy()
+def aws_client(service: str) -> Any:
     from botocore.config import Config
 
     settings = get_settings()

@@ -1,48 +1,35 @@
-"""The SQLAlchemy engine: created on first use, kept for the life of the process (a warm Lambda)."""
+"""The SQLAlchemy engine and its session factory: built on first use, kept for the life of the process."""
 from __future__ import annotations
 
-import threading
+from dataclasses import dataclass
 
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from chalicelib.config import get_settings
+from chalicelib.lazy import lazy
 
-_lock = threading.Lock()
-_engine: Engine | None = None
-_sessions: sessionmaker[Session] | None = None
+
+@dataclass(frozen=True)
+class Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+
+def _dispose(database: Database) -> None:
+    database.engine.dispose()
+
+
+@lazy(close=_dispose)
+def get_database() -> Database:
+    """Forget it with `get_database.cache_clear()` (tests point the process at another database)."""
+    engine = _build_engine()
+    return Database(engine, sessionmaker(bind=engine, expire_on_commit=False))
 
 
 def get_engine() -> Engine:
-    global _engine
-    if _engine is None:
-        with _lock:
-            if _engine is None:
-                _engine = _build_engine()
-    return _engine
-
-
-def get_session_factory() -> sessionmaker[Session]:
-    global _sessions
-    if _sessions is None:
-        _sessions = sessionmaker(bind=get_engine(), expire_on_commit=False)
-    return _sessions
-
-
-def ping() -> None:
-    """One round trip to the database; raises when it cannot serve."""
-    with get_engine().connect() as conn:
-        conn.execute(select(1))
-
-
-def dispose_engine() -> None:
-    """Forget the engine (tests point the process at another database; forks must not share sockets)."""
-    global _engine, _sessions
-    with _lock:
-        if _engine is not None:
-            _engine.dispose()
-        _engine, _sessions = None, None
+    return get_database().engine
 
 
 def _build_engine() -> Engine:

@@ -2,21 +2,23 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from chalicelib.adapters.logs import get_logger
 from chalicelib.config import get_settings
-from chalicelib.logs import get_logger
+from chalicelib.lazy import lazy
 
 if TYPE_CHECKING:
     import redis
 
 JSONValue = Any
+Loaded = TypeVar("Loaded")
 
 
 class CacheKeys:
-    """The older version's key names under a prefix and a kind, so user "AAPL" never meets ticker "AAPL"."""
+    """The older version's key names under a prefix and a kind, so user "AAPL" never meets ticker "AAPL".
+    Keys use the reference the client sent (a username or a user id), as the older version did."""
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
@@ -28,8 +30,7 @@ class CacheKeys:
         return f"{self.prefix}:stock:{ticker}"
 
     def all_stocks(self, page: str = "") -> str:
-        suffix = f":{page}" if page else ""
-        return f"{self.prefix}:stocks:stock_data{suffix}"
+        return f"{self.prefix}:stocks:stock_data{_suffix(page)}"
 
     def stock_lists(self) -> str:
         """A set naming every cached page of the stock list, so one ingest or settlement can drop them all."""
@@ -37,22 +38,43 @@ class CacheKeys:
 
     def transactions(self, user: str, page: str = "") -> str:
         """`user` is the username or user id the client named; `page` tells pages other than the first apart."""
-        suffix = f":{page}" if page else ""
-        return f"{self.prefix}:transactions:{user}_transactions{suffix}"
+        return f"{self.prefix}:transactions:{user}_transactions{_suffix(page)}"
 
     def transactions_range(self, user: str, start: str, end: str, page: str = "") -> str:
-        suffix = f":{page}" if page else ""
-        return f"{self.prefix}:transactions:{user}_{start}_{end}_transactions{suffix}"
+        return f"{self.prefix}:transactions:{user}_{start}_{end}_transactions{_suffix(page)}"
 
     def transaction_keys(self, user_id: str) -> str:
         """A set naming every cached list of the user's transactions, so one write can drop them all."""
         return f"{self.prefix}:transaction_keys:{user_id}"
 
 
+def _suffix(page: str) -> str:
+    return f":{page}" if page else ""
+
+
 class Cache:
     def __init__(self, client: redis.Redis, keys: CacheKeys) -> None:
         self._client = client
         self.keys = keys
+
+    def read_through(self, key: str, ttl_s: int, load: Callable[[], Loaded]) -> Loaded:
+        """Cache-aside: the cached value of `key`, else what `load()` returns, stored under `key` for `ttl_s`."""
+        cached: Loaded | None = self.get(key)
+        if cached is not None:
+            return cached
+        loaded = load()
+        self.set(key, loaded, ttl_s)
+        return loaded
+
+    def read_through_listed(self, key: str, ttl_s: int, load: Callable[[], tuple[Loaded, str]]) -> Loaded:
+        """As `read_through`, for one page of a list: `load()` also names the index set the page joins, so that
+        `drop_listed` finds it (the index may depend on what was loaded: a user's id, say)."""
+        cached: Loaded | None = self.get(key)
+        if cached is not None:
+            return cached
+        loaded, index = load()
+        self.set_listed(index, key, loaded, ttl_s)
+        return loaded
 
     def get(self, key: str) -> JSONValue | None:
         raw = self._guard("get", lambda: self._client.get(key))
@@ -93,6 +115,9 @@ class Cache:
     def ping(self) -> bool:
         return bool(self._client.ping())
 
+    def close(self) -> None:
+        self._client.close()
+
     def _guard(self, operation: str, action: Callable[[], Any]) -> Any:
         import redis  # loaded by get_cache already: a lookup, not an import
 
@@ -109,37 +134,21 @@ def _dumps(value: JSONValue) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-_lock = threading.Lock()
-_cache: Cache | None = None
-
-
+@lazy(close=Cache.close)
 def get_cache() -> Cache:
-    global _cache
-    if _cache is None:
-        with _lock:
-            if _cache is None:
-                # Imported here, not at the top: redis-py loads asyncio with it, which a cold start would pay
-                # for even where the cache is never asked.
-                import redis
-                from redis.backoff import NoBackoff
-                from redis.retry import Retry
+    # Imported here, not at the top: redis-py loads asyncio with it, which a cold start would pay for even where
+    # the cache is never asked.
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-                settings = get_settings()
-                client = redis.Redis.from_url(
-                    settings.redis_url,
-                    socket_timeout=settings.redis_timeout_s,
-                    socket_connect_timeout=settings.redis_timeout_s,
-                    # One quick retry covers a pooled connection that died with a Redis restart.
-                    retry=Retry(NoBackoff(), 1),
-                    health_check_interval=30,
-                )
-                _cache = Cache(client, CacheKeys(settings.cache_prefix))
-    return _cache
-
-
-def reset_cache() -> None:
-    global _cache
-    with _lock:
-        if _cache is not None:
-            _cache._client.close()
-        _cache = None
+    settings = get_settings()
+    client = redis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_s,
+        socket_connect_timeout=settings.redis_timeout_s,
+        # One quick retry covers a pooled connection that died with a Redis restart.
+        retry=Retry(NoBackoff(), 1),
+        health_check_interval=30,
+    )
+    return Cache(client, CacheKeys(settings.cache_prefix))

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 BUY, SELL = "buy", "sell"
+PENDING, SETTLED, REJECTED = "pending", "settled", "rejected"
 INSUFFICIENT_FUNDS = "insufficient_funds"
 INSUFFICIENT_SHARES = "insufficient_shares"
 INSUFFICIENT_VOLUME = "insufficient_volume"
@@ -17,7 +18,7 @@ class Order:
     price: Decimal  # the stock's close price
     # What this order set aside at placement: cash for a buy, shares for a sell.
     reserved_cash: Decimal = Decimal("0")
-    reserved_shares: int = 0
+    reserved_quantity: int = 0
 
     @property
     def cost(self) -> Decimal:
@@ -36,7 +37,7 @@ class Account:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Decision:
     """A settlement decision as deltas to apply; a rejection only releases what the order had set aside."""
 
     status: str
@@ -80,9 +81,9 @@ def reservation(order: Order) -> tuple[Decimal, int]:
     return (order.cost, 0) if order.side == BUY else (Decimal("0"), order.volume)
 
 
-def settle(order: Order, account: Account) -> Outcome:
+def settle(order: Order, account: Account) -> Decision:
     """Re-check with current values (this order's own reservation counts as available) and decide."""
-    own_cash, own_shares = order.reserved_cash, order.reserved_shares
+    own_cash, own_shares = order.reserved_cash, order.reserved_quantity
     reason = refusal(
         order.side,
         order.volume,
@@ -92,10 +93,10 @@ def settle(order: Order, account: Account) -> Outcome:
         account.stock_volume,
     )
     if reason is not None:
-        return Outcome("rejected", reason, None, Decimal("0"), -own_cash, 0, -own_shares, 0)
+        return Decision(REJECTED, reason, None, Decimal("0"), -own_cash, 0, -own_shares, 0)
     sign = 1 if order.side == BUY else -1
-    return Outcome(
-        status="settled",
+    return Decision(
+        status=SETTLED,
         reason=None,
         total=order.cost,
         balance=-sign * order.cost,

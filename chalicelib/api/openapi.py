@@ -1,35 +1,26 @@
 """The OpenAPI 3.1 document, generated from the routes' declarations and the pydantic models they validate and
-answer with (never written by hand), and the Swagger UI page that renders it offline (assets from the pinned
-swagger-ui-bundle-v2 package, not a CDN). Imported only by the documentation routes."""
+answer with (never written by hand). Imported only by the documentation route."""
 from __future__ import annotations
 
 import functools
-import html
 import json
 import re
 from http import HTTPStatus
 from typing import Any
 
-from chalice import Response
-from chalice.app import Request
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.errors import NotFound
-from chalicelib.http import JSON_TYPE, RouteSpec, model
-from chalicelib.schemas import PATH_PARAMETERS, ErrorOut
+from chalicelib.api.requests import BOUND_PATTERNS
+from chalicelib.api.responses import JSON_TYPE
+from chalicelib.api.router import RouteSpec, shape
+from chalicelib.api.shapes import ErrorOut
+from chalicelib.api.swagger import TITLE
+from chalicelib.domain import patterns
 
-TITLE = "tradeapi"
+
 VERSION = "1.0.0"
 _REF = "#/components/schemas/{model}"
-
-# Swagger UI's files the page loads; nothing else from the package is served.
-_ASSETS = {
-    "swagger-ui.css": "text/css; charset=utf-8",
-    "index.css": "text/css; charset=utf-8",
-    "swagger-ui-bundle.js": "application/javascript; charset=utf-8",
-    "swagger-ui-standalone-preset.js": "application/javascript; charset=utf-8",
-}
 
 _PAGE_HEADERS = {
     "Link": {"description": 'The next page: `<url>; rel="next"`; absent on the last page',
@@ -47,6 +38,20 @@ _REQUEST_HEADERS = {
                        "different body it is a 409. `client_order_id` in the body works the same way.",
         "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x20-\x7e]+$"},
     },
+}
+_BOUND = {"anyOf": [{"type": "string", "pattern": f"^{pattern.pattern}$"} for pattern in BOUND_PATTERNS],
+          "description": "ISO 8601 date (the whole day counts), ISO 8601 date-time (naive means UTC), or Unix "
+                         "seconds; start <= timestamp <= end"}
+# Path parameters as the routes accept them; the rules are the ones the validators enforce.
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "username": {"type": "string", "pattern": patterns.USERNAME.anchored},
+    "ticker": {"type": "string", "pattern": patterns.TICKER.any_case().anchored, "description": "matched in any case"},
+    "user_id": {"type": "string", "minLength": 1, "maxLength": patterns.USERNAME.max,
+                "description": "a user id (UUID) or username"},
+    "transaction_id": {"type": "string", "format": "uuid"},
+    "start": {**_BOUND, "examples": ["2026-01-01"]},
+    "end": {**_BOUND, "examples": ["2026-12-31"]},
+    "asset": {"type": "string", "minLength": 1},
 }
 _RESPONSE_HEADERS = {
     "Idempotency-Key": {"Idempotent-Replayed": {"description": "`true` when this answer replays an earlier one",
@@ -88,12 +93,12 @@ def _models(specs: list[RouteSpec]) -> list[tuple[type[BaseModel], Any]]:
     wanted: dict[tuple[type[BaseModel], str], None] = {(ErrorOut, "serialization"): None}
     for spec in specs:
         if spec.body is not None:
-            wanted[(model(spec.body), "validation")] = None
+            wanted[(shape(spec.body), "validation")] = None
         if spec.query is not None:
-            wanted[(model(spec.query), "validation")] = None
+            wanted[(shape(spec.query), "validation")] = None
         for response in (spec.response, *(name for _, name in spec.other_responses)):
             if response is not None:
-                wanted[(model(response), "serialization")] = None
+                wanted[(shape(response), "serialization")] = None
     return list(wanted)
 
 
@@ -101,20 +106,20 @@ def _operation(spec: RouteSpec, refs: dict[tuple[type[BaseModel], Any], Any]) ->
     operation: dict[str, Any] = {"operationId": spec.name, "summary": spec.summary}
     parameters = [_path_parameter(name) for name in re.findall(r"{(\w+)}", spec.path)]
     if spec.query is not None:
-        parameters += _query_parameters(model(spec.query))
+        parameters += _query_parameters(shape(spec.query))
     parameters += [_REQUEST_HEADERS[name] for name in spec.headers]
     if parameters:
         operation["parameters"] = parameters
     if spec.body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {JSON_TYPE: {"schema": refs[(model(spec.body), "validation")]}},
+            "content": {JSON_TYPE: {"schema": refs[(shape(spec.body), "validation")]}},
         }
     operation["responses"] = {str(spec.status): _success(spec, refs)}
     for status, name in spec.other_responses:
         operation["responses"][str(status)] = {
             "description": HTTPStatus(status).phrase,
-            "content": {JSON_TYPE: {"schema": refs[(model(name), "serialization")]}},
+            "content": {JSON_TYPE: {"schema": refs[(shape(name), "serialization")]}},
         }
     error_schema = refs[(ErrorOut, "serialization")]
     for status in spec.errors:
@@ -128,7 +133,7 @@ def _operation(spec: RouteSpec, refs: dict[tuple[type[BaseModel], Any], Any]) ->
 def _success(spec: RouteSpec, refs: dict[tuple[type[BaseModel], Any], Any]) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": HTTPStatus(spec.status).phrase}
     if spec.response is not None:
-        schema = refs[(model(spec.response), "serialization")]
+        schema = refs[(shape(spec.response), "serialization")]
         if spec.response.startswith("list["):
             schema = {"type": "array", "items": schema}
         answer["content"] = {spec.content_type: {"schema": schema}}
@@ -161,46 +166,3 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
         param_schema = {k: v for k, v in {**prop, **branches[0]}.items() if k not in ("anyOf", "title")}
         parameters.append({"name": name, "in": "query", "required": name in required, "schema": param_schema})
     return parameters
-
-
-def swagger_page(request: Request) -> Response:
-    """The page loads its assets and the document relative to where the API is mounted (a stage prefix too)."""
-    path = request.context.get("path") or "/swagger"
-    base = re.sub(r"/swagger/?$", "", path)
-    assets = html.escape(f"{base}/swagger")
-    # A JS string literal inside <script>: JSON-escaped, and "</" split so it cannot close the element.
-    spec_url = json.dumps(f"{base}/openapi.json").replace("</", "<\\/")
-    page = f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>{TITLE} API</title>
-  <link rel="stylesheet" href="{assets}/swagger-ui.css">
-  <link rel="stylesheet" href="{assets}/index.css">
-</head>
-<body>
-  <div id="swagger-ui"></div>
-  <script src="{assets}/swagger-ui-bundle.js"></script>
-  <script src="{assets}/swagger-ui-standalone-preset.js"></script>
-  <script>
-    window.ui = SwaggerUIBundle({{url: {spec_url}, dom_id: "#swagger-ui", deepLinking: true,
-      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: "StandaloneLayout"}});
-  </script>
-</body>
-</html>
-"""
-    return Response(body=page, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
-
-
-def swagger_asset(name: str) -> Response:
-    if name not in _ASSETS:
-        raise NotFound(f"no documentation asset {name!r}")
-    return Response(body=_read_asset(name), status_code=200,
-                    headers={"Content-Type": _ASSETS[name], "Cache-Control": "public, max-age=86400"})
-
-
-@functools.lru_cache(maxsize=len(_ASSETS))
-def _read_asset(name: str) -> str:
-    from swagger_ui_bundle import swagger_ui_path
-
-    return (swagger_ui_path / name).read_text(encoding="utf-8")

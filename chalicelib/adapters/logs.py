@@ -1,0 +1,23 @@
+"""CloudWatch-style structured JSON logs (aws-lambda-powertools Logger), shared by every function, and settlement
+metrics in CloudWatch Embedded Metric Format (one JSON line per flush, no API call)."""
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import Logger
+
+from chalicelib.config import get_settings
+from chalicelib.lazy import lazy
+
+
+@lazy()
+def get_logger() -> Logger:
+    return Logger(service="tradeapi", level=get_settings().log_level)
+
+
+@lazy()
+def get_metrics() -> Any:
+    """Settlement metrics (powertools Metrics), namespace `tradeapi`; loaded only by the consumer."""
+    from aws_lambda_powertools.metrics import Metrics
+
+    return Metrics(namespace="tradeapi", service="settlement")

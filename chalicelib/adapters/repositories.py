@@ -1,0 +1,201 @@
+"""Repositories: every statement the services need, one class per table, each on the unit of work's session.
+Services speak to these and to the domain; none of them writes SQL."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, and_, delete, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from chalicelib.adapters import batch_statements as batch
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.models import Holding, OutboxMessage, Stock, Trade, User
+
+
+class Users:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, username: str, balance: Decimal) -> User | None:
+        """The new user, or None if the username is taken."""
+        return self._session.execute(
+            insert(User).values(username=username, balance=balance)
+            .on_conflict_do_nothing(index_elements=[User.username]).returning(User)
+        ).scalar_one_or_none()
+
+    def get_by_username(self, username: str) -> User:
+        return self._one(select(User).where(User.username == username), username, for_update=False)
+
+    def get(self, ref: str, *, for_update: bool = False) -> User:
+        """A user named by id (a UUID) or by username; usernames are never UUIDs, so the two cannot be confused."""
+        try:
+            query = select(User).where(User.id == uuid.UUID(ref))
+        except ValueError:
+            query = select(User).where(User.username == ref)
+        return self._one(query, ref, for_update)
+
+    def lock(self, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
+        """Balances of these users, locked in id order (the global lock order: trades, users, holdings, stocks)."""
+        return {user.id: user for user in self._session.execute(
+            select(User.id, User.username, User.balance, User.reserved_cash)
+            .where(User.id.in_(sorted(user_ids))).order_by(User.id).with_for_update())}
+
+    def _one(self, query: Any, ref: str, for_update: bool) -> User:
+        if for_update:
+            query = query.with_for_update()
+        user: User | None = self._session.execute(query).scalar_one_or_none()
+        if user is None:
+            raise NotFound(f"user {ref!r} not found", [{"field": "user"}])
+        return user
+
+
+class Stocks:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, values: dict[str, Any]) -> Stock | None:
+        """The new stock, or None if the ticker exists (stock data is immutable)."""
+        return self._session.execute(
+            insert(Stock).values(**values).on_conflict_do_nothing(index_elements=[Stock.ticker]).returning(Stock)
+        ).scalar_one_or_none()
+
+    def get(self, ticker: str) -> Stock | None:
+        return self._session.get(Stock, ticker)
+
+    def page(self, after: str | None, limit: int) -> list[Stock]:
+        return list(self._session.scalars(_by_ticker(select(Stock), Stock.ticker, after, limit)))
+
+    def lock(self, tickers: Iterable[str]) -> dict[str, Row[Any]]:
+        return {stock.ticker: stock for stock in self._session.execute(
+            select(Stock.ticker, Stock.close_price, Stock.volume)
+            .where(Stock.ticker.in_(sorted(tickers))).order_by(Stock.ticker).with_for_update())}
+
+
+class Holdings:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get_for_update(self, user_id: uuid.UUID, ticker: str) -> Holding | None:
+        return self._session.scalar(
+            select(Holding).where(Holding.user_id == user_id, Holding.ticker == ticker).with_for_update())
+
+    def page(self, user_id: uuid.UUID, after: str | None, limit: int) -> list[Holding]:
+        """Positions with shares, by ticker."""
+        query = select(Holding).where(Holding.user_id == user_id, Holding.quantity > 0)
+        return list(self._session.scalars(_by_ticker(query, Holding.ticker, after, limit)))
+
+    def lock_or_create(self, pairs: Iterable[tuple[uuid.UUID, str]]) -> list[Row[Any]]:
+        """The (user, ticker) holdings, locked in that sorted order; missing ones are created empty."""
+        ordered = sorted(set(pairs))
+        return list(self._session.execute(batch.LOCK_OR_CREATE_HOLDINGS, batch.params(
+            "pairs", user_id=[user for user, _ in ordered], ticker=[ticker for _, ticker in ordered])))
+
+
+class Trades:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, **columns: Any) -> Trade:
+        trade = Trade(**columns)
+        self._session.add(trade)
+        self._session.flush()  # the row exists (and its timestamp is read back) before the outbox row names it
+        return trade
+
+    def by_idempotency_key(self, user_id: uuid.UUID, key: str) -> Trade | None:
+        return self._session.scalar(select(Trade).where(Trade.user_id == user_id, Trade.idempotency_key == key))
+
+    def get(self, user_id: uuid.UUID, trade_id: uuid.UUID) -> Trade | None:
+        return self._session.scalar(select(Trade).where(Trade.id == trade_id, Trade.user_id == user_id))
+
+    def page(self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int,
+             between: tuple[datetime, datetime] | None = None) -> list[Trade]:
+        """A user's trades newest first, after the (timestamp, id) of the last one shown, within `between`."""
+        query = select(Trade).where(Trade.user_id == user_id)
+        if between is not None:
+            query = query.where(Trade.created_at.between(*between))
+        if after is not None:
+            # A row comparison: the (user_id, created_at DESC, id DESC) index serves it as a range.
+            query = query.where(tuple_(Trade.created_at, Trade.id) < tuple_(*after))
+        query = query.order_by(Trade.created_at.desc(), Trade.id.desc()).limit(limit + 1)
+        return list(self._session.scalars(query))
+
+    def lock(self, trade_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
+        """The trades, locked in id order: first in the global lock order."""
+        return {trade.id: trade for trade in self._session.execute(
+            select(Trade.id, Trade.user_id, Trade.ticker, Trade.side, Trade.volume, Trade.reserved_cash,
+                   Trade.reserved_quantity, Trade.status, Trade.reason, Trade.created_at)
+            .where(Trade.id.in_(set(trade_ids))).order_by(Trade.id).with_for_update())}
+
+    def record_settlements(self, decisions: dict[uuid.UUID, dict[str, Any]],
+                           balances: dict[uuid.UUID, tuple[Decimal, Decimal]],
+                           holdings: dict[tuple[uuid.UUID, str], tuple[int, int]],
+                           volumes: dict[str, int]) -> None:
+        """A batch's outcome in one round trip, whatever its size: each trade's status, price and total, and the
+        balances, holdings and stock volumes the batch left (only trades still pending are written)."""
+        self._session.execute(batch.WRITE_SETTLEMENTS, {
+            **batch.params("new_users", id=list(balances),
+                           balance=[balance for balance, _ in balances.values()],
+                           reserved_cash=[reserved for _, reserved in balances.values()]),
+            **batch.params("new_holdings", user_id=[user for user, _ in holdings],
+                           ticker=[ticker for _, ticker in holdings],
+                           quantity=[quantity for quantity, _ in holdings.values()],
+                           reserved_quantity=[reserved for _, reserved in holdings.values()]),
+            **batch.params("new_stocks", ticker=list(volumes), volume=list(volumes.values())),
+            **batch.params("new_trades", id=list(decisions), **{
+                column: [decision[column] for decision in decisions.values()]
+                for column in ("status", "reason", "total", "price", "settled_at")}),
+        })
+
+
+class Outbox:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, trade_id: uuid.UUID, payload: dict[str, Any]) -> None:
+        self._session.add(OutboxMessage(trade_id=trade_id, payload=payload))
+
+    def due(self, min_age_s: float, resend_after_s: float, max_attempts: int, limit: int) -> dict[uuid.UUID, Any]:
+        """Messages to send, locked and skipped by concurrent relays: unsent ones older than `min_age_s` (the API
+        missed them) and sent ones whose trade is still pending `resend_after_s` after the last send (lost)."""
+        now = datetime.now(UTC)
+        rows = self._session.execute(
+            select(OutboxMessage.trade_id, OutboxMessage.payload)
+            .where(
+                OutboxMessage.attempts < max_attempts,
+                or_(
+                    and_(OutboxMessage.sent_at.is_(None),
+                         OutboxMessage.created_at <= now - timedelta(seconds=min_age_s)),
+                    OutboxMessage.sent_at <= now - timedelta(seconds=resend_after_s),
+                ),
+            )
+            .order_by(OutboxMessage.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return {row.trade_id: row.payload for row in rows}
+
+    def mark_sent(self, trade_ids: list[uuid.UUID]) -> None:
+        self._session.execute(
+            update(OutboxMessage).where(OutboxMessage.trade_id.in_(trade_ids))
+            .values(sent_at=datetime.now(UTC), attempts=OutboxMessage.attempts + 1, last_error=None))
+
+    def mark_failed(self, trade_id: uuid.UUID, error: str) -> None:
+        self._session.execute(
+            update(OutboxMessage).where(OutboxMessage.trade_id == trade_id)
+            .values(attempts=OutboxMessage.attempts + 1, last_error=error[:1000]))
+
+    def remove(self, trade_ids: list[uuid.UUID]) -> None:
+        """The trades are final: their messages are no longer needed."""
+        self._session.execute(delete(OutboxMessage).where(OutboxMessage.trade_id.in_(trade_ids)))
+
+
+def _by_ticker(query: Any, ticker: Any, after: str | None, limit: int) -> Any:
+    """Ticker keyset paging: the rows after `after`, by ticker, one more than a page to tell if more remain."""
+    if after is not None:
+        query = query.where(ticker > after)
+    return query.order_by(ticker).limit(limit + 1)

@@ -1,0 +1,105 @@
+"""The settlement consumer (SQS edge): settles a batch of messages (in one transaction when it can, trade by trade
+when it must) and reports each message on its own, failed ones in the partial batch response, so one bad message
+never fails its batch mates. A message that keeps failing is left to the queue's redrive policy."""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.adapters.logs import get_logger, get_metrics
+from chalicelib.config import get_settings
+from chalicelib.domain.messages import PoisonMessage, trade_id_of
+from chalicelib.services import settlement
+from chalicelib.services.unit_of_work import UnitOfWork
+
+
+def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Lambda SQS handler body: returns {"batchItemFailures": [{"itemIdentifier": messageId}, ...]}."""
+    # Only the consumer pays for the batch utilities, never an API function's cold start.
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    started = time.perf_counter()
+    parsed = {record["messageId"]: _parse(record["body"]) for record in event.get("Records") or []}
+    results = _settle(parsed)
+    batch_ms = round((time.perf_counter() - started) * 1000, 2)
+
+    def report(record: Any) -> None:
+        trade_id = parsed[record.message_id]
+        result = results[record.message_id]
+        report_result(record, trade_id if isinstance(trade_id, uuid.UUID) else None, result, batch_ms)
+
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    try:
+        answer: dict[str, Any] = process_partial_response(event=event, record_handler=report, processor=processor,
+                                                          context=context)
+        return answer
+    finally:
+        # One Embedded Metric Format line per batch: CloudWatch turns it into metrics, no API call needed.
+        get_metrics().flush_metrics()
+
+
+def _parse(body: str) -> uuid.UUID | PoisonMessage:
+    try:
+        return trade_id_of(body)
+    except PoisonMessage as poison:
+        return poison
+
+
+def _settle(parsed: dict[str, uuid.UUID | PoisonMessage]) -> dict[str, settlement.SettlementResult]:
+    """The result for each message id; a poison message is its own result."""
+    valid = {message_id: trade_id for message_id, trade_id in parsed.items() if isinstance(trade_id, uuid.UUID)}
+    settled = settlement.settle_batch(list(valid.values()), UnitOfWork()) if valid else []
+    results: dict[str, settlement.SettlementResult] = dict(zip(valid, settled, strict=True))
+    results.update({message_id: poison for message_id, poison in parsed.items()
+                    if isinstance(poison, PoisonMessage)})
+    return results
+
+
+def report_result(record: Any, trade_id: uuid.UUID | None, result: settlement.SettlementResult,
+                  batch_ms: float) -> None:
+    """One log line and the metrics for one message; raising marks the message failed for the partial response."""
+    logger, metrics = get_logger(), get_metrics()
+    receives = int(record.attributes.approximate_receive_count or 1)
+    if isinstance(result, Exception):
+        final = receives >= get_settings().trade_max_receive_count
+        metrics.add_metric(name="TradesFailed", unit="Count", value=1)
+        logger.error(
+            "settlement failed; message goes to the dead-letter queue" if final else "settlement failed; will retry",
+            extra={
+                "event": "trade_settlement_failed",
+                "outcome": "dead_lettered" if final else "retry",
+                "transaction_id": str(trade_id) if trade_id else None,
+                "message_id": record.message_id,
+                "receive_count": receives,
+                "error": f"{type(result).__name__}: {result}",
+                "duration_ms": batch_ms,
+            },
+        )
+        raise result
+    _count(metrics, result)
+    logger.info(
+        f"transaction {result.status}" if result.changed else "transaction already final; delivery ignored",
+        extra={
+            "event": "trade_settled" if result.changed else "trade_redelivered",
+            "outcome": result.status,
+            "reason": result.reason,
+            "transaction_id": str(result.trade_id),
+            "message_id": record.message_id,
+            "receive_count": receives,
+            # The batch settled in one transaction: this is how long the batch took.
+            "duration_ms": batch_ms,
+        },
+    )
+
+
+def _count(metrics: Any, result: settlement.Settlement) -> None:
+    if not result.changed:
+        metrics.add_metric(name="TradesRedelivered", unit="Count", value=1)
+        return
+    metrics.add_metric(name="TradesSettled" if result.status == "settled" else "TradesRejected", unit="Count",
+                       value=1)
+    if result.placed_at is not None:
+        latency_ms = (datetime.now(UTC) - result.placed_at).total_seconds() * 1000
+        metrics.add_metric(name="SettlementLatency", unit="Milliseconds", value=round(latency_ms, 2))

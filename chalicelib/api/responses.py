@@ -1,0 +1,68 @@
+"""JSON answers, the paging headers of lists, and the one error shape every failure is given."""
+from __future__ import annotations
+
+import json
+import urllib.parse
+from typing import Any
+
+from chalice import Response
+from chalice.app import Request
+
+from chalicelib.adapters.logs import get_logger
+from chalicelib.domain.errors import ApiError, InternalError, ServiceUnavailable
+from chalicelib.domain.paging import Page
+
+JSON_TYPE = "application/json"
+
+# SQLSTATEs that mean "the database cannot serve now", not "the request is wrong".
+_UNAVAILABLE_SQLSTATES = {"57014", "55P03", "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006"}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    # Serialised here, not by Chalice: its encoder would turn a stray Decimal into a float.
+    return Response(
+        body=json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        # nosniff: a browser must never run an answer as anything but the JSON it is.
+        headers={"Content-Type": JSON_TYPE, "X-Content-Type-Options": "nosniff", **(headers or {})},
+    )
+
+
+def error_response(error: ApiError, headers: dict[str, str] | None = None) -> Response:
+    return json_response(error.to_body(), error.status, headers)
+
+
+def page_response(request: Request, page: Page) -> Response:
+    """A list stays a JSON array; the next page is named in the Link and X-Next-Cursor headers."""
+    if page.next_cursor is None:
+        return json_response(page.items)
+    params = {**dict(request.query_params or {}), "cursor": page.next_cursor}
+    path = request.context.get("path") or ""
+    link = f"{path}?{urllib.parse.urlencode(params)}"
+    return json_response(page.items, headers={"Link": f'<{link}>; rel="next"', "X-Next-Cursor": page.next_cursor})
+
+
+def classify(exc: Exception) -> ApiError:
+    """What an unexpected exception means to the client: a dependency that is down (503), else a bug (500)."""
+    from sqlalchemy import exc as sa_exc  # imported late: only failures pay for it
+
+    if isinstance(exc, (sa_exc.InterfaceError, sa_exc.OperationalError, sa_exc.TimeoutError)) or (
+        isinstance(exc, sa_exc.DBAPIError) and _sqlstate(exc) in _UNAVAILABLE_SQLSTATES
+    ):
+        get_logger().warning("database unavailable", extra={"event": "database_unavailable", "error": str(exc)})
+        return ServiceUnavailable("the database is unavailable; try again shortly")
+    if isinstance(exc, (TimeoutError, ConnectionError)):
+        # A socket error no driver wrapped (pg8000 during a pool ping, say): a dependency, not the request.
+        get_logger().warning("dependency unavailable", extra={"event": "dependency_unavailable",
+                                                              "error": f"{type(exc).__name__}: {exc}"})
+        return ServiceUnavailable("a service this API depends on did not answer; try again shortly")
+    get_logger().exception("unhandled error", extra={"event": "unhandled_error"})
+    return InternalError("an internal error occurred")
+
+
+def _sqlstate(exc: Any) -> str | None:
+    args = getattr(getattr(exc, "orig", None), "args", None)
+    if args and isinstance(args[0], dict):
+        state = args[0].get("C")
+        return state if isinstance(state, str) else None
+    return None

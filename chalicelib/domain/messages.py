@@ -1,0 +1,21 @@
+"""The settlement message: what placement writes to the outbox and the consumer reads off the queue."""
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+
+class PoisonMessage(ValueError):
+    """A message the consumer can never process (not JSON, no trade id)."""
+
+
+def settlement_message(trade_id: uuid.UUID) -> dict[str, Any]:
+    return {"type": "trade.placed", "version": 1, "trade_id": str(trade_id)}
+
+
+def trade_id_of(body: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(json.loads(body)["trade_id"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PoisonMessage(f"not a settlement message: {body[:200]!r}") from exc

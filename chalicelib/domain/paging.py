@@ -1,0 +1,102 @@
+"""Keyset pagination shared by every list: a page, its opaque cursor (the sort key of the last item shown),
+and the cache-key suffix that tells pages apart. Keyset, not offset, so inserts never shift or repeat items."""
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from chalicelib.domain.errors import ValidationFailed
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+Row = TypeVar("Row")
+
+
+class PageRequest(Protocol):
+    """What a client asked for: how many items, after which cursor."""
+
+    @property
+    def limit(self) -> int: ...
+
+    @property
+    def cursor(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+    def to_cache(self) -> dict[str, Any]:
+        return {"items": self.items, "next": self.next_cursor}
+
+    @classmethod
+    def from_cache(cls, cached: dict[str, Any]) -> Page:
+        return cls(cached["items"], cached["next"])
+
+
+def page_of(rows: Sequence[Row], page: PageRequest, view: Callable[[Row], dict[str, Any]],
+            cursor_of: Callable[[Row], str]) -> Page:
+    """Rows fetched with limit + 1: the page's items, and the cursor after the last one shown if more remain."""
+    shown = rows[: page.limit]
+    return Page([view(row) for row in shown], cursor_of(shown[-1]) if len(rows) > page.limit else None)
+
+
+def page_key(page: PageRequest) -> str:
+    """'' for the default first page, so it keeps the older version's cache key."""
+    return "" if page.cursor is None and page.limit == DEFAULT_LIMIT else f"{page.limit}:{page.cursor or ''}"
+
+
+def ticker_cursor(ticker: str) -> str:
+    return _encode(ticker)
+
+
+def after_ticker(page: PageRequest) -> str | None:
+    """The ticker a by-ticker page starts after, from its cursor."""
+    return None if page.cursor is None else _decode(page.cursor, 1)[0]
+
+
+def trade_cursor(created_at: datetime, trade_id: uuid.UUID) -> str:
+    return _encode(created_at.isoformat(), str(trade_id))
+
+
+def after_trade(page: PageRequest) -> tuple[datetime, uuid.UUID] | None:
+    """The (timestamp, id) a newest-first page of trades starts after, from its cursor."""
+    if page.cursor is None:
+        return None
+    created_at, trade_id = _decode(page.cursor, 2)
+    try:
+        moment = datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            raise ValueError("naive")
+        return moment, uuid.UUID(trade_id)
+    except ValueError:
+        raise _invalid_cursor() from None
+
+
+def _encode(*parts: str) -> str:
+    raw = "|".join(parts).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, parts: int) -> list[str]:
+    """The sort key a cursor holds; a cursor this API did not issue is a 400."""
+    try:
+        decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        decoded = []
+    if len(decoded) != parts or not all(decoded):
+        raise _invalid_cursor()
+    return decoded
+
+
+def _invalid_cursor() -> ValidationFailed:
+    return ValidationFailed(
+        "Invalid request: cursor",
+        [{"field": "cursor", "message": "is not a cursor this API issued", "type": "cursor"}],
+    )

@@ -1,0 +1,38 @@
+"""The shape of a username and of a ticker, said once. The validators, the OpenAPI document's patterns and the
+path parameters are all derived from these."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CharsPattern:
+    """`min`-`max` characters from a regex character class."""
+
+    chars: str
+    min: int
+    max: int
+    description: str
+
+    @property
+    def regex(self) -> str:
+        return f"[{self.chars}]{{{self.min},{self.max}}}"
+
+    @property
+    def anchored(self) -> str:
+        return f"^{self.regex}$"
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        return re.compile(self.regex)
+
+    def any_case(self) -> CharsPattern:
+        """The same, with lower-case letters too (tickers are matched in any case and stored upper-case)."""
+        return CharsPattern(self.chars.replace("A-Z", "A-Za-z"), self.min, self.max, self.description)
+
+
+USERNAME = CharsPattern(r"A-Za-z0-9_.@+\-", 3, 50, "3-50 characters of letters, digits and _.@+-")
+TICKER = CharsPattern(r"A-Z0-9.\-", 1, 15, "1-15 characters of A-Z, 0-9, '.' and '-'")
+# What uuid.UUID reads as a UUID among username characters: 32 hex digits, hyphens anywhere.
+UUID_LIKE = r"^-*([0-9a-fA-F]-*){32}$"

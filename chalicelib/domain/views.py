@@ -1,0 +1,69 @@
+"""How the domain's records read in JSON answers (and in the cache, which holds answers): money as strings with
+two decimals, times in ISO 8601 with "Z" for UTC, ids as strings. Plain functions, so a read the cache answers
+never loads pydantic; tests hold each view to the response shape the OpenAPI document declares for it."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.domain.money import format_money
+
+if TYPE_CHECKING:
+    from chalicelib.domain.models import Holding, Stock, Trade, User
+
+
+def user(record: User) -> dict[str, Any]:
+    return {"user_id": str(record.id), "username": record.username, "balance": format_money(record.balance),
+            "available_balance": format_money(record.available_balance), "created_at": _time(record.created_at)}
+
+
+def user_created(record: User) -> dict[str, Any]:
+    return {"message": "User created", "user_id": str(record.id), "username": record.username,
+            "balance": format_money(record.balance)}
+
+
+def stock(record: Stock) -> dict[str, Any]:
+    return {"ticker": record.ticker, "open_price": format_money(record.open_price),
+            "close_price": format_money(record.close_price), "high": format_money(record.high),
+            "low": format_money(record.low), "volume": record.volume, "created_at": _time(record.created_at)}
+
+
+def stock_created(record: Stock) -> dict[str, Any]:
+    return {"message": "stock created", "stock": stock(record)}
+
+
+def holding(record: Holding) -> dict[str, Any]:
+    return {"ticker": record.ticker, "quantity": record.quantity,
+            "available": record.quantity - record.reserved_quantity}
+
+
+def trade(record: Trade, username: str) -> dict[str, Any]:
+    return {
+        "transaction_id": str(record.id),
+        "user": username,
+        "user_id": str(record.user_id),
+        "ticker": record.ticker,
+        "transaction_type": record.side,
+        "transaction_volume": record.volume,
+        "transaction_price": _money(record.price),
+        "total": _money(record.total),
+        "status": record.status,
+        "reason": record.reason,
+        "timestamp": _time(record.created_at),
+        "settled_at": None if record.settled_at is None else _time(record.settled_at),
+        "client_order_id": record.client_order_id,
+    }
+
+
+def trade_accepted(record: Trade, username: str) -> dict[str, Any]:
+    return {**trade(record, username), "message": "Transaction is in progress."}
+
+
+def _money(amount: Decimal | None) -> str | None:
+    return None if amount is None else format_money(amount)
+
+
+def _time(moment: datetime) -> str:
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

@@ -1,0 +1,51 @@
+"""The one idiom for what a process builds once and keeps (settings, the engine, the Redis and boto3 clients):
+built on first use, so importing the app does no I/O, and kept across invocations of a warm Lambda.
+`cache_clear()` closes and forgets what was built, for tests that point the process elsewhere."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Lazy(Generic[T]):
+    def __init__(self, build: Callable[..., T], close: Callable[[T], object] | None = None) -> None:
+        self._build = build
+        self._close = close
+        self._built: dict[tuple[Hashable, ...], T] = {}
+        # Health checks ask for clients from several threads at once; one build each, never two.
+        self._lock = threading.Lock()
+        self.__doc__ = build.__doc__
+        self.__name__ = build.__name__
+
+    def __call__(self, *args: Hashable) -> T:
+        try:
+            return self._built[args]
+        except KeyError:
+            with self._lock:
+                if args not in self._built:
+                    self._built[args] = self._build(*args)
+                return self._built[args]
+
+    @property
+    def built(self) -> bool:
+        """Whether anything was built yet (cold-start checks: importing the app must build nothing)."""
+        return bool(self._built)
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            built, self._built = self._built, {}
+        if self._close is not None:
+            for value in built.values():
+                self._close(value)
+
+
+def lazy(close: Callable[[T], object] | None = None) -> Callable[[Callable[..., T]], Lazy[T]]:
+    """Decorate a builder: `@lazy(close=Engine.dispose) def get_engine() -> Engine: ...`."""
+
+    def wrap(build: Callable[..., T]) -> Lazy[T]:
+        return Lazy(build, close)
+
+    return wrap

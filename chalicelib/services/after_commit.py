@@ -1,0 +1,62 @@
+"""What follows each event once its unit of work has committed, and only then: the cache entries it made stale
+are refreshed or dropped (every invalidation rule of the API is in `refresh_cache`), and a placed trade is
+logged and its settlement message sent. A failed step is logged and never undoes the commit; the outbox relay
+re-sends a message whose send failed, and cache entries expire by their TTL."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from chalicelib.adapters.cache import Cache, get_cache
+from chalicelib.adapters.logs import get_logger
+from chalicelib.adapters.trade_queue import get_trade_queue
+from chalicelib.config import get_settings
+from chalicelib.domain.events import Event, StockIngested, TradePlaced, TradesSettled, UserRegistered
+from chalicelib.domain.messages import settlement_message
+from chalicelib.services import outbox
+
+if TYPE_CHECKING:
+    from chalicelib.services.unit_of_work import UnitOfWork
+
+
+def handle(events: list[Event], uow: UnitOfWork) -> None:
+    for event in events:
+        steps: list[Callable[[], None]] = []
+        if isinstance(event, TradePlaced):
+            # In this order: the trade is logged as placed before its message can be settled.
+            steps += [lambda e=event: _log_placed(e), lambda e=event: _send(e, uow)]
+        steps.append(lambda e=event: refresh_cache(e, get_cache()))
+        for step in steps:
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - the commit is durable; a failed follow-up is logged, not raised
+                get_logger().exception("after-commit step failed", extra={"event": "after_commit_failed"})
+
+
+def refresh_cache(event: Event, cache: Cache) -> None:
+    """Each key an event made stale, refreshed when the event carries the new value, dropped otherwise."""
+    keys, settings = cache.keys, get_settings()
+    if isinstance(event, UserRegistered):
+        cache.set(keys.user(event.username), event.view, settings.cache_ttl_user_s)
+    elif isinstance(event, StockIngested):
+        cache.set(keys.stock(event.ticker), event.view, settings.cache_ttl_stock_s)
+        cache.drop_listed(keys.stock_lists())
+    elif isinstance(event, TradePlaced):
+        # The reservation changed the available balance; the new trade heads every list of the user's trades.
+        cache.delete(keys.user(event.username))
+        cache.drop_listed(keys.transaction_keys(str(event.user_id)))
+    elif isinstance(event, TradesSettled):
+        cache.delete(*map(keys.user, event.users.values()), *map(keys.stock, event.tickers))
+        cache.drop_listed(keys.stock_lists(), *(keys.transaction_keys(str(user_id)) for user_id in event.users))
+
+
+def _log_placed(event: TradePlaced) -> None:
+    get_logger().info("transaction placed", extra={
+        "event": "trade_placed", "outcome": "pending", "transaction_id": str(event.trade_id),
+        "user_id": str(event.user_id), **event.details})
+
+
+def _send(event: TradePlaced, uow: UnitOfWork) -> None:
+    with uow.fresh() as sending:
+        outbox.deliver(sending, get_trade_queue(), {event.trade_id: settlement_message(event.trade_id)})
+        sending.commit()

@@ -1,0 +1,76 @@
+"""One database transaction with the repositories on it: rolled back unless the service commits. What the
+service records as having happened is handed, after the commit and only then, to `after_commit`.
+
+SQLAlchemy, the models and the repositories are loaded here, when the first transaction starts, and nowhere
+else: a request the cache answers never loads them, which is most of a cold start."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from chalicelib.domain.events import Event
+from chalicelib.services import after_commit
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from chalicelib.adapters.repositories import Holdings, Outbox, Stocks, Trades, Users
+
+AfterCommit = Callable[[list[Event], "UnitOfWork"], None]
+
+
+class UnitOfWork:
+    session: Session
+    users: Users
+    stocks: Stocks
+    holdings: Holdings
+    trades: Trades
+    outbox: Outbox
+
+    def __init__(self, session_factory: sessionmaker[Session] | None = None,
+                 after_commit: AfterCommit | None = None) -> None:
+        self._session_factory = session_factory
+        self._after_commit = after_commit
+        self._events: list[Event] = []
+
+    def __enter__(self) -> UnitOfWork:
+        from chalicelib.adapters import repositories
+        from chalicelib.adapters.database import get_database
+
+        self.session = (self._session_factory or get_database().sessions)()
+        self.users = repositories.Users(self.session)
+        self.stocks = repositories.Stocks(self.session)
+        self.holdings = repositories.Holdings(self.session)
+        self.trades = repositories.Trades(self.session)
+        self.outbox = repositories.Outbox(self.session)
+        self._events = []
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        # close() rolls back whatever was not committed and detaches objects with their loaded values intact
+        # (rollback() would expire them), so views can still be built from them after the block.
+        self.session.close()
+
+    def record(self, event: Event) -> None:
+        """`event` happens if this transaction commits; dropped on rollback."""
+        self._events.append(event)
+
+    def commit(self) -> None:
+        self.session.commit()
+        events, self._events = self._events, []
+        if events:
+            self._handle(events)
+
+    def ping(self) -> None:
+        """One round trip to the database; raises when it cannot serve."""
+        with self:
+            self.session.connection().exec_driver_sql("SELECT 1")
+
+    def fresh(self) -> UnitOfWork:
+        """Another unit of work like this one, for work that must commit on its own."""
+        return UnitOfWork(self._session_factory, self._after_commit)
+
+    def _handle(self, events: list[Event]) -> None:
+        (self._after_commit or after_commit.handle)(events, self)
