@@ -4,11 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: help venv run logs demo test test-unit test-integration bench migrate clean
+.PHONY: help venv run logs demo test lint test-unit test-integration bench migrate clean
 
 help:
 	@echo "make run      start the local stack and serve the API on http://127.0.0.1:8000"
-	@echo "make test     run every test against real PostgreSQL and Redis (local or embedded)"
+	@echo "make test     lint (ruff), type-check (mypy) and run every test against real PostgreSQL, Redis and SQS"
 	@echo "make logs     the running stack's logs from CloudWatch Logs on the emulator (ARGS='--follow --filter ID')"
 	@echo "make demo     drive the running stack through the whole story"
 	@echo "make bench    measure cold start, reads, settlement, end to end and growth next to their floors"
@@ -37,8 +37,12 @@ logs: venv
 demo: venv
 	$(PY) -m devstack.demo $(ARGS)
 
-test: venv
+test: lint
 	$(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test-unit: venv
 	$(PY) -m pytest tests/unit

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalice import Chalice, Rate, Response
-from chalice.app import Request, SQSEvent
+from chalice.app import Chalice, Rate, Request, Response, SQSEvent
 
 from chalicelib.adapters.cache import get_cache
 from chalicelib.adapters.trade_queue import get_trade_queue

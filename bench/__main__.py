@@ -14,16 +14,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import cold_start, end_to_end, growth, settlement, warm_reads
-from bench.figures import Figure, table
+from bench.figures import Figure, InvariantBroken, table
 from bench.stack import BenchStack, machine
 
 SECTIONS = {"cold": cold_start.run, "reads": warm_reads.run, "settlement": settlement.run, "e2e": end_to_end.run,
             "growth": growth.run}
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-class InvariantBroken(AssertionError):
-    """A benchmark left the database in a state the spec forbids."""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """One cold start, in a fresh process: import an app module, answer one GET /stocks/{ticker} through its Lambda
 handler, and report the times and what the import loaded. The parent times the whole process too.
 
-    python -m bench.cold_child MODULE_DIR MODULE
+    PYTHONPATH=MODULE_DIR python -m bench.cold_child MODULE
 """
 from __future__ import annotations
 
@@ -10,22 +10,20 @@ import time
 started = time.perf_counter()
 
 import importlib  # noqa: E402 - the clock starts before anything is imported
-import json  # noqa: E402
-import sys  # noqa: E402
+import json  # noqa: E402 - the clock starts before anything is imported
+import sys  # noqa: E402 - the clock starts before anything is imported
 
 HEAVY = ("sqlalchemy", "pg8000", "pydantic", "redis", "boto3", "botocore.session")
 
 
 def main() -> None:
-    module_dir, module_name = sys.argv[1], sys.argv[2]
-    sys.path.insert(0, module_dir)
-    module = importlib.import_module(module_name)
+    module = importlib.import_module(sys.argv[1])
     imported = time.perf_counter()
     loaded_at_import = [name for name in HEAVY if name in sys.modules]
     created_at_import = _created()
 
     from bench.lambda_events import api_request
-    from devstack.poller import LambdaContext
+    from devstack.lambda_context import LambdaContext
 
     answer = module.app(api_request("GET", "/stocks/{ticker}", {"ticker": "AAPL"}),
                         LambdaContext(function_name="bench-api_handler"))

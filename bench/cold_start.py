@@ -7,12 +7,11 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from bench.figures import Figure, Spread
 from bench.stack import BenchStack
+from devstack.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 HELLO = '''from chalice import Chalice
 
 app = Chalice(app_name="hello")
@@ -87,7 +86,8 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
 
 def _one(module_dir: str, module: str, env: dict[str, str]) -> dict:
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "bench.cold_child", module_dir, module], cwd=ROOT, env=env,
+    child = subprocess.Popen([sys.executable, "-m", "bench.cold_child", module], cwd=ROOT,
+                             env={**env, "PYTHONPATH": os.pathsep.join((module_dir, str(ROOT)))},
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert child.stdout is not None
     for line in child.stdout:  # the app's own log lines come first

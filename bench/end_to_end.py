@@ -16,17 +16,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.figures import Figure, Spread
+from bench.figures import Figure, InvariantBroken, Spread, percentile
 from bench.stack import BenchStack
+from devstack.paths import ROOT
 from devstack.services import free_port, stop_process, wait_for_port
+from devstack.wsgi import gunicorn_command
 
-ROOT = Path(__file__).resolve().parent.parent
 USERS = 20
 PRICE = Decimal("10.00")
 
 
 def run(stack: BenchStack, quick: bool) -> list[Figure]:
-    from bench.__main__ import InvariantBroken
     from devstack.aws import ensure_trade_queues, sqs_client
 
     trades, rounds = (40, 1) if quick else (300, 3)
@@ -41,7 +41,7 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
                 queue = ensure_trade_queues(sqs, name, f"{name}-dlq", max_receive_count=5, visibility_timeout_s=30)
                 env = {**os.environ, **stack.app_env(database_url), "AWS_ENDPOINT_URL": stack.aws_url,
                        "TRADE_QUEUE_NAME": name, "TRADE_DLQ_NAME": f"{name}-dlq", "PYTHONPATH": str(ROOT)}
-                with _api(env, stack.dir) as port, _pollers(env, queue["queue"], pollers, stack.dir):
+                with _Api(env, stack.dir) as port, _Pollers(env, queue["queue"], pollers, stack.dir):
                     started = time.time()
                     ids = _place(port, trades)
                     latencies += _wait_settled(ids, timeout_s=600)
@@ -52,8 +52,8 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
             figures.append(Figure(
                 "end to end", f"POST to settled, {pollers} poller{'s' if pollers > 1 else ''}", "trades/s",
                 Spread.of(rates), "emulator alone: send + receive + delete", Spread.of(emulator), better="higher",
-                details={"trades_per_round": trades, "p50_ms": _pct(latencies, 50), "p95_ms": _pct(latencies, 95),
-                         "p99_ms": _pct(latencies, 99)}))
+                details={"trades_per_round": trades,
+                         **{f"p{p}_ms": round(percentile(latencies, p), 1) for p in (50, 95, 99)}}))
         broken = _violations(balances, volumes)
         if broken:
             raise InvariantBroken(f"end to end: {broken}")
@@ -61,7 +61,6 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
 
 
 def _seed() -> tuple[dict[str, Decimal], dict[str, int]]:
-    from chalicelib.adapters.cache import get_cache
     from chalicelib.api.shapes import NewStock, NewUser
     from chalicelib.services import stocks, users
     from chalicelib.services.unit_of_work import UnitOfWork
@@ -74,16 +73,14 @@ def _seed() -> tuple[dict[str, Decimal], dict[str, int]]:
     return balances, {"E2E": 10**9}
 
 
-class _api:
+class _Api:
     """The API under gunicorn, as `make run` serves it (two workers: one per core)."""
 
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.port = free_port()
-        gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         self.log = open(log_dir / "e2e-api.log", "ab")  # noqa: SIM115 - closed on exit
         self.process = subprocess.Popen(
-            [gunicorn, "devstack.wsgi:application", "--worker-class", "gthread", "--threads", "1", "--workers", "2",
-             "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"],
+            gunicorn_command(f"127.0.0.1:{self.port}", 2),
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def __enter__(self) -> int:
@@ -95,7 +92,7 @@ class _api:
         self.log.close()
 
 
-class _pollers:
+class _Pollers:
     def __init__(self, env: dict[str, str], queue_url: str, count: int, log_dir: Path) -> None:
         self.log = open(log_dir / "e2e-pollers.log", "ab")  # noqa: SIM115 - closed on exit
         self.processes = [subprocess.Popen(
@@ -172,11 +169,6 @@ def _emulator_rate(sqs: Any, queue_url: str, messages: int) -> float:
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(received)])
             done += len(received)
     return messages / (time.perf_counter() - started)
-
-
-def _pct(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 1) if ordered else float("nan")
 
 
 def _violations(balances: dict[str, Decimal], volumes: dict[str, int]) -> list[str]:

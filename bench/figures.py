@@ -7,6 +7,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+class InvariantBroken(AssertionError):
+    """A benchmark left the database in a state the spec forbids."""
+
+
+def percentile(samples: Sequence[float], p: float) -> float:
+    """The sample at or below which p% of the samples fall (nearest rank); NaN for no samples."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+
+
 @dataclass(frozen=True)
 class Spread:
     median: float
@@ -59,7 +69,8 @@ def table(figures: list[Figure]) -> str:
         rows.append((f.section, f.name, f"{f.value.median:.4g} {f.unit}", f"{f.value.low:.4g}..{f.value.high:.4g}",
                      floor, ratio, target))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+    lines = ("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return "\n".join(lines)
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -86,5 +97,6 @@ def markdown(report: dict[str, Any]) -> str:
 if __name__ == "__main__":
     import json
     import sys
+    from pathlib import Path
 
-    print(markdown(json.loads(open(sys.argv[1]).read())))
+    print(markdown(json.loads(Path(sys.argv[1]).read_text())))

@@ -14,6 +14,8 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 
+from bench.figures import percentile
+
 
 @dataclass(frozen=True)
 class LoadResult:
@@ -27,8 +29,7 @@ class LoadResult:
         return self.requests / self.seconds
 
     def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+        return percentile(self.latencies_ms, p)
 
     def summary(self) -> dict[str, float]:
         return {"requests": self.requests, "errors": self.errors, "rps": round(self.rps, 1),

@@ -16,7 +16,7 @@ import uuid
 from decimal import Decimal
 from pathlib import Path
 
-from bench.figures import Figure, Spread
+from bench.figures import Figure, InvariantBroken, Spread
 from bench.lambda_events import sqs_batch
 from bench.round_trips import RoundTrips
 from bench.stack import BenchStack
@@ -27,7 +27,6 @@ FLOAT = 10**8  # shares of each stock on offer
 
 
 def run(stack: BenchStack, quick: bool) -> list[Figure]:
-    from bench.__main__ import InvariantBroken
 
     trades, rounds, seconds = (200, 1, 2) if quick else (3000, 3, 8)
     figures = []
@@ -66,7 +65,7 @@ class Market:
         self.users = [uuid.uuid4() for _ in range(users)]
         self.tickers = [f"B{i:03d}" for i in range(tickers)]
         self.balances = {f"u{i}": Decimal("10000000.00") for i in range(users)}
-        self.volumes = {ticker: FLOAT + HELD * users for ticker in self.tickers}
+        self.volumes = dict.fromkeys(self.tickers, FLOAT + HELD * users)
         with get_engine().begin() as conn:
             conn.execute(insert(User), [{"id": user, "username": f"u{i}", "balance": self.balances[f"u{i}"]}
                                         for i, user in enumerate(self.users)])
@@ -79,8 +78,8 @@ class Market:
         from sqlalchemy import bindparam, insert, update
 
         from chalicelib.adapters.database import get_engine
-        from chalicelib.domain.models import Holding, OutboxMessage, Trade, User
         from chalicelib.domain.messages import settlement_message
+        from chalicelib.domain.models import Holding, OutboxMessage, Trade, User
 
         rows, cash, shares = [], dict.fromkeys(self.users, Decimal(0)), {}
         for _ in range(count):
@@ -116,7 +115,7 @@ def _consume(trade_ids: list[uuid.UUID]) -> tuple[float, dict[str, float]]:
     """Feed the consumer batches of 10 as Lambda would; returns seconds taken and round trips per trade."""
     from chalicelib.api import consumer
     from chalicelib.domain.messages import settlement_message
-    from devstack.poller import LambdaContext
+    from devstack.lambda_context import LambdaContext
 
     batches = [sqs_batch([settlement_message(t) for t in trade_ids[i:i + 10]]) for i in range(0, len(trade_ids), 10)]
     sink = io.StringIO()

@@ -57,8 +57,8 @@ class BenchStack:
 
     def point_app_at(self, database_url: str) -> None:
         from chalicelib.adapters.cache import get_cache
-        from chalicelib.config import get_settings
         from chalicelib.adapters.database import get_database
+        from chalicelib.config import get_settings
 
         os.environ.update(self.app_env(database_url))
         get_settings.cache_clear()

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from bench.figures import Figure, Spread
+from bench.figures import Figure, Spread, percentile
 from bench.http_load import run as load
 from bench.round_trips import RoundTrips
 from bench.stack import BenchStack
+from devstack.paths import ROOT
 from devstack.services import free_port, stop_process, wait_for_port
+from devstack.wsgi import gunicorn_command
 
-ROOT = Path(__file__).resolve().parent.parent
 ROUTES = {"GET /stocks/{ticker}": "/stocks/AAPL", "GET /users/{username}": "/users/alice", "GET /stocks": "/stocks"}
 WORKERS = "2"  # one per core
 
@@ -30,7 +29,6 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
 
 
 def _seed() -> None:
-    from chalicelib.adapters.cache import get_cache
     from chalicelib.api.shapes import NewStock, NewUser
     from chalicelib.services import stocks, users
     from chalicelib.services.unit_of_work import UnitOfWork
@@ -57,7 +55,7 @@ def _in_process(stack: BenchStack, quick: bool) -> list[Figure]:
             floor_apps._client.set(floor_apps.KEY, get_cache()._client.get(_cache_key(path)))
             ours, floor = [], []
             for _ in range(rounds):  # interleaved, so machine noise falls on both alike
-                ours.append(_timed(lambda: client.http.get(path), requests))
+                ours.append(_timed(lambda path=path: client.http.get(path), requests))
                 floor.append(_timed(lambda: floor_client.http.get("/floor"), requests))
             with RoundTrips() as trips:
                 for _ in range(100):
@@ -93,24 +91,20 @@ def _timed(call: Any, requests: int) -> dict[str, float]:
         call()
         latencies.append((time.perf_counter() - begun) * 1000)
     elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {"rps": requests / elapsed, "p50_ms": latencies[len(latencies) // 2],
-            "p99_ms": latencies[int(len(latencies) * 0.99)]}
+    return {"rps": requests / elapsed, "p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99)}
 
 
 def _over_http(stack: BenchStack, database_url: str, quick: bool) -> list[Figure]:
     import redis
 
     seconds, rounds = (1.0, 1) if quick else (5.0, 3)
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    common = ["--worker-class", "gthread", "--threads", "1", "--workers", WORKERS, "--log-level", "warning"]
     env = {**os.environ, **stack.app_env(database_url), "PYTHONPATH": str(ROOT)}
     servers = {}
     logs = open(stack.dir / "gunicorn.log", "ab")  # noqa: SIM115 - closed below
     try:
         for name, target in (("ours", "devstack.wsgi:application"), ("floor", "bench.floor_apps:application")):
             port = free_port()
-            process = subprocess.Popen([gunicorn, target, "--bind", f"127.0.0.1:{port}", *common], cwd=ROOT,
+            process = subprocess.Popen(gunicorn_command(f"127.0.0.1:{port}", WORKERS, target), cwd=ROOT,
                                        env=env, stdout=logs, stderr=subprocess.STDOUT, start_new_session=True)
             wait_for_port("127.0.0.1", port, process, f"gunicorn ({name})")
             servers[name] = (port, process)

@@ -50,7 +50,7 @@ class Settings:
         return self.stage == "local"
 
 
-@lazy()
+@lazy
 def get_settings() -> Settings:
     env = os.environ.get
     return Settings(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -42,10 +42,22 @@ class Lazy(Generic[T]):
                 self._close(value)
 
 
-def lazy(close: Callable[[T], object] | None = None) -> Callable[[Callable[..., T]], Lazy[T]]:
-    """Decorate a builder: `@lazy(close=Engine.dispose) def get_engine() -> Engine: ...`."""
+@overload
+def lazy(build: Callable[..., T], /) -> Lazy[T]: ...
 
-    def wrap(build: Callable[..., T]) -> Lazy[T]:
-        return Lazy(build, close)
+
+@overload
+def lazy(*, close: Callable[[T], object]) -> Callable[[Callable[..., T]], Lazy[T]]: ...
+
+
+def lazy(build: Callable[..., T] | None = None, /, *,
+         close: Callable[[T], object] | None = None) -> Lazy[T] | Callable[[Callable[..., T]], Lazy[T]]:
+    """Decorate a builder: `@lazy def get_settings() -> Settings`, or `@lazy(close=...)` where what was built
+    holds resources to release (an engine's pool, a Redis connection)."""
+    if build is not None:
+        return Lazy(build)
+
+    def wrap(builder: Callable[..., T]) -> Lazy[T]:
+        return Lazy(builder, close)
 
     return wrap

@@ -2,6 +2,7 @@
 Lambda does, and read them back (`make logs`)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -10,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-GROUP_PREFIX = "/aws/lambda/"
+from devstack.paths import LOG_GROUP_PREFIX
 
 
 def logs_client(endpoint_url: str) -> Any:
@@ -24,10 +25,8 @@ def logs_client(endpoint_url: str) -> Any:
 
 
 def ensure_group(logs: Any, group: str) -> None:
-    try:
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_group(logGroupName=group)
-    except logs.exceptions.ResourceAlreadyExistsException:
-        pass
 
 
 class LogShipper:
@@ -46,7 +45,7 @@ class LogShipper:
         return self
 
     def ship(self, function: str, stream: str, line: str) -> None:
-        self._lines.put((GROUP_PREFIX + function, stream, int(time.time() * 1000), line))
+        self._lines.put((LOG_GROUP_PREFIX + function, stream, int(time.time() * 1000), line))
 
     def stop(self) -> None:
         self._stop.set()
@@ -68,10 +67,8 @@ class LogShipper:
         for (group, stream), events in batches.items():
             if (group, stream) not in self._known:
                 ensure_group(self._logs, group)
-                try:
+                with contextlib.suppress(self._logs.exceptions.ResourceAlreadyExistsException):
                     self._logs.create_log_stream(logGroupName=group, logStreamName=stream)
-                except self._logs.exceptions.ResourceAlreadyExistsException:
-                    pass
                 self._known.add((group, stream))
             for start in range(0, len(events), 1000):
                 self._logs.put_log_events(logGroupName=group, logStreamName=stream,
@@ -87,7 +84,7 @@ class LogLine:
 
     @property
     def function(self) -> str:
-        return self.group.removeprefix(GROUP_PREFIX)
+        return self.group.removeprefix(LOG_GROUP_PREFIX)
 
     def fields(self) -> dict[str, Any] | None:
         try:

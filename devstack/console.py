@@ -19,6 +19,8 @@ def render(function: str, line: str) -> str:
         metrics = {k: v for k, v in fields.items() if k not in ("_aws", "service")}
         return f"{function:>15} | metrics {json.dumps(metrics, separators=(',', ':'))}"
     stamp = str(fields.get("timestamp", ""))[11:23]
-    head = f"{stamp} {function:>15} {fields.get('level', ''):<5} {fields.get('event', '-')}: {fields.get('message', '')}"
-    rest = " ".join(f"{k}={v}" for k, v in fields.items() if k not in _SHOWN_FIRST and k not in _HIDDEN and v is not None)
+    level, event, message = fields.get("level", ""), fields.get("event", "-"), fields.get("message", "")
+    head = f"{stamp} {function:>15} {level:<5} {event}: {message}"
+    rest = " ".join(f"{k}={v}" for k, v in fields.items()
+                    if k not in _SHOWN_FIRST and k not in _HIDDEN and v is not None)
     return f"{head}  {rest}" if rest else head

@@ -1,16 +1,14 @@
 """Create, migrate and drop databases on a PostgreSQL server (tests and the local stack)."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-ROOT = Path(__file__).resolve().parent.parent
+from devstack.paths import ROOT
 
 
-def _admin_engine(server_url: str):  # type: ignore[no-untyped-def]
+def _admin_engine(server_url: str) -> Engine:
     url = make_url(server_url).set(database="postgres")
     return create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
 

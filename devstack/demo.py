@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from devstack.run import STACK_FILE
+from devstack.paths import running_stack
 
 
 class Api:
@@ -55,7 +55,7 @@ class Api:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_api = json.loads(STACK_FILE.read_text())["api"] if STACK_FILE.exists() else "http://127.0.0.1:8000"
+    default_api = (running_stack() or {}).get("api", "http://127.0.0.1:8000")
     parser.add_argument("--api", default=default_api)
     api = Api(parser.parse_args().api)
     tag = secrets.token_hex(2).upper()

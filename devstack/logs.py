@@ -7,14 +7,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 
 from devstack.cloudwatch import follow, logs_client, read
 from devstack.console import render
-from devstack.run import FUNCTION_PREFIX, STACK_FILE
+from devstack.paths import FUNCTION_PREFIX, LOG_GROUP_PREFIX, running_stack
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -29,15 +28,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint is None and STACK_FILE.exists():
-        endpoint = json.loads(STACK_FILE.read_text())["aws_endpoint_url"]
+    if endpoint is None and (stack := running_stack()) is not None:
+        endpoint = stack["aws_endpoint_url"]
     if endpoint is None:
         print("no running stack found: start it with `make run` (or set AWS_ENDPOINT_URL)", file=sys.stderr)
         return 2
-    prefix = f"/aws/lambda/{FUNCTION_PREFIX}{args.function or ''}"
+    prefix = f"{LOG_GROUP_PREFIX}{FUNCTION_PREFIX}{args.function or ''}"
     since_ms = int((time.time() - int(args.since[:-1]) * UNITS[args.since[-1]]) * 1000)
     logs = logs_client(endpoint)
-    lines = follow(logs, prefix, since_ms, args.filter) if args.follow else iter(read(logs, prefix, since_ms, args.filter))
+    lines = (follow(logs, prefix, since_ms, args.filter) if args.follow
+             else iter(read(logs, prefix, since_ms, args.filter)))
     try:
         for line in lines:
             print(line.message if args.json else render(line.function.removeprefix(FUNCTION_PREFIX), line.message),

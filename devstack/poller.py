@@ -14,43 +14,15 @@ import os
 import signal
 import sys
 import threading
-import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from devstack.lambda_context import LambdaContext
 from devstack.services import StopFlag
 
 Handler = Callable[[dict[str, Any], Any], Any]
 log = logging.getLogger("devstack.poller")
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of Lambda's context object that handlers and powertools read."""
-
-    function_name: str
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    timeout_s: float = 60.0
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        return f"local/{os.getpid()}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.timeout_s - (time.monotonic() - self.started)) * 1000))
 
 
 @dataclass
@@ -98,7 +70,7 @@ class SqsPoller:
         try:
             response = self._handler(event, LambdaContext(self._function_name))
             failed = {item["itemIdentifier"] for item in (response or {}).get("batchItemFailures", [])}
-        except Exception:  # noqa: BLE001 - as in Lambda, an exception fails the whole batch
+        except Exception:
             log.exception("handler raised; the whole batch will be retried")
             failed = {message["MessageId"] for message in messages}
         if self._exit_before_delete:
@@ -163,7 +135,8 @@ class SqsPoller:
 
 def load_handler(spec: str) -> Handler:
     module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    handler: Handler = getattr(importlib.import_module(module), name)
+    return handler
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,19 +20,17 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from devstack import aws, services
-from devstack.cloudwatch import GROUP_PREFIX, LogShipper, ensure_group, logs_client
+from devstack.cloudwatch import LogShipper, ensure_group, logs_client
 from devstack.console import render
-from devstack.database import ROOT, create_database, migrate
+from devstack.database import create_database, migrate
+from devstack.paths import DATA_DIR, FUNCTION_PREFIX, LOG_GROUP_PREFIX, ROOT, STACK_FILE
+from devstack.wsgi import gunicorn_command
 
-DATA_DIR = Path(os.environ.get("TRADEAPI_DATA_DIR", ROOT / ".devstack"))
 HOST, PORT = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
-FUNCTION_PREFIX = "tradeapi-local-"
-STACK_FILE = DATA_DIR / "stack.json"
 
 
 def say(message: str) -> None:
@@ -70,7 +68,7 @@ class FunctionProcess:
                 print(render(self.name, line), flush=True)
 
     def stop(self) -> None:
-        services.stop_process(self.process)  # type: ignore[arg-type]
+        services.stop_process(self.process)
 
 
 def main() -> int:
@@ -81,7 +79,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stopping.set)
     signal.signal(signal.SIGINT, stopping.set)
     try:
-        say(f"data directory: {DATA_DIR}")
+        say(f"data directory: {DATA_DIR.relative_to(ROOT) if DATA_DIR.is_relative_to(ROOT) else DATA_DIR}")
         say("PostgreSQL: looking for DATABASE_URL or 127.0.0.1:5432, else starting an embedded server ...")
         postgres = services.postgres(DATA_DIR / "postgres")
         started.append(postgres)
@@ -111,7 +109,8 @@ def main() -> int:
         api = f"http://{HOST}:{PORT}"
         _wait_until_serving(api, functions[0], stopping)
         _write_stack_file(api, emulator.url, database_url, redis.url, queue_url)
-        say(f"ready: API {api}  |  docs: {api}/swagger  |  logs: make logs  |  demo: make demo  |  Ctrl-C stops everything")
+        say(f"ready: API {api}  |  docs: {api}/swagger  |  logs: make logs  |  demo: make demo  |  "
+            "Ctrl-C stops everything")
         while not stopping.wait(1):
             for function in functions:
                 if function.process.poll() is not None:
@@ -139,12 +138,9 @@ class ServingFailed(RuntimeError):
 
 def _start_functions(env: dict[str, str], queue_url: str, shipper: LogShipper) -> list[FunctionProcess]:
     python = sys.executable
-    gunicorn = str(Path(python).with_name("gunicorn"))
     workers = os.environ.get("API_WORKERS", "4")
     specs = [
-        ("api_handler", [gunicorn, "devstack.wsgi:application", "--worker-class", "gthread", "--threads", "1",
-                         "--workers", workers, "--bind", f"{HOST}:{PORT}", "--graceful-timeout", "5",
-                         "--log-level", "warning"]),
+        ("api_handler", gunicorn_command(f"{HOST}:{PORT}", workers)),
         *[(f"settle_trades#{i}", [python, "-m", "devstack.poller", "--queue-url", queue_url,
                                   "--function-name", f"{FUNCTION_PREFIX}settle_trades"]) for i in (1, 2)],
         ("relay_outbox", [python, "-m", "devstack.schedule", "--handler", "app:relay_outbox", "--every", "10",
@@ -167,8 +163,8 @@ def _create_queues_and_log_groups(endpoint_url: str) -> str:
     say(f"queue: {queues['queue']}  (dead letters: {queues['dlq']})")
     logs = logs_client(endpoint_url)
     for function in ("api_handler", "settle_trades", "relay_outbox"):
-        ensure_group(logs, f"{GROUP_PREFIX}{FUNCTION_PREFIX}{function}")
-    say(f"log groups: {GROUP_PREFIX}{FUNCTION_PREFIX}{{api_handler,settle_trades,relay_outbox}}")
+        ensure_group(logs, f"{LOG_GROUP_PREFIX}{FUNCTION_PREFIX}{function}")
+    say(f"log groups: {LOG_GROUP_PREFIX}{FUNCTION_PREFIX}{{api_handler,settle_trades,relay_outbox}}")
     return queues["queue"]
 
 
@@ -202,7 +198,7 @@ def _write_stack_file(api: str, aws_url: str, database_url: str, redis_url: str,
     STACK_FILE.parent.mkdir(parents=True, exist_ok=True)
     STACK_FILE.write_text(json.dumps({
         "api": api, "aws_endpoint_url": aws_url, "database_url": database_url, "redis_url": redis_url,
-        "queue_url": queue_url, "log_group_prefix": f"{GROUP_PREFIX}{FUNCTION_PREFIX}", "pid": os.getpid(),
+        "queue_url": queue_url, "log_group_prefix": f"{LOG_GROUP_PREFIX}{FUNCTION_PREFIX}", "pid": os.getpid(),
     }, indent=2))
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from devstack.poller import LambdaContext
+from devstack.lambda_context import LambdaContext
 
 log = logging.getLogger("devstack.schedule")
 
@@ -49,14 +49,13 @@ class Every:
         while not self._stop.wait(self._interval_s):
             try:
                 self._handler(scheduled_event(), LambdaContext(self._function_name))
-            except Exception:  # noqa: BLE001 - a failed run is logged; the next one tries again
+            except Exception:
                 log.exception("scheduled run failed")
 
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
     import signal
-    import sys
 
     from devstack.poller import load_handler
     from devstack.services import StopFlag
@@ -66,7 +65,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=10.0)
     parser.add_argument("--function-name", default="tradeapi-local-relay_outbox")
     args = parser.parse_args(argv)
-    sys.path.insert(0, ".")
     schedule = Every(args.every, load_handler(args.handler), args.function_name)
     stopping = StopFlag()
     signal.signal(signal.SIGTERM, stopping.set)

@@ -132,7 +132,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(host: str, port: int, process: subprocess.Popen[bytes], name: str, timeout: float = 30) -> None:
+def wait_for_port(host: str, port: int, process: subprocess.Popen[Any], name: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -144,7 +144,7 @@ def wait_for_port(host: str, port: int, process: subprocess.Popen[bytes], name: 
     raise RuntimeError(f"{name} did not listen on {host}:{port} within {timeout:.0f}s")
 
 
-def stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+def stop_process(process: subprocess.Popen[Any], timeout: float = 10) -> None:
     if process.poll() is None:
         process.terminate()
         try:

@@ -19,14 +19,22 @@ import sys
 import urllib.parse
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from chalicelib.api.gateway import GATEWAY_RESPONSES, gateway_error_body
-from devstack.database import ROOT
+from devstack.paths import ROOT
 
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway refuses larger payloads before the function runs
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+def gunicorn_command(bind: str, workers: int | str, target: str = "devstack.wsgi:application") -> list[str]:
+    """How the local stack and the benchmarks serve a WSGI app: one request at a time per worker process."""
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    return [gunicorn, target, "--worker-class", "gthread", "--threads", "1", "--workers", str(workers),
+            "--bind", bind, "--graceful-timeout", "5", "--log-level", "warning"]
 
 
 class ChaliceWSGI:
@@ -34,8 +42,6 @@ class ChaliceWSGI:
         from chalice.cli.factory import CLIFactory
         from chalice.local import LocalGateway
 
-        if project_dir not in sys.path:
-            sys.path.insert(0, project_dir)
         config = CLIFactory(project_dir=project_dir).create_config_obj(chalice_stage_name=stage)
         # As Lambda would, the stage's variables apply; what the environment sets explicitly wins.
         for name, value in config.environment_variables.items():

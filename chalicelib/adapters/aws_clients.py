@@ -8,7 +8,7 @@ from chalicelib.config import get_settings
 from chalicelib.lazy import lazy
 
 
-@lazy()
+@lazy
 def aws_client(service: str) -> Any:
     from botocore.config import Config
 

@@ -2,9 +2,9 @@
 per column (unnest), so each statement reads the same for any batch and is compiled once per process."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from chalicelib.domain.models import Amount, Holding, Price, Stock, Trade, User
@@ -23,7 +23,7 @@ def params(name: str, **values: list[Any]) -> dict[str, list[Any]]:
     return {f"{name}_{column}": column_values for column, column_values in values.items()}
 
 
-_USERS, _HOLDINGS, _STOCKS, _TRADES = (model.__table__ for model in (User, Holding, Stock, Trade))
+_USERS, _HOLDINGS, _STOCKS, _TRADES = (cast(Table, model.__table__) for model in (User, Holding, Stock, Trade))
 
 # An upsert whose no-op update locks an existing holding and creates a missing one, returning both; rows are
 # inserted, and so locked, in the order of the arrays.

@@ -17,8 +17,9 @@ Loaded = TypeVar("Loaded")
 
 
 class CacheKeys:
-    """The older version's key names under a prefix and a kind, so user "AAPL" never meets ticker "AAPL".
-    Keys use the reference the client sent (a username or a user id), as the older version did."""
+    """Key names under a prefix and a kind, so user "AAPL" never meets ticker "AAPL". The names keep the
+    structure existing deployments' keys have (`{username}_transactions`, `stock_data`), and use the reference
+    the client sent (a username or a user id)."""
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix

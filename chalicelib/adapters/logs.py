@@ -10,12 +10,12 @@ from chalicelib.config import get_settings
 from chalicelib.lazy import lazy
 
 
-@lazy()
+@lazy
 def get_logger() -> Logger:
     return Logger(service="tradeapi", level=get_settings().log_level)
 
 
-@lazy()
+@lazy
 def get_metrics() -> Any:
     """Settlement metrics (powertools Metrics), namespace `tradeapi`; loaded only by the consumer."""
     from aws_lambda_powertools.metrics import Metrics

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, or_, select, tuple_, update
+from sqlalchemy import and_, delete, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,7 @@ class Users:
             query = select(User).where(User.username == ref)
         return self._one(query, ref, for_update)
 
-    def lock(self, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
+    def lock(self, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
         """Balances of these users, locked in id order (the global lock order: trades, users, holdings, stocks)."""
         return {user.id: user for user in self._session.execute(
             select(User.id, User.username, User.balance, User.reserved_cash)
@@ -70,7 +70,7 @@ class Stocks:
     def page(self, after: str | None, limit: int) -> list[Stock]:
         return list(self._session.scalars(_by_ticker(select(Stock), Stock.ticker, after, limit)))
 
-    def lock(self, tickers: Iterable[str]) -> dict[str, Row[Any]]:
+    def lock(self, tickers: Iterable[str]) -> dict[str, Any]:
         return {stock.ticker: stock for stock in self._session.execute(
             select(Stock.ticker, Stock.close_price, Stock.volume)
             .where(Stock.ticker.in_(sorted(tickers))).order_by(Stock.ticker).with_for_update())}
@@ -89,7 +89,7 @@ class Holdings:
         query = select(Holding).where(Holding.user_id == user_id, Holding.quantity > 0)
         return list(self._session.scalars(_by_ticker(query, Holding.ticker, after, limit)))
 
-    def lock_or_create(self, pairs: Iterable[tuple[uuid.UUID, str]]) -> list[Row[Any]]:
+    def lock_or_create(self, pairs: Iterable[tuple[uuid.UUID, str]]) -> list[Any]:
         """The (user, ticker) holdings, locked in that sorted order; missing ones are created empty."""
         ordered = sorted(set(pairs))
         return list(self._session.execute(batch.LOCK_OR_CREATE_HOLDINGS, batch.params(
@@ -124,7 +124,7 @@ class Trades:
         query = query.order_by(Trade.created_at.desc(), Trade.id.desc()).limit(limit + 1)
         return list(self._session.scalars(query))
 
-    def lock(self, trade_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
+    def lock(self, trade_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
         """The trades, locked in id order: first in the global lock order."""
         return {trade.id: trade for trade in self._session.execute(
             select(Trade.id, Trade.user_id, Trade.ticker, Trade.side, Trade.volume, Trade.reserved_cash,

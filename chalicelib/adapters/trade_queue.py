@@ -56,6 +56,6 @@ class TradeQueue:
         self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])
 
 
-@lazy()
+@lazy
 def get_trade_queue() -> TradeQueue:
     return TradeQueue(aws_client("sqs"), get_settings().trade_queue_name)

@@ -32,9 +32,8 @@ def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     try:
-        answer: dict[str, Any] = process_partial_response(event=event, record_handler=report, processor=processor,
-                                                          context=context)
-        return answer
+        answer = process_partial_response(event=event, record_handler=report, processor=processor, context=context)
+        return dict(answer)
     finally:
         # One Embedded Metric Format line per batch: CloudWatch turns it into metrics, no API call needed.
         get_metrics().flush_metrics()

@@ -18,8 +18,9 @@ from chalicelib.api.shapes import ErrorOut
 from chalicelib.api.swagger import TITLE
 from chalicelib.domain import patterns
 
-
 VERSION = "1.0.0"
+# JSON Schema of each (model, mode) the document uses, as pydantic returns them.
+Refs = dict[tuple[Any, Any], dict[str, Any]]
 _REF = "#/components/schemas/{model}"
 
 _PAGE_HEADERS = {
@@ -60,7 +61,8 @@ _RESPONSE_HEADERS = {
 
 
 def document(specs: list[RouteSpec]) -> dict[str, Any]:
-    return json.loads(_document_json(tuple(specs)))
+    parsed: dict[str, Any] = json.loads(_document_json(tuple(specs)))
+    return parsed
 
 
 @functools.lru_cache(maxsize=1)
@@ -102,7 +104,7 @@ def _models(specs: list[RouteSpec]) -> list[tuple[type[BaseModel], Any]]:
     return list(wanted)
 
 
-def _operation(spec: RouteSpec, refs: dict[tuple[type[BaseModel], Any], Any]) -> dict[str, Any]:
+def _operation(spec: RouteSpec, refs: Refs) -> dict[str, Any]:
     operation: dict[str, Any] = {"operationId": spec.name, "summary": spec.summary}
     parameters = [_path_parameter(name) for name in re.findall(r"{(\w+)}", spec.path)]
     if spec.query is not None:
@@ -130,7 +132,7 @@ def _operation(spec: RouteSpec, refs: dict[tuple[type[BaseModel], Any], Any]) ->
     return operation
 
 
-def _success(spec: RouteSpec, refs: dict[tuple[type[BaseModel], Any], Any]) -> dict[str, Any]:
+def _success(spec: RouteSpec, refs: Refs) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": HTTPStatus(spec.status).phrase}
     if spec.response is not None:
         schema = refs[(shape(spec.response), "serialization")]

@@ -20,7 +20,7 @@ JSON_TYPE = "application/json"
 def json_body(request: Request) -> Any:
     """The request body as JSON, numbers as Decimal (never float), with the size and type rules of the API."""
     raw = request.raw_body or b""
-    limit = get_settings().max_body_bytes
+    limit: int = get_settings().max_body_bytes
     if len(raw) > limit:
         raise PayloadTooLarge(f"request body exceeds {limit} bytes")
     content_type = (request.headers.get("content-type") or JSON_TYPE).split(";")[0].strip().lower()

@@ -5,8 +5,7 @@ import json
 import urllib.parse
 from typing import Any
 
-from chalice import Response
-from chalice.app import Request
+from chalice.app import Request, Response
 
 from chalicelib.adapters.logs import get_logger
 from chalicelib.domain.errors import ApiError, InternalError, ServiceUnavailable
@@ -18,7 +17,7 @@ JSON_TYPE = "application/json"
 _UNAVAILABLE_SQLSTATES = {"57014", "55P03", "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006"}
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(body: Any, status: int = 200, headers: dict[str, Any] | None = None) -> Response:
     # Serialised here, not by Chalice: its encoder would turn a stray Decimal into a float.
     return Response(
         body=json.dumps(body, separators=(",", ":")),
@@ -28,7 +27,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def error_response(error: ApiError, headers: dict[str, str] | None = None) -> Response:
+def error_response(error: ApiError, headers: dict[str, Any] | None = None) -> Response:
     return json_response(error.to_body(), error.status, headers)
 
 

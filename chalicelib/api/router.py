@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from chalice import Chalice, CORSConfig, Response
+from chalice.app import Chalice, CORSConfig, Response
 
 from chalicelib.api.requests import json_body
 from chalicelib.api.responses import JSON_TYPE, classify, error_response
@@ -80,6 +80,8 @@ class Router:
             def handle(**params: str) -> Response:
                 try:
                     request = self._app.current_request
+                    if request is None:  # Chalice sets it before calling any view
+                        raise RuntimeError("no current request")
                     decoded: dict[str, object] = {name: urllib.parse.unquote(value)
                                                   for name, value in params.items()}
                     if body is not None:

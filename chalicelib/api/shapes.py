@@ -26,7 +26,7 @@ from chalicelib.domain.paging import DEFAULT_LIMIT, MAX_LIMIT
 
 USERNAME_RE = patterns.USERNAME.compiled
 TICKER_RE = patterns.TICKER.compiled
-# Surrounding spaces and trailing zeros are tolerated, as the older version did; nothing is ever rounded.
+# Surrounding spaces and trailing zeros are tolerated (existing clients send them); nothing is ever rounded.
 MONEY_STRING_RE = re.compile(r"\s*\d{1,10}(\.\d{1,2}0*)?\s*")
 _MONEY_PATTERN = f"^{MONEY_STRING_RE.pattern}$"
 
@@ -224,7 +224,7 @@ def _to_side(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-# Any case is accepted, as the older version did; the document says so with a pattern rather than an enum.
+# Any case is accepted (existing clients send "BUY"); the document says so with a pattern rather than an enum.
 Side = Annotated[
     Literal["buy", "sell"],
     BeforeValidator(_to_side),

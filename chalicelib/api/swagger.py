@@ -7,8 +7,7 @@ import html
 import json
 import re
 
-from chalice import Response
-from chalice.app import Request
+from chalice.app import Request, Response
 
 from chalicelib.domain.errors import NotFound
 
@@ -62,4 +61,5 @@ def swagger_asset(name: str) -> Response:
 def _read_asset(name: str) -> str:
     from swagger_ui_bundle import swagger_ui_path
 
-    return (swagger_ui_path / name).read_text(encoding="utf-8")
+    asset: str = (swagger_ui_path / name).read_text(encoding="utf-8")
+    return asset

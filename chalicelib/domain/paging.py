@@ -48,7 +48,7 @@ def page_of(rows: Sequence[Row], page: PageRequest, view: Callable[[Row], dict[s
 
 
 def page_key(page: PageRequest) -> str:
-    """'' for the default first page, so it keeps the older version's cache key."""
+    """'' for the default first page, whose cache key is the plain list key existing clients' keys follow."""
     return "" if page.cursor is None and page.limit == DEFAULT_LIMIT else f"{page.limit}:{page.cursor or ''}"
 
 

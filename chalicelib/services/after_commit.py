@@ -5,6 +5,7 @@ re-sends a message whose send failed, and cache entries expire by their TTL."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from chalicelib.adapters.cache import Cache, get_cache
@@ -24,8 +25,8 @@ def handle(events: list[Event], uow: UnitOfWork) -> None:
         steps: list[Callable[[], None]] = []
         if isinstance(event, TradePlaced):
             # In this order: the trade is logged as placed before its message can be settled.
-            steps += [lambda e=event: _log_placed(e), lambda e=event: _send(e, uow)]
-        steps.append(lambda e=event: refresh_cache(e, get_cache()))
+            steps += [partial(_log_placed, event), partial(_send, event, uow)]
+        steps.append(partial(_refresh, event))
         for step in steps:
             try:
                 step()
@@ -48,6 +49,10 @@ def refresh_cache(event: Event, cache: Cache) -> None:
     elif isinstance(event, TradesSettled):
         cache.delete(*map(keys.user, event.users.values()), *map(keys.stock, event.tickers))
         cache.drop_listed(keys.stock_lists(), *(keys.transaction_keys(str(user_id)) for user_id in event.users))
+
+
+def _refresh(event: Event) -> None:
+    refresh_cache(event, get_cache())
 
 
 def _log_placed(event: TradePlaced) -> None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from devstack.paths import ROOT
 
 
 def test_quick_bench_writes_every_section_with_its_floor(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ def call(api: str, method: str, path: str, body: dict | None = None) -> tuple[in
 class Stack:
     def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
         self.data_dir = data_dir
-        self.log = open(data_dir.parent / f"stack-{time.time_ns()}.log", "w")  # noqa: SIM115
+        self.log = open(data_dir.parent / f"stack-{time.time_ns()}.log", "w")  # noqa: SIM115 - closed when the stack stops
         self.process = subprocess.Popen([sys.executable, "-m", "devstack.run"], cwd=ROOT, env=env,
                                         stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         self.info = self._wait_ready()
@@ -97,7 +97,8 @@ def test_stack_serves_settles_logs_and_stops_cleanly(stack_env: dict[str, str], 
         logs = logs_client(stack.info["aws_endpoint_url"])
         story: list = []
         deadline = time.monotonic() + 20  # the shipper puts lines every second
-        while time.monotonic() < deadline and {"trade_placed", "trade_settled"} - {l.fields()["event"] for l in story}:
+        wanted = {"trade_placed", "trade_settled"}
+        while time.monotonic() < deadline and wanted - {line.fields()["event"] for line in story}:
             story = [line for line in read(logs, stack.info["log_group_prefix"], 0, trade_id) if line.fields()]
             time.sleep(0.5)
         by_event = {line.fields()["event"]: line for line in story}

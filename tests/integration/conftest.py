@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,13 +13,13 @@ import redis as redis_lib
 from chalice.test import Client
 from sqlalchemy import text
 
-from chalicelib.adapters.cache import get_cache
 from chalicelib.adapters.aws_clients import aws_client
-from chalicelib.adapters.trade_queue import get_trade_queue
-from devstack.aws import ensure_trade_queues, sqs_client
-from chalicelib.config import get_settings
+from chalicelib.adapters.cache import get_cache
 from chalicelib.adapters.database import get_database, get_engine
+from chalicelib.adapters.trade_queue import get_trade_queue
+from chalicelib.config import get_settings
 from chalicelib.domain.models import Base
+from devstack.aws import ensure_trade_queues, sqs_client
 
 # Short enough that tests see redeliveries quickly, long enough that a batch finishes before it is redelivered.
 TEST_VISIBILITY_S = 3
@@ -42,7 +43,7 @@ def queues(isolation: Isolation) -> dict[str, str]:
 
 
 @pytest.fixture
-def sqs(aws_endpoint: str):  # type: ignore[no-untyped-def]
+def sqs(aws_endpoint: str) -> Any:
     return sqs_client(aws_endpoint)
 
 
@@ -151,7 +152,7 @@ def log_records() -> Iterator[list[logging.LogRecord]]:
 
 
 @pytest.fixture
-def start_poller(queues: dict[str, str], tmp_path):  # type: ignore[no-untyped-def]
+def start_poller(queues: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """Start settlement poller processes; every one is stopped after the test, whatever its outcome."""
     from tests.integration.pollers import PollerProcess
 

@@ -3,6 +3,7 @@ going away (open connections cut, new ones closed at once), a stalled network (b
 a connection cut the moment the client sends a given message (a crash just before COMMIT)."""
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import threading
@@ -46,10 +47,8 @@ class TcpProxy:
     def _cut_all(self) -> None:
         with self._lock:
             for sock in self._open:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
             self._open.clear()
 
@@ -100,7 +99,5 @@ class TcpProxy:
             with self._lock:
                 for sock in (client, upstream):
                     self._open.discard(sock)
-                    try:
+                    with contextlib.suppress(OSError):
                         sock.close()
-                    except OSError:
-                        pass

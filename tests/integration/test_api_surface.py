@@ -6,7 +6,6 @@ import json
 import re
 import subprocess
 import threading
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,14 +13,13 @@ import pytest
 from sqlalchemy import text
 from werkzeug.test import Client as WsgiClient
 
-from chalicelib.config import get_settings
 from chalicelib.adapters.database import get_engine
 from chalicelib.api.shapes import NewTrade, NewUser
+from chalicelib.config import get_settings
 from chalicelib.services import users as users_service
+from devstack.paths import ROOT
 from devstack.wsgi import ChaliceWSGI
 from tests.integration.helpers import assert_error, body, seed, trade
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -133,7 +131,7 @@ def test_health_is_503_naming_what_is_down(api, monkeypatch, variable: str, valu
 
 def test_stock_list_pages_by_ticker(api) -> None:
     tickers = [f"T{i:02d}" for i in range(25)]
-    seed(api, {"alice": "1"}, {t: ("1.00", 10) for t in reversed(tickers)})
+    seed(api, {"alice": "1"}, dict.fromkeys(reversed(tickers), ("1.00", 10)))
     items, pages = walk(api, "/stocks?limit=10")
     assert [s["ticker"] for s in items] == tickers and pages == 3
     assert [s["ticker"] for s in body(api.get("/stocks/"))] == tickers  # default limit 100: one page
@@ -151,10 +149,10 @@ def test_holdings_page_by_ticker(api) -> None:
 
 
 def test_stock_pages_stay_stable_when_stocks_are_added_between_pages(api) -> None:
-    seed(api, {"alice": "1"}, {t: ("1.00", 10) for t in ("B", "D", "F", "H")})
+    seed(api, {"alice": "1"}, dict.fromkeys(("B", "D", "F", "H"), ("1.00", 10)))
     first = api.get("/stocks?limit=2")
     assert [s["ticker"] for s in body(first)] == ["B", "D"]
-    seed(api, {"bob": "1"}, {t: ("1.00", 10) for t in ("A", "E")})  # one before the cursor, one after
+    seed(api, {"bob": "1"}, dict.fromkeys(("A", "E"), ("1.00", 10)))  # one before the cursor, one after
     rest, _ = walk(api, first.headers["Link"].split(">")[0].lstrip("<"))
     assert [s["ticker"] for s in rest] == ["E", "F", "H"]  # nothing repeated, nothing skipped
 
@@ -165,7 +163,6 @@ def test_transaction_pages_stay_stable_under_concurrent_trades(api) -> None:
     stop = threading.Event()
 
     def keep_trading() -> None:
-        from chalicelib.adapters.cache import get_cache
         from chalicelib.services import trades
         from chalicelib.services.unit_of_work import UnitOfWork
 
@@ -269,5 +266,6 @@ def test_no_secret_is_committed() -> None:
         r"AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|aws_secret_access_key\s*[=:]\s*['\"]?[A-Za-z0-9/+]{40}"
         r"|LOCALSTACK_AUTH_TOKEN\s*[=:]\s*['\"]?[A-Za-z0-9-]{20,}|xox[bap]-[0-9A-Za-z-]{10,}|ghp_[0-9A-Za-z]{30,}"
     )
-    found = [name for name in files if (ROOT / name).is_file() and secret.search((ROOT / name).read_text(errors="ignore"))]
+    found = [name for name in files
+             if (ROOT / name).is_file() and secret.search((ROOT / name).read_text(errors="ignore"))]
     assert found == []

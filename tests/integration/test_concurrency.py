@@ -10,12 +10,11 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
-from chalicelib.adapters.cache import get_cache
 from chalicelib.adapters.database import get_engine
-from chalicelib.domain.messages import settlement_message
 from chalicelib.api.shapes import NewStock, NewTrade, NewUser
-from chalicelib.services import stocks, trades, users
 from chalicelib.domain.errors import TradeRefused
+from chalicelib.domain.messages import settlement_message
+from chalicelib.services import stocks, trades, users
 from chalicelib.services.unit_of_work import UnitOfWork
 from devstack.invariants import violations
 from tests.integration.helpers import queue_depth

@@ -7,12 +7,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from chalicelib.config import get_settings
 from chalicelib.adapters.database import get_database
+from chalicelib.config import get_settings
 from tests.integration.helpers import assert_error, body, queue_depth, seed, trade
 from tests.integration.tcp_proxy import TcpProxy
 
@@ -51,7 +51,7 @@ def direct(database_url: str) -> Iterator[object]:
     engine.dispose()
 
 
-def counts(engine) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def counts(engine: Engine) -> dict[str, object]:
     with engine.connect() as conn:
         return {
             "trades": conn.execute(text("SELECT count(*) FROM trades")).scalar(),

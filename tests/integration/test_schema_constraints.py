@@ -35,8 +35,10 @@ def user_and_stock() -> uuid.UUID:
         "INSERT INTO stocks (ticker, open_price, close_price, high, low, volume) VALUES ('AAPL', 1, 1, 1, 1, 1)",
         "INSERT INTO holdings (user_id, ticker, quantity) SELECT id, 'AAPL', -1 FROM users",
         "INSERT INTO holdings (user_id, ticker, quantity, reserved_quantity) SELECT id, 'AAPL', 1, 2 FROM users",
-        "INSERT INTO trades (id, user_id, ticker, side, volume) SELECT gen_random_uuid(), id, 'AAPL', 'hold', 1 FROM users",
-        "INSERT INTO trades (id, user_id, ticker, side, volume) SELECT gen_random_uuid(), id, 'AAPL', 'buy', 0 FROM users",
+        "INSERT INTO trades (id, user_id, ticker, side, volume) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'hold', 1 FROM users",
+        "INSERT INTO trades (id, user_id, ticker, side, volume) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 0 FROM users",
         "INSERT INTO trades (id, user_id, ticker, side, volume, status) "
         "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, 'settled' FROM users",
         "INSERT INTO trades (id, user_id, ticker, side, volume, status) "

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from app import settle_trades
 from chalicelib.adapters.database import get_engine
-from devstack.poller import LambdaContext
+from devstack.lambda_context import LambdaContext
 from tests.integration.helpers import body, drain, queue_depth, seed, trade
 
 
@@ -140,7 +140,8 @@ def test_poison_message_ends_in_the_dead_letter_queue_while_its_batch_mates_sett
     assert [m["Body"] for m in dead] == ["poison"]
     assert queue_depth(sqs, queues["queue"]) == 0
     assert all(body(api.get(f"/transactions/alice/{t}"))["status"] == "settled" for t in good)
-    outcomes = [getattr(r, "outcome", None) for r in log_records if getattr(r, "event", None) == "trade_settlement_failed"]
+    outcomes = [getattr(r, "outcome", None) for r in log_records
+                if getattr(r, "event", None) == "trade_settlement_failed"]
     assert outcomes[-1] == "dead_lettered" and outcomes.count("retry") >= 1
 
 

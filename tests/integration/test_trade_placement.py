@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from chalicelib.adapters.aws_clients import aws_client
-from chalicelib.config import get_settings
 from chalicelib.adapters.database import get_engine
 from chalicelib.adapters.trade_queue import get_trade_queue
+from chalicelib.config import get_settings
 from tests.integration.helpers import assert_error, body, drain, error_fields, seed, trade
 
 
-def scalar(sql: str, **params):  # type: ignore[no-untyped-def]
+def scalar(sql: str, **params: object) -> Any:
     with get_engine().connect() as conn:
         return conn.execute(text(sql), params).scalar()
 
@@ -159,7 +160,6 @@ def test_without_a_key_every_post_is_a_new_trade(api) -> None:
 
 def test_concurrent_duplicates_under_one_key_create_one_trade() -> None:
     """Eight requests with one key at once: one trade, eight answers naming it."""
-    from chalicelib.adapters.cache import get_cache
     from chalicelib.api.shapes import NewTrade, NewUser
     from chalicelib.services import trades, users
     from chalicelib.services.unit_of_work import UnitOfWork

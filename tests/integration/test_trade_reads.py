@@ -56,7 +56,8 @@ def test_pages_follow_the_cursor_in_link_and_x_next_cursor(api) -> None:
             break
         target = link.split(">")[0].lstrip("<")
         assert link.endswith('; rel="next"')
-        assert urllib.parse.parse_qs(urllib.parse.urlparse(target).query)["cursor"] == [response.headers["X-Next-Cursor"]]
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(target).query)
+        assert query["cursor"] == [response.headers["X-Next-Cursor"]]
         path = target
     assert seen == placed and pages == 3
 

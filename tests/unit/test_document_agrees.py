@@ -9,8 +9,8 @@ import jsonschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.domain.errors import ValidationFailed
 from chalicelib.api.shapes import NewTrade, NewUser, RequestModel
+from chalicelib.domain.errors import ValidationFailed
 
 # JSON values a client might send: strings shaped like the fields' own text, other strings, numbers, and the rest.
 field_text = st.text(alphabet="0123456789abcdefABCDEF.-_@+ xyzBUYSELbuysel\t", max_size=60)

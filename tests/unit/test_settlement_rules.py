@@ -24,7 +24,8 @@ def test_buy_moves_cash_to_shares_and_takes_volume() -> None:
 
 
 def test_sell_moves_shares_to_cash_and_returns_volume() -> None:
-    outcome = rules.settle(rules.Order("sell", 4, D("2.25"), reserved_quantity=4), account(quantity=10, reserved_quantity=4))
+    order = rules.Order("sell", 4, D("2.25"), reserved_quantity=4)
+    outcome = rules.settle(order, account(quantity=10, reserved_quantity=4))
     assert (outcome.status, outcome.total, outcome.balance) == ("settled", D("9.00"), D("9.00"))
     assert (outcome.quantity, outcome.reserved_quantity, outcome.stock_volume) == (-4, -4, 4)
 
@@ -50,7 +51,8 @@ def test_rejection_changes_no_money_and_releases_the_reservation(order, acct, re
 def test_pre_check_counts_what_pending_orders_set_aside() -> None:
     assert rules.pre_check(rules.Order("buy", 5, D("100")), account(reserved="600")) == "insufficient_funds"
     assert rules.pre_check(rules.Order("buy", 4, D("100")), account(reserved="600")) is None
-    assert rules.pre_check(rules.Order("sell", 2, D("1")), account(quantity=5, reserved_quantity=4)) == "insufficient_shares"
+    held = account(quantity=5, reserved_quantity=4)
+    assert rules.pre_check(rules.Order("sell", 2, D("1")), held) == "insufficient_shares"
 
 
 @given(
@@ -77,7 +79,8 @@ def test_settlement_never_drives_anything_negative_and_conserves_money_and_share
     assert quantity + outcome.quantity >= 0 and stock_volume + outcome.stock_volume >= 0
     assert outcome.quantity + outcome.stock_volume == 0  # shares only move between holder and market
     if outcome.status == "settled":
-        assert outcome.balance == (-1 if side == "buy" else 1) * price * volume == (-1 if side == "buy" else 1) * outcome.total
+        sign = -1 if side == "buy" else 1
+        assert outcome.balance == sign * price * volume == sign * outcome.total
 
 
 @given(data=st.data(), cash_cents=st.integers(0, 10**9), float_shares=st.integers(0, 500))
