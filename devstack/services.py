@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,18 +156,18 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 10) -> None:
 
 
 def postgres(data_dir: Path) -> Service:
-    if url := os.environ.get("DATABASE_URL"):
-        return Service("postgres", url, "environment")
-    if not force_embedded() and port_open("127.0.0.1", 5432):
-        return Service("postgres", DEFAULT_POSTGRES, "local")
-    server = _EmbeddedPostgres(data_dir)
-    return Service("postgres", server.url, "embedded", server)
+    return _find("postgres", "DATABASE_URL", 5432, DEFAULT_POSTGRES, lambda: _EmbeddedPostgres(data_dir))
 
 
 def redis(data_dir: Path) -> Service:
-    if url := os.environ.get("REDIS_URL"):
-        return Service("redis", url, "environment")
-    if not force_embedded() and port_open("127.0.0.1", 6379):
-        return Service("redis", DEFAULT_REDIS, "local")
-    server = RedisServer(data_dir)
-    return Service("redis", server.url, "embedded", server)
+    return _find("redis", "REDIS_URL", 6379, DEFAULT_REDIS, lambda: RedisServer(data_dir))
+
+
+def _find(name: str, variable: str, port: int, local_url: str, embedded: Callable[[], Any]) -> Service:
+    """The server the environment names, the one on the standard local port, or an embedded one started here."""
+    if url := os.environ.get(variable):
+        return Service(name, url, "environment")
+    if not force_embedded() and port_open("127.0.0.1", port):
+        return Service(name, local_url, "local")
+    server = embedded()
+    return Service(name, server.url, "embedded", server)

@@ -1,13 +1,19 @@
-"""The trade queue (SQS): sends settlement messages in batches of at most ten."""
+"""The trade queue (SQS): sends settlement messages in batches of at most ten, and records on the outbox which
+went out."""
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.aws_clients import aws_client
+from chalicelib.adapters.logs import get_logger
 from chalicelib.config import get_settings
 from chalicelib.lazy import lazy
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.repositories import Outbox
 
 SQS_BATCH = 10
 
@@ -51,6 +57,20 @@ class TradeQueue:
             sent.extend(chunk[int(entry["Id"])] for entry in answer.get("Successful", []))
             failed.update({chunk[int(e["Id"])]: e.get("Message", e["Code"]) for e in answer.get("Failed", [])})
         return SendResult(sent, failed)
+
+    def deliver(self, outbox: Outbox, messages: dict[uuid.UUID, dict[str, Any]]) -> int:
+        """Send outbox messages and record on `outbox` which went out; a failed send stays for the relay.
+        Returns how many were sent."""
+        result = self.send({str(trade_id): body for trade_id, body in messages.items()})
+        for trade_id in result.sent:
+            get_logger().info("settlement message sent", extra={"event": "trade_queued", "transaction_id": trade_id})
+        if result.sent:
+            outbox.mark_sent([uuid.UUID(trade_id) for trade_id in result.sent])
+        for trade_id, error in result.failed.items():
+            get_logger().warning("queue send failed; the outbox relay will retry",
+                                 extra={"event": "queue_send_failed", "transaction_id": trade_id, "error": error})
+            outbox.mark_failed(uuid.UUID(trade_id), error)
+        return len(result.sent)
 
     def ping(self) -> None:
         self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])

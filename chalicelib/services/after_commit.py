@@ -4,28 +4,27 @@ logged and its settlement message sent. A failed step is logged and never undoes
 re-sends a message whose send failed, and cache entries expire by their TTL."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Any
 
 from chalicelib.adapters.cache import Cache, get_cache
 from chalicelib.adapters.logs import get_logger
-from chalicelib.adapters.trade_queue import get_trade_queue
 from chalicelib.config import get_settings
 from chalicelib.domain.events import Event, StockIngested, TradePlaced, TradesSettled, UserRegistered
 from chalicelib.domain.messages import settlement_message
-from chalicelib.services import outbox
 
-if TYPE_CHECKING:
-    from chalicelib.services.unit_of_work import UnitOfWork
+SendMessages = Callable[[dict[uuid.UUID, dict[str, Any]]], object]
 
 
-def handle(events: list[Event], uow: UnitOfWork) -> None:
+def handle(events: list[Event], send: SendMessages) -> None:
+    """`send` delivers settlement messages from the outbox (in a transaction of its own)."""
     for event in events:
-        steps: list[Callable[[], None]] = []
+        steps: list[Callable[[], object]] = []
         if isinstance(event, TradePlaced):
             # In this order: the trade is logged as placed before its message can be settled.
-            steps += [partial(_log_placed, event), partial(_send, event, uow)]
+            steps += [partial(_log_placed, event), partial(send, {event.trade_id: settlement_message(event.trade_id)})]
         steps.append(partial(_refresh, event))
         for step in steps:
             try:
@@ -59,9 +58,3 @@ def _log_placed(event: TradePlaced) -> None:
     get_logger().info("transaction placed", extra={
         "event": "trade_placed", "outcome": "pending", "transaction_id": str(event.trade_id),
         "user_id": str(event.user_id), **event.details})
-
-
-def _send(event: TradePlaced, uow: UnitOfWork) -> None:
-    with uow.fresh() as sending:
-        outbox.deliver(sending, get_trade_queue(), {event.trade_id: settlement_message(event.trade_id)})
-        sending.commit()

@@ -1,7 +1,8 @@
 """Ingesting stock data (immutable once written) and reading it back (cache-aside, a page at a time)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import Any, Protocol
 
 from chalicelib.adapters.cache import Cache
 from chalicelib.config import get_settings
@@ -10,13 +11,33 @@ from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import StockIngested
 from chalicelib.services.unit_of_work import UnitOfWork
 
-if TYPE_CHECKING:
-    from chalicelib.api.shapes import NewStock
+
+class NewStock(Protocol):
+    """What ingestion reads (validated at the edge: low <= open, close <= high)."""
+
+    @property
+    def ticker(self) -> str: ...
+
+    @property
+    def open_price(self) -> Decimal: ...
+
+    @property
+    def close_price(self) -> Decimal: ...
+
+    @property
+    def high(self) -> Decimal: ...
+
+    @property
+    def low(self) -> Decimal: ...
+
+    @property
+    def volume(self) -> int: ...
 
 
 def ingest(new: NewStock, uow: UnitOfWork) -> dict[str, Any]:
     with uow:
-        stock = uow.stocks.add(new.model_dump())
+        stock = uow.stocks.add({"ticker": new.ticker, "open_price": new.open_price, "close_price": new.close_price,
+                                "high": new.high, "low": new.low, "volume": new.volume})
         if stock is None:
             raise Conflict(f"stock {new.ticker!r} already exists; stock data is immutable", [{"field": "ticker"}])
         uow.record(StockIngested(stock.ticker, views.stock(stock)))

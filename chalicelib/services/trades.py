@@ -7,7 +7,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.adapters.logs import get_logger
 from chalicelib.domain import rules, views
@@ -17,8 +17,26 @@ from chalicelib.domain.messages import settlement_message
 from chalicelib.services.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
-    from chalicelib.api.shapes import NewTrade
     from chalicelib.domain.models import Holding, Stock, Trade, User
+
+
+class NewTrade(Protocol):
+    """What placement reads (validated at the edge)."""
+
+    @property
+    def user_ref(self) -> str: ...
+
+    @property
+    def ticker(self) -> str: ...
+
+    @property
+    def transaction_type(self) -> str: ...
+
+    @property
+    def transaction_volume(self) -> int: ...
+
+    @property
+    def client_order_id(self) -> str | None: ...
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,12 @@ SQLAlchemy, the models and the repositories are loaded here, when the first tran
 else: a request the cache answers never loads them, which is most of a cold start."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.trade_queue import get_trade_queue
 from chalicelib.domain.events import Event
 from chalicelib.services import after_commit
 
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
 
     from chalicelib.adapters.repositories import Holdings, Outbox, Stocks, Trades, Users
 
-AfterCommit = Callable[[list[Event], "UnitOfWork"], None]
+AfterCommit = Callable[[list[Event], after_commit.SendMessages], None]
 
 
 class UnitOfWork:
@@ -68,9 +70,12 @@ class UnitOfWork:
         with self:
             self.session.connection().exec_driver_sql("SELECT 1")
 
-    def fresh(self) -> UnitOfWork:
-        """Another unit of work like this one, for work that must commit on its own."""
-        return UnitOfWork(self._session_factory, self._after_commit)
+    def send_settlement_messages(self, messages: dict[uuid.UUID, dict[str, Any]]) -> int:
+        """Send outbox messages and record which went out, in a transaction of its own (this one has committed)."""
+        with UnitOfWork(self._session_factory, self._after_commit) as sending:
+            sent = get_trade_queue().deliver(sending.outbox, messages)
+            sending.commit()
+        return sent
 
     def _handle(self, events: list[Event]) -> None:
-        (self._after_commit or after_commit.handle)(events, self)
+        (self._after_commit or after_commit.handle)(events, self.send_settlement_messages)

@@ -1,7 +1,8 @@
 """Registering users and reading them back (cache-aside)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import Any, Protocol
 
 from chalicelib.adapters.cache import Cache
 from chalicelib.config import get_settings
@@ -10,8 +11,15 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.domain.events import UserRegistered
 from chalicelib.services.unit_of_work import UnitOfWork
 
-if TYPE_CHECKING:
-    from chalicelib.api.shapes import NewUser
+
+class NewUser(Protocol):
+    """What registration reads (validated at the edge)."""
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def balance(self) -> Decimal: ...
 
 
 def register(new: NewUser, uow: UnitOfWork) -> dict[str, Any]:
