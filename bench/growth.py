@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from bench.figures import Figure, Spread
@@ -49,15 +51,8 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
             }
             timings[size], plans[size] = {}, {}
             for name, read in reads.items():
-                samples = []
-                for _ in range(runs):
-                    cache.drop_listed(cache.keys.transaction_keys(str(user_id)))
-                    statements.clear()
-                    started = time.perf_counter()
-                    page = read()
-                    samples.append((time.perf_counter() - started) * 1000)
-                    assert len(page.items) == 100
-                timings[size][name] = samples
+                drop = partial(cache.drop_listed, cache.keys.transaction_keys(str(user_id)))
+                timings[size][name] = _cold_reads(read, runs, drop, statements)
                 plans[size][name] = _plan(*statements[-1])
     figures = []
     for name in ("first page", "range, first page"):
@@ -68,6 +63,20 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
                                   Spread.of(timings[sizes[0]][name]), target=2.0 if size == sizes[-1] else None,
                                   details={"plan_nodes": scans, "uses_index": _uses_index(scans)}))
     return figures
+
+
+def _cold_reads(read: Callable[[], Any], runs: int, drop_cache: Callable[[], None],
+                statements: list[tuple[str, Any]]) -> list[float]:
+    """Milliseconds of each of `runs` reads, each after the cache was dropped; `statements` ends with the read's."""
+    samples = []
+    for _ in range(runs):
+        drop_cache()
+        statements.clear()
+        started = time.perf_counter()
+        page = read()
+        samples.append((time.perf_counter() - started) * 1000)
+        assert len(page.items) == 100
+    return samples
 
 
 def _seed() -> uuid.UUID:

@@ -3,8 +3,10 @@ built on first use, so importing the app does no I/O, and kept across invocation
 `cache_clear()` closes and forgets what was built, for tests that point the process elsewhere."""
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable, Hashable
+from types import ModuleType
 from typing import Generic, TypeVar, overload
 
 T = TypeVar("T")
@@ -61,3 +63,15 @@ def lazy(build: Callable[..., T] | None = None, /, *,
         return Lazy(builder, close)
 
     return wrap
+
+
+def submodules_on_first_use(package: str, names: frozenset[str]) -> Callable[[str], ModuleType]:
+    """A package's `__getattr__` (PEP 562) that imports the named submodules when first asked for, so a cold start
+    loads only the modules its one request uses: `services.trades` is imported by the first order placed."""
+
+    def load(name: str) -> ModuleType:
+        if name not in names:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return importlib.import_module(f"{package}.{name}")
+
+    return load

@@ -80,19 +80,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, stopping.set)
     try:
         say(f"data directory: {DATA_DIR.relative_to(ROOT) if DATA_DIR.is_relative_to(ROOT) else DATA_DIR}")
-        say("PostgreSQL: looking for DATABASE_URL or 127.0.0.1:5432, else starting an embedded server ...")
-        postgres = services.postgres(DATA_DIR / "postgres")
-        started.append(postgres)
-        say(f"PostgreSQL ({postgres.origin}): {_hide(postgres.url)}")
-        say("Redis: looking for REDIS_URL or 127.0.0.1:6379, else starting an embedded server ...")
-        redis = services.redis(DATA_DIR / "redis")
-        started.append(redis)
-        say(f"Redis ({redis.origin}): {redis.url}")
-        say("AWS emulator: looking for AWS_ENDPOINT_URL, else starting moto server ...")
-        emulator = aws.emulator(DATA_DIR / "aws")
-        started.append(emulator)
-        say(f"AWS emulator ({emulator.origin}): {emulator.url}")
-
+        postgres, redis, emulator = _start_services(started)
         database_url = _database_url(postgres)
         say("migrating the schema ...")
         migrate(database_url)
@@ -111,12 +99,7 @@ def main() -> int:
         _write_stack_file(api, emulator.url, database_url, redis.url, queue_url)
         say(f"ready: API {api}  |  docs: {api}/swagger  |  logs: make logs  |  demo: make demo  |  "
             "Ctrl-C stops everything")
-        while not stopping.wait(1):
-            for function in functions:
-                if function.process.poll() is not None:
-                    say(f"{function.name} exited with code {function.process.returncode}; stopping")
-                    return 1
-        return 0
+        return _supervise(functions, stopping)
     except ServingFailed as failure:
         say(str(failure))
         return 1
@@ -130,6 +113,33 @@ def main() -> int:
             service.stop()
         STACK_FILE.unlink(missing_ok=True)
         say("stopped")
+
+
+def _start_services(started: list[services.Service]) -> tuple[services.Service, services.Service, services.Service]:
+    """PostgreSQL, Redis and the AWS emulator, found or started; each is added to `started` as soon as it runs."""
+    say("PostgreSQL: looking for DATABASE_URL or 127.0.0.1:5432, else starting an embedded server ...")
+    postgres = services.postgres(DATA_DIR / "postgres")
+    started.append(postgres)
+    say(f"PostgreSQL ({postgres.origin}): {_hide(postgres.url)}")
+    say("Redis: looking for REDIS_URL or 127.0.0.1:6379, else starting an embedded server ...")
+    redis = services.redis(DATA_DIR / "redis")
+    started.append(redis)
+    say(f"Redis ({redis.origin}): {redis.url}")
+    say("AWS emulator: looking for AWS_ENDPOINT_URL, else starting moto server ...")
+    emulator = aws.emulator(DATA_DIR / "aws")
+    started.append(emulator)
+    say(f"AWS emulator ({emulator.origin}): {emulator.url}")
+    return postgres, redis, emulator
+
+
+def _supervise(functions: list[FunctionProcess], stopping: services.StopFlag) -> int:
+    """Until Ctrl-C or SIGTERM (0), or until a function's process exits (1)."""
+    while not stopping.wait(1):
+        for function in functions:
+            if function.process.poll() is not None:
+                say(f"{function.name} exited with code {function.process.returncode}; stopping")
+                return 1
+    return 0
 
 
 class ServingFailed(RuntimeError):

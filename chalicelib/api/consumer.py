@@ -6,13 +6,16 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from chalicelib import services
 from chalicelib.adapters.logs import get_logger, get_metrics
 from chalicelib.config import get_settings
 from chalicelib.domain.messages import PoisonMessage, trade_id_of
-from chalicelib.services import settlement
 from chalicelib.services.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from chalicelib.services.settlement import Settlement, SettlementResult
 
 
 def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -46,17 +49,17 @@ def _parse(body: str) -> uuid.UUID | PoisonMessage:
         return poison
 
 
-def _settle(parsed: dict[str, uuid.UUID | PoisonMessage]) -> dict[str, settlement.SettlementResult]:
+def _settle(parsed: dict[str, uuid.UUID | PoisonMessage]) -> dict[str, SettlementResult]:
     """The result for each message id; a poison message is its own result."""
     valid = {message_id: trade_id for message_id, trade_id in parsed.items() if isinstance(trade_id, uuid.UUID)}
-    settled = settlement.settle_batch(list(valid.values()), UnitOfWork()) if valid else []
-    results: dict[str, settlement.SettlementResult] = dict(zip(valid, settled, strict=True))
+    settled = services.settlement.settle_batch(list(valid.values()), UnitOfWork()) if valid else []
+    results: dict[str, SettlementResult] = dict(zip(valid, settled, strict=True))
     results.update({message_id: poison for message_id, poison in parsed.items()
                     if isinstance(poison, PoisonMessage)})
     return results
 
 
-def report_result(record: Any, trade_id: uuid.UUID | None, result: settlement.SettlementResult,
+def report_result(record: Any, trade_id: uuid.UUID | None, result: SettlementResult,
                   batch_ms: float) -> None:
     """One log line and the metrics for one message; raising marks the message failed for the partial response."""
     logger, metrics = get_logger(), get_metrics()
@@ -93,7 +96,7 @@ def report_result(record: Any, trade_id: uuid.UUID | None, result: settlement.Se
     )
 
 
-def _count(metrics: Any, result: settlement.Settlement) -> None:
+def _count(metrics: Any, result: Settlement) -> None:
     if not result.changed:
         metrics.add_metric(name="TradesRedelivered", unit="Count", value=1)
         return

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Request, Response
 
 from chalicelib.adapters.logs import get_logger
 from chalicelib.domain.errors import ApiError, InternalError, ServiceUnavailable
-from chalicelib.domain.paging import Page
+
+if TYPE_CHECKING:
+    from chalicelib.domain.paging import Page
 
 JSON_TYPE = "application/json"
 

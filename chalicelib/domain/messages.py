@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
+
+# Delivers settlement messages {trade id: message} from the outbox.
+SendMessages = Callable[[dict[uuid.UUID, dict[str, Any]]], object]
 
 
 class PoisonMessage(ValueError):

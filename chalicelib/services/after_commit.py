@@ -4,18 +4,14 @@ logged and its settlement message sent. A failed step is logged and never undoes
 re-sends a message whose send failed, and cache entries expire by their TTL."""
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 from chalicelib.adapters.cache import Cache, get_cache
 from chalicelib.adapters.logs import get_logger
 from chalicelib.config import get_settings
 from chalicelib.domain.events import Event, StockIngested, TradePlaced, TradesSettled, UserRegistered
-from chalicelib.domain.messages import settlement_message
-
-SendMessages = Callable[[dict[uuid.UUID, dict[str, Any]]], object]
+from chalicelib.domain.messages import SendMessages, settlement_message
 
 
 def handle(events: list[Event], send: SendMessages) -> None:

@@ -6,21 +6,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chalicelib.adapters.logs import get_logger
-from chalicelib.adapters.trade_queue import TradeQueue
+from chalicelib.adapters.trade_queue import TradeQueue, get_trade_queue
 
 if TYPE_CHECKING:
     from chalicelib.services.unit_of_work import UnitOfWork
 
 
-def relay(uow: UnitOfWork, queue: TradeQueue, min_age_s: float, resend_after_s: float, max_attempts: int,
-          limit: int = 100) -> int:
+def relay(uow: UnitOfWork, min_age_s: float, resend_after_s: float, max_attempts: int, limit: int = 100,
+          queue: TradeQueue | None = None) -> int:
     """Send what the API did not and re-send what was lost; concurrent relays skip each other's rows, which stay
     locked while they are sent. Returns how many were sent."""
     with uow:
         due = uow.outbox.due(min_age_s, resend_after_s, max_attempts, limit)
         if not due:
             return 0
-        sent = queue.deliver(uow.outbox, due)
+        sent = (queue or get_trade_queue()).deliver(uow.outbox, due)
         uow.commit()
     get_logger().info("outbox relayed", extra={"event": "outbox_relayed", "sent": sent, "found": len(due)})
     return sent

@@ -2,7 +2,8 @@
 service records as having happened is handed, after the commit and only then, to `after_commit`.
 
 SQLAlchemy, the models and the repositories are loaded here, when the first transaction starts, and nowhere
-else: a request the cache answers never loads them, which is most of a cold start."""
+else: a request the cache answers never loads them, which is most of a cold start. Likewise what follows a commit
+(the cache, the queue) loads with the first commit that reports an event."""
 from __future__ import annotations
 
 import uuid
@@ -10,16 +11,14 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.trade_queue import get_trade_queue
-from chalicelib.domain.events import Event
-from chalicelib.services import after_commit
-
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from chalicelib.adapters.repositories import Holdings, Outbox, Stocks, Trades, Users
+    from chalicelib.domain.events import Event
+    from chalicelib.domain.messages import SendMessages
 
-AfterCommit = Callable[[list[Event], after_commit.SendMessages], None]
+AfterCommit = Callable[[list["Event"], "SendMessages"], None]
 
 
 class UnitOfWork:
@@ -72,10 +71,16 @@ class UnitOfWork:
 
     def send_settlement_messages(self, messages: dict[uuid.UUID, dict[str, Any]]) -> int:
         """Send outbox messages and record which went out, in a transaction of its own (this one has committed)."""
+        from chalicelib.adapters.trade_queue import get_trade_queue
+
         with UnitOfWork(self._session_factory, self._after_commit) as sending:
             sent = get_trade_queue().deliver(sending.outbox, messages)
             sending.commit()
         return sent
 
     def _handle(self, events: list[Event]) -> None:
-        (self._after_commit or after_commit.handle)(events, self.send_settlement_messages)
+        if self._after_commit is None:
+            from chalicelib.services.after_commit import handle
+
+            self._after_commit = handle
+        self._after_commit(events, self.send_settlement_messages)
