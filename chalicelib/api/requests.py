@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Request
 
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import MalformedRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+
+if TYPE_CHECKING:
+    import uuid
 
 JSON_TYPE = "application/json"
 
@@ -54,6 +56,8 @@ def idempotency_key(request: Request) -> str | None:
 
 
 def transaction_id(raw: str) -> uuid.UUID:
+    import uuid  # it loads `platform` too: a cold start of any other route need not pay for it
+
     try:
         return uuid.UUID(raw)
     except ValueError:

@@ -6,12 +6,13 @@ else: a request the cache answers never loads them, which is most of a cold star
 (the cache, the queue) loads with the first commit that reports an event."""
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import uuid
+
     from sqlalchemy.orm import Session, sessionmaker
 
     from chalicelib.adapters.repositories import Holdings, Outbox, Stocks, Trades, Users
