@@ -32,6 +32,8 @@ class Settings:
     cache_ttl_stock_s: int
     cache_ttl_transactions_s: int
     aws_endpoint_url: str | None
+    # Which AWS emulator serves a local stage ("localstack 4.4.0", "moto 5.2.5"), as the local stack reports it.
+    aws_emulator: str | None
     aws_region: str
     trade_queue_name: str
     trade_dlq_name: str
@@ -67,6 +69,7 @@ def get_settings() -> Settings:
         cache_ttl_stock_s=_int("CACHE_TTL_STOCK_S", 300),
         cache_ttl_transactions_s=_int("CACHE_TTL_TRANSACTIONS_S", 60),
         aws_endpoint_url=env("AWS_ENDPOINT_URL") or None,
+        aws_emulator=env("AWS_EMULATOR") or None,
         aws_region=env("AWS_DEFAULT_REGION", env("AWS_REGION", "us-east-1")),
         trade_queue_name=env("TRADE_QUEUE_NAME", "tradeapi-trades"),
         trade_dlq_name=env("TRADE_DLQ_NAME", "tradeapi-trades-dlq"),

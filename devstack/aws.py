@@ -1,13 +1,20 @@
-"""The AWS emulator for local runs and tests: the endpoint the environment names (LocalStack, say), or a moto
-server started on loopback. Also creates the trade queue with its dead-letter queue and redrive policy."""
+"""The AWS emulator for local runs and tests: the endpoint the environment names; else LocalStack in host mode,
+installed on first use; else, when LocalStack cannot be installed or started here, a moto server. Either is
+started on loopback. `TRADEAPI_EMULATOR=localstack|moto` forces one (no fallback). Also creates the trade queue
+with its dead-letter queue and redrive policy."""
 from __future__ import annotations
 
 import json
 import os
 import sys
+import urllib.request
+from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from devstack.localstack.host import VERSION as LOCALSTACK_VERSION
+from devstack.localstack.host import LocalStackServer, Unavailable, ensure_installed
 from devstack.services import LoopbackServer, Service
 
 # Dummy credentials: the emulator accepts any, and boto3 must never reach for real ones.
@@ -28,11 +35,35 @@ class MotoServer(LoopbackServer):
         return {**os.environ, **EMULATOR_ENV}
 
 
-def emulator(log_dir: Path) -> Service:
+EMULATORS = ("localstack", "moto")
+
+
+def emulator(data_dir: Path, say: Callable[[str], object] = print) -> Service:
+    """The AWS endpoint to use; its `kind` says which emulator serves it ("" when the environment named it)."""
     if url := os.environ.get("AWS_ENDPOINT_URL"):
-        return Service("aws", url, "environment")
-    server = MotoServer(log_dir / "moto.log")
-    return Service("aws", server.url, "embedded", server)
+        return Service("aws", url, "environment", kind=_identify(url))
+    forced = os.environ.get("TRADEAPI_EMULATOR", "")
+    if forced not in ("", *EMULATORS):
+        raise ValueError(f"TRADEAPI_EMULATOR must be one of {', '.join(EMULATORS)}, not {forced!r}")
+    if forced != "moto":
+        try:
+            server = LocalStackServer(data_dir / "localstack", ensure_installed(say))
+            return Service("aws", server.url, "embedded", server, kind=f"localstack {LOCALSTACK_VERSION}")
+        except Unavailable as why:
+            if forced:
+                raise
+            say(f"[devstack] LocalStack unavailable, using moto server instead: {why}")
+    moto = MotoServer(data_dir / "moto.log")
+    return Service("aws", moto.url, "embedded", moto, kind=f"moto {version('moto')}")
+
+
+def _identify(url: str) -> str:
+    """"localstack <version>" when the endpoint is LocalStack, else "" (moto server, or AWS itself)."""
+    try:
+        with urllib.request.urlopen(f"{url}/_localstack/health", timeout=1) as answer:
+            return f"localstack {json.load(answer).get('version', '')}".strip()
+    except (OSError, ValueError):
+        return ""
 
 
 def sqs_client(endpoint_url: str) -> Any:

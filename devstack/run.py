@@ -87,8 +87,8 @@ def main() -> int:
 
         # Messages lost with a restarted emulator are re-sent after a minute rather than AWS's fifteen.
         env = {**aws.EMULATOR_ENV, "OUTBOX_RESEND_AFTER_S": "60", **os.environ, "DATABASE_URL": database_url,
-               "REDIS_URL": redis.url, "AWS_ENDPOINT_URL": emulator.url, "STAGE": "local",
-               "PYTHONUNBUFFERED": "1"}
+               "REDIS_URL": redis.url, "AWS_ENDPOINT_URL": emulator.url, "AWS_EMULATOR": emulator.kind,
+               "STAGE": "local", "PYTHONUNBUFFERED": "1"}
         os.environ.update(env)
         queue_url = _create_queues_and_log_groups(emulator.url)
         shipper = LogShipper(logs_client(emulator.url)).start()
@@ -96,7 +96,7 @@ def main() -> int:
 
         api = f"http://{HOST}:{PORT}"
         _wait_until_serving(api, functions[0], stopping)
-        _write_stack_file(api, emulator.url, database_url, redis.url, queue_url)
+        _write_stack_file(api, emulator, database_url, redis.url, queue_url)
         say(f"ready: API {api}  |  docs: {api}/swagger  |  logs: make logs  |  demo: make demo  |  "
             "Ctrl-C stops everything")
         return _supervise(functions, stopping)
@@ -125,10 +125,11 @@ def _start_services(started: list[services.Service]) -> tuple[services.Service, 
     redis = services.redis(DATA_DIR / "redis")
     started.append(redis)
     say(f"Redis ({redis.origin}): {redis.url}")
-    say("AWS emulator: looking for AWS_ENDPOINT_URL, else starting moto server ...")
-    emulator = aws.emulator(DATA_DIR / "aws")
+    say("AWS emulator: looking for AWS_ENDPOINT_URL, else starting LocalStack (or moto server if it cannot run "
+        "here; TRADEAPI_EMULATOR=localstack|moto chooses) ...")
+    emulator = aws.emulator(DATA_DIR / "aws", say=lambda line: say(line.removeprefix("[devstack] ")))
     started.append(emulator)
-    say(f"AWS emulator ({emulator.origin}): {emulator.url}")
+    say(f"AWS emulator ({emulator.origin}, {emulator.kind or 'unidentified'}): {emulator.url}")
     return postgres, redis, emulator
 
 
@@ -204,11 +205,13 @@ def _database_url(server: services.Service) -> str:
     return url
 
 
-def _write_stack_file(api: str, aws_url: str, database_url: str, redis_url: str, queue_url: str) -> None:
+def _write_stack_file(api: str, emulator: services.Service, database_url: str, redis_url: str,
+                      queue_url: str) -> None:
     STACK_FILE.parent.mkdir(parents=True, exist_ok=True)
     STACK_FILE.write_text(json.dumps({
-        "api": api, "aws_endpoint_url": aws_url, "database_url": database_url, "redis_url": redis_url,
-        "queue_url": queue_url, "log_group_prefix": f"{LOG_GROUP_PREFIX}{FUNCTION_PREFIX}", "pid": os.getpid(),
+        "api": api, "aws_endpoint_url": emulator.url, "emulator": emulator.kind, "database_url": database_url,
+        "redis_url": redis_url, "queue_url": queue_url, "log_group_prefix": f"{LOG_GROUP_PREFIX}{FUNCTION_PREFIX}",
+        "pid": os.getpid(),
     }, indent=2))
 
 

@@ -35,6 +35,7 @@ class Service:
     url: str
     origin: str  # "environment", "local" or "embedded"
     _handle: Any = field(default=None, repr=False)
+    kind: str = ""  # what serves it, where there is a choice ("localstack 4.4.0", "moto 5.2.5")
 
     def stop(self) -> None:
         if self._handle is not None:

@@ -57,12 +57,18 @@ def redis_url(redis_service: services.Service) -> str:
 
 
 @pytest.fixture(scope="session")
-def aws_endpoint(stack_dir: Path) -> Iterator[str]:
-    """The AWS emulator: AWS_ENDPOINT_URL if set (LocalStack, say), else a moto server started for this run."""
+def aws_service(stack_dir: Path) -> Iterator[services.Service]:
+    """The AWS emulator: AWS_ENDPOINT_URL if set, else LocalStack started for this run (installed on first use),
+    or moto server where LocalStack cannot run here or TRADEAPI_EMULATOR=moto says so."""
     from devstack.aws import EMULATOR_ENV, emulator
 
     for name, value in EMULATOR_ENV.items():
         os.environ.setdefault(name, value)
     service = emulator(stack_dir / "aws")
-    yield service.url
+    yield service
     service.stop()
+
+
+@pytest.fixture(scope="session")
+def aws_endpoint(aws_service: services.Service) -> str:
+    return aws_service.url

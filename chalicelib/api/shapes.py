@@ -315,6 +315,8 @@ class CheckOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[Literal["database", "cache", "queue"], CheckOut]
+    # Local stages only: the AWS emulator behind the queue ("localstack 4.4.0", "moto 5.2.5"), if known.
+    emulator: str | None = None
 
 
 class PageQuery(RequestModel):

@@ -10,6 +10,7 @@ from typing import Any
 from chalicelib.adapters.cache import get_cache
 from chalicelib.adapters.logs import get_logger
 from chalicelib.adapters.trade_queue import get_trade_queue
+from chalicelib.config import get_settings
 from chalicelib.lazy import lazy
 from chalicelib.services.unit_of_work import UnitOfWork
 
@@ -21,7 +22,10 @@ def report(timeout_s: float) -> tuple[dict[str, Any], bool]:
     wait(futures.values(), timeout=timeout_s)
     checks = {name: _check(name, future, timeout_s, started) for name, future in futures.items()}
     healthy = all(check["status"] == "ok" for check in checks.values())
-    return {"status": "ok" if healthy else "unavailable", "checks": checks}, healthy
+    report: dict[str, Any] = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    if get_settings().is_local:
+        report["emulator"] = get_settings().aws_emulator
+    return report, healthy
 
 
 _PROBES: dict[str, Callable[[], object]] = {

@@ -102,3 +102,13 @@ def test_compose_file_pins_images_and_checks_health() -> None:
         assert service["healthcheck"]["test"], f"{name} needs a health check"
     assert "LOCALSTACK_AUTH_TOKEN" in services["localstack"]["environment"]
     assert "sqs" in services["localstack"]["environment"]["SERVICES"]
+
+
+def test_compose_runs_the_localstack_version_host_mode_installs() -> None:
+    import yaml
+
+    from devstack.localstack.host import REQUIREMENTS, VERSION
+
+    image = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["localstack"]["image"]
+    assert image == "${LOCALSTACK_IMAGE:-localstack/localstack:" + VERSION + "}"
+    assert f"localstack-core[base-runtime]=={VERSION}" in REQUIREMENTS.read_text().splitlines()

@@ -18,13 +18,15 @@ import psutil
 import pytest
 
 from devstack.cloudwatch import logs_client, read
-from devstack.database import ROOT, create_database, drop_database
+from devstack.database import create_database, drop_database
 from devstack.demo import Api
+from devstack.localstack.host import home as localstack_home
+from devstack.paths import ROOT
 from devstack.services import Service, free_port
 
 # What the test session itself exported must not leak into the stack under test.
-ISOLATED = ("DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL", "CACHE_PREFIX", "TRADE_QUEUE_NAME", "TRADE_DLQ_NAME",
-            "TRADE_MAX_RECEIVE_COUNT", "OUTBOX_RELAY_MIN_AGE_S", "DB_POOL_SIZE")
+ISOLATED = ("DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL", "AWS_EMULATOR", "CACHE_PREFIX", "TRADE_QUEUE_NAME",
+            "TRADE_DLQ_NAME", "TRADE_MAX_RECEIVE_COUNT", "OUTBOX_RELAY_MIN_AGE_S", "DB_POOL_SIZE")
 
 
 def call(api: str, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
@@ -72,7 +74,9 @@ def stack_env(postgres_service: Service, redis_url: str, tmp_path: Path) -> Iter
     env = {k: v for k, v in os.environ.items() if k not in ISOLATED}
     env.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "CACHE_PREFIX": f"stack-{name}",
                 "PORT": str(free_port()), "TRADEAPI_DATA_DIR": str(tmp_path / "devstack"), "DEVSTACK_QUIET": "1",
-                "API_WORKERS": "2"})
+                "API_WORKERS": "2",
+                # The stack's data is this test's own; LocalStack's environment is the checkout's, installed once.
+                "TRADEAPI_LOCALSTACK_HOME": str(localstack_home())})
     yield env
     drop_database(postgres_service.url, name)
 
@@ -110,6 +114,14 @@ def test_stack_serves_settles_logs_and_stops_cleanly(stack_env: dict[str, str], 
         assert any((line.fields() or {}).get("TradesSettled") for line in settle_lines)  # an EMF line
         invocations = [line.fields() for line in read(logs, "/aws/lambda/tradeapi-local-api_handler", 0, "invocation")]
         assert {"function_name", "request_id", "duration_ms", "outcome"} <= set(invocations[-1])
+
+        logged = subprocess.run([sys.executable, "-m", "devstack.logs", "--filter", trade_id, "--since", "10m"],
+                                cwd=ROOT, env=stack_env, capture_output=True, text=True, timeout=60)
+        assert "trade_settled" in logged.stdout, logged.stderr  # `make logs` reads the same groups
+        health = call(api, "GET", "/health")[1]
+        assert health["emulator"] == stack.info["emulator"]
+        if not os.environ.get("TRADEAPI_EMULATOR"):
+            assert stack.info["emulator"].startswith("localstack ")
 
         children = stack.descendants()
         assert len(children) >= 5  # gunicorn (+ workers), two pollers, the relay, the emulator

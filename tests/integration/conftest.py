@@ -20,6 +20,7 @@ from chalicelib.adapters.trade_queue import get_trade_queue
 from chalicelib.config import get_settings
 from chalicelib.domain.models import Base
 from devstack.aws import ensure_trade_queues, sqs_client
+from devstack.services import Service
 
 # Short enough that tests see redeliveries quickly, long enough that a batch finishes before it is redelivered.
 TEST_VISIBILITY_S = 3
@@ -48,11 +49,12 @@ def sqs(aws_endpoint: str) -> Any:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _app_database(database_url: str, redis_url: str, aws_endpoint: str) -> Iterator[None]:
+def _app_database(database_url: str, redis_url: str, aws_service: Service) -> Iterator[None]:
     mp = pytest.MonkeyPatch()
     mp.setenv("DATABASE_URL", database_url)
     mp.setenv("REDIS_URL", redis_url)
-    mp.setenv("AWS_ENDPOINT_URL", aws_endpoint)
+    mp.setenv("AWS_ENDPOINT_URL", aws_service.url)
+    mp.setenv("AWS_EMULATOR", aws_service.kind)
     mp.setenv("DB_POOL_SIZE", "8")
     get_settings.cache_clear()
     get_database.cache_clear()

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from chalicelib.adapters.database import get_engine
-from devstack.database import ROOT
+from devstack.paths import ROOT
 
 
 class PollerProcess:

@@ -1,0 +1,1 @@
+"""LocalStack in host mode: its pinned environment (requirements.txt, constraints.txt) and its server (host.py)."""
