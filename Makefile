@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: help venv run logs demo test lint test-unit test-integration bench migrate clean
+.PHONY: help venv run logs demo test lint test-unit test-integration bench migrate admin-key clean
 
 help:
 	@echo "make run      start the local stack and serve the API on http://127.0.0.1:8000"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench    measure cold start, reads, settlement, end to end and growth next to their floors"
 	@echo "              (ARGS='--quick' for a short run; writes bench/results/latest.json)"
 	@echo "make migrate  migrate the database named by DATABASE_URL to the latest schema"
+	@echo "make admin-key  create an admin API key in the database named by DATABASE_URL and print it, once"
 	@echo "make clean    remove the virtualenv and the local stack's data (.devstack/)"
 
 venv: $(STAMP)
@@ -55,6 +56,9 @@ bench: venv
 
 migrate: venv
 	$(PY) -m devstack.migrate
+
+admin-key: venv
+	@$(PY) -m devstack.admin_key
 
 clean:
 	rm -rf $(VENV) .devstack .pytest_cache

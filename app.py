@@ -1,18 +1,20 @@
-"""tradeapi: the table of contents. Each route declares what it takes and answers, calls one service, and
-answers; nothing else. The OpenAPI document is generated from these declarations.
+"""tradeapi: the table of contents. Each route declares who may call it (PUBLIC, OWNER of the user it names, or
+ADMIN), what it takes and answers, calls one service, and answers; nothing else. The OpenAPI document is
+generated from these declarations.
 
 Importing this module is the cold start every function pays: it loads Chalice, the logger and the router. Each
-use case (`services.<name>`) and the docs and consumer modules (`api.<name>`) load when first called, and
-SQLAlchemy, pydantic, redis-py and boto3 when first needed (see chalicelib/lazy.py)."""
+use case (`services.<name>`) and the authorizer, docs and consumer modules (`api.<name>`) load when first called,
+and SQLAlchemy, pydantic, redis-py and boto3 when first needed (see chalicelib/lazy.py)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalice.app import Chalice, Rate, Request, Response, SQSEvent
+from chalice.app import AuthRequest, AuthResponse, Chalice, Rate, Request, Response, SQSEvent
 
 from chalicelib import api, services
 from chalicelib.adapters.cache import get_cache
 from chalicelib.api import middleware, requests
+from chalicelib.api.access import ADMIN, OWNER, PUBLIC
 from chalicelib.api.responses import json_response, page_response
 from chalicelib.api.router import Router
 from chalicelib.config import get_settings
@@ -25,97 +27,126 @@ if TYPE_CHECKING:
 app = Chalice(app_name="tradeapi", configure_logs=False)
 app.register_middleware(middleware.log_invocation, "all")
 app.register_middleware(middleware.normalize_chalice_errors, "http")
-# Read at import, as the deployer wires CORS preflight into API Gateway and the queue into the event source.
-routes = Router(app, cors_origin=get_settings().cors_allow_origin)
+
+
+# Settings are read at import here: the deployer wires the authorizer's TTL, CORS preflight and the queue's event
+# source into API Gateway and Lambda.
+@app.authorizer(ttl_seconds=get_settings().authorizer_ttl_s)
+def api_key_authorizer(auth_request: AuthRequest) -> AuthResponse:
+    return api.authorizer.authorize(auth_request)
+
+
+routes = Router(app, api_key_authorizer, cors_origin=get_settings().cors_allow_origin)
 
 # Every route that reads or writes the database answers 503, in the error shape, while it is unreachable.
 BODY_ERRORS = (400, 413, 415, 503)
 
 
-@routes.route("/users", methods=("POST",), summary="Register a user with a cash balance",
-           body="NewUser", response="UserCreated", status=201, errors=(*BODY_ERRORS, 409))
+@routes.route("/users", methods=("POST",), access=PUBLIC, limit_by_source=True, body="NewUser",
+              summary="Register a user with a cash balance; the answer holds their first API key, shown once",
+              response="UserCreated", status=201, errors=(*BODY_ERRORS, 409))
 def create_user(request: Request, body: NewUser) -> Response:
     return json_response(services.users.register(body, UnitOfWork()), status=201)
 
 
-@routes.route("/users/{username}", summary="A user with balance and available balance (cached)",
-           response="UserOut", errors=(404, 503))
+@routes.route("/users/{username}", access=OWNER, summary="A user with balance and available balance (cached)",
+              response="UserOut", errors=(404, 503))
 def get_user(request: Request, username: str) -> Response:
     return json_response(services.users.get(username, UnitOfWork(), get_cache()))
 
 
-@routes.route("/users/{username}/holdings", summary="A user's positions and the shares not promised to pending sells "
-           "(paged)", query="PageQuery", response="list[HoldingOut]", errors=(400, 404, 503), paged=True)
+@routes.route("/users/{username}/holdings", access=OWNER, query="PageQuery", response="list[HoldingOut]",
+              summary="A user's positions and the shares not promised to pending sells (paged)",
+              errors=(400, 404, 503), paged=True)
 def get_holdings(request: Request, username: str, query: PageQuery) -> Response:
     return page_response(request, services.portfolio.holdings(username, query, UnitOfWork()))
 
 
-@routes.route("/stocks", methods=("POST",), summary="Ingest a stock's data (immutable once written)",
-           body="NewStock", response="StockCreated", status=201, errors=(*BODY_ERRORS, 409))
+@routes.route("/users/{username}/keys", methods=("POST",), access=OWNER, status=201, response="KeyCreated",
+              summary="Create another API key for this user; its secret is shown once", errors=(404, 503))
+def create_key(request: Request, username: str) -> Response:
+    return json_response(services.keys.issue(username, UnitOfWork()), status=201)
+
+
+@routes.route("/users/{username}/keys", access=OWNER, response="list[KeyOut]", errors=(404, 503),
+              summary="The user's active API keys: id, created, last used (never a secret)")
+def list_keys(request: Request, username: str) -> Response:
+    return json_response(services.keys.list_active(username, UnitOfWork(), get_cache()))
+
+
+@routes.route("/users/{username}/keys/{key_id}", methods=("DELETE",), access=OWNER, response="KeyRevoked",
+              summary="Revoke one of the user's API keys", errors=(404, 503))
+def revoke_key(request: Request, username: str, key_id: str) -> Response:
+    return json_response(services.keys.revoke(username, key_id, UnitOfWork()))
+
+
+@routes.route("/stocks", methods=("POST",), access=ADMIN, body="NewStock", response="StockCreated", status=201,
+              summary="Ingest a stock's data (immutable once written; admin key)", errors=(*BODY_ERRORS, 409))
 def create_stock(request: Request, body: NewStock) -> Response:
     return json_response(services.stocks.ingest(body, UnitOfWork()), status=201)
 
 
-@routes.route("/stocks", summary="Stocks by ticker (paged, cached)", query="PageQuery", response="list[StockOut]",
-           errors=(400, 503), paged=True)
+@routes.route("/stocks", access=PUBLIC, summary="Stocks by ticker (paged, cached)", query="PageQuery",
+              response="list[StockOut]", errors=(400, 503), paged=True)
 def list_stocks(request: Request, query: PageQuery) -> Response:
     return page_response(request, services.stocks.list_all(query, UnitOfWork(), get_cache()))
 
 
-@routes.route("/stocks/{ticker}", summary="One stock; the ticker matches in any case (cached)",
-           response="StockOut", errors=(404, 503))
+@routes.route("/stocks/{ticker}", access=PUBLIC, summary="One stock; the ticker matches in any case (cached)",
+              response="StockOut", errors=(404, 503))
 def get_stock(request: Request, ticker: str) -> Response:
     return json_response(services.stocks.get(ticker, UnitOfWork(), get_cache()))
 
 
-@routes.route("/transactions", methods=("POST",), summary="Place a buy or sell order; it settles asynchronously",
-           body="NewTrade", response="TradeAccepted", status=202, errors=(*BODY_ERRORS, 404, 409),
-           headers=("Idempotency-Key",))
+@routes.route("/transactions", methods=("POST",), access=OWNER, body="NewTrade", response="TradeAccepted",
+              summary="Place a buy or sell order; it settles asynchronously", status=202,
+              errors=(*BODY_ERRORS, 404, 409), headers=("Idempotency-Key",))
 def place_trade(request: Request, body: NewTrade) -> Response:
     placed = services.trades.place(body, requests.idempotency_key(request), UnitOfWork())
     return json_response(placed.body, 202, {"Idempotent-Replayed": "true"} if placed.replayed else None)
 
 
-@routes.route("/transactions/{user_id}", summary="A user's transactions, newest first (paged, cached)",
-           query="PageQuery", response="list[TradeOut]", errors=(400, 404, 503), paged=True)
+@routes.route("/transactions/{user_id}", access=OWNER, query="PageQuery", response="list[TradeOut]",
+              summary="A user's transactions, newest first (paged, cached)", errors=(400, 404, 503), paged=True)
 def list_trades(request: Request, user_id: str, query: PageQuery) -> Response:
     return page_response(request, services.history.list_for_user(user_id, query, UnitOfWork(), get_cache()))
 
 
-@routes.route("/transactions/{user_id}/{transaction_id}", summary="One transaction with its status and reason",
-           response="TradeOut", errors=(400, 404, 503))
+@routes.route("/transactions/{user_id}/{transaction_id}", access=OWNER, response="TradeOut",
+              summary="One transaction with its status and reason", errors=(400, 404, 503))
 def get_trade(request: Request, user_id: str, transaction_id: str) -> Response:
     return json_response(services.history.get_one(user_id, requests.transaction_id(transaction_id), UnitOfWork()))
 
 
-@routes.route("/transactions/{user_id}/{start}/{end}", summary="A user's transactions with start <= timestamp <= end "
-           "(paged, cached)", query="PageQuery", response="list[TradeOut]", errors=(400, 404, 503), paged=True)
+@routes.route("/transactions/{user_id}/{start}/{end}", access=OWNER, query="PageQuery", response="list[TradeOut]",
+              summary="A user's transactions with start <= timestamp <= end (paged, cached)",
+              errors=(400, 404, 503), paged=True)
 def list_trades_in_range(request: Request, user_id: str, start: str, end: str, query: PageQuery) -> Response:
     between = requests.time_range(start, end)
     return page_response(request, services.history.list_in_range(user_id, between, (start, end), query, UnitOfWork(),
-                                                        get_cache()))
+                                                                 get_cache()))
 
 
-@routes.route("/health", summary="Database, cache and queue reachability, each reported; 503 when one is down",
-           response="HealthOut", other_responses=((503, "HealthOut"),))
+@routes.route("/health", access=PUBLIC, response="HealthOut", other_responses=((503, "HealthOut"),),
+              summary="Database, cache and queue reachability, each reported; 503 when one is down")
 def health_check(request: Request) -> Response:
     report, healthy = services.health.report(get_settings().health_timeout_s)
     return json_response(report, 200 if healthy else 503, {"Cache-Control": "no-store"})
 
 
-@routes.route("/openapi.json", summary="This API's OpenAPI 3.1 document, generated from its schemas")
+@routes.route("/openapi.json", access=PUBLIC, summary="This API's OpenAPI 3.1 document, generated from its schemas")
 def openapi_document(request: Request) -> Response:
     return json_response(api.openapi.document(routes.specs))
 
 
-@routes.route("/swagger", summary="Interactive API documentation (Swagger UI, served offline)",
-           content_type="text/html")
+@routes.route("/swagger", access=PUBLIC, summary="Interactive API documentation (Swagger UI, served offline)",
+              content_type="text/html")
 def swagger_page(request: Request) -> Response:
     return api.swagger.swagger_page(request)
 
 
-@routes.route("/swagger/{asset}", summary="Swagger UI's scripts and styles", errors=(404,),
-           content_type="text/plain")
+@routes.route("/swagger/{asset}", access=PUBLIC, summary="Swagger UI's scripts and styles", errors=(404,),
+              content_type="text/plain")
 def swagger_asset(request: Request, asset: str) -> Response:
     return api.swagger.swagger_asset(asset)
 

@@ -33,7 +33,7 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
     sqs = sqs_client(stack.aws_url)
     figures = []
     with stack.database("e2e") as database_url:
-        balances, volumes = _seed()
+        balances, volumes, keys = _seed()
         for pollers in (1, 2, 4):
             rates, emulator, latencies = [], [], []
             for _ in range(rounds):
@@ -43,7 +43,7 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
                        "TRADE_QUEUE_NAME": name, "TRADE_DLQ_NAME": f"{name}-dlq", "PYTHONPATH": str(ROOT)}
                 with _Api(env, stack.dir) as port, _Pollers(env, queue["queue"], pollers, stack.dir):
                     started = time.time()
-                    ids = _place(port, trades)
+                    ids = _place(port, trades, keys)
                     latencies += _wait_settled(ids, timeout_s=600)
                     rates.append(len(ids) / (time.time() - started))
                 emulator.append(_emulator_rate(sqs, queue["queue"], trades))
@@ -60,17 +60,18 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
     return figures
 
 
-def _seed() -> tuple[dict[str, Decimal], dict[str, int]]:
+def _seed() -> tuple[dict[str, Decimal], dict[str, int], dict[str, str]]:
+    """The traders' starting cash, the stock on offer, and each trader's API key."""
     from chalicelib.api.shapes import NewStock, NewUser
     from chalicelib.services import stocks, users
     from chalicelib.services.unit_of_work import UnitOfWork
 
     balances = {f"trader{i}": Decimal("1000000.00") for i in range(USERS)}
-    for name, balance in balances.items():
-        users.register(NewUser.parse({"username": name, "balance": balance}), UnitOfWork())
+    keys = {name: users.register(NewUser.parse({"username": name, "balance": balance}), UnitOfWork())["api_key"]
+            for name, balance in balances.items()}
     stocks.ingest(NewStock.parse({"ticker": "E2E", "open_price": PRICE, "close_price": PRICE, "high": PRICE,
                                   "low": PRICE, "volume": 10**9}), UnitOfWork())
-    return balances, {"E2E": 10**9}
+    return balances, {"E2E": 10**9}, keys
 
 
 class _Api:
@@ -109,7 +110,7 @@ class _Pollers:
         self.log.close()
 
 
-def _place(port: int, trades: int, clients: int = 8) -> list[str]:
+def _place(port: int, trades: int, keys: dict[str, str], clients: int = 8) -> list[str]:
     """POST the trades from `clients` keep-alive connections; returns the accepted ids."""
     ids: list[str] = []
     lock = threading.Lock()
@@ -117,9 +118,11 @@ def _place(port: int, trades: int, clients: int = 8) -> list[str]:
     def client(index: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         for n in range(index, trades, clients):
-            body = {"user": f"trader{n % USERS}", "ticker": "E2E", "transaction_type": "buy" if n % 3 else "sell",
+            trader = f"trader{n % USERS}"
+            body = {"user": trader, "ticker": "E2E", "transaction_type": "buy" if n % 3 else "sell",
                     "transaction_volume": 1 + n % 5}
-            conn.request("POST", "/transactions", json.dumps(body), {"Content-Type": "application/json"})
+            conn.request("POST", "/transactions", json.dumps(body),
+                         {"Content-Type": "application/json", "Authorization": f"Bearer {keys[trader]}"})
             response = conn.getresponse()
             answer = json.loads(response.read())
             if response.status == 202:

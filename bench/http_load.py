@@ -37,7 +37,7 @@ class LoadResult:
                 "mean_ms": round(statistics.fmean(self.latencies_ms), 2) if self.latencies_ms else float("nan")}
 
 
-def run(url: str, clients: int, seconds: float) -> LoadResult:
+def run(url: str, clients: int, seconds: float, headers: dict[str, str] | None = None) -> LoadResult:
     target = urllib.parse.urlsplit(url)
     if target.hostname not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("load is only ever sent to this machine (loopback)")
@@ -51,7 +51,7 @@ def run(url: str, clients: int, seconds: float) -> LoadResult:
         while time.monotonic() < deadline:
             started = time.perf_counter()
             try:
-                conn.request("GET", path)
+                conn.request("GET", path, headers=headers or {})
                 response = conn.getresponse()
                 response.read()
                 if response.status >= 500:

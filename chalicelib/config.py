@@ -31,6 +31,12 @@ class Settings:
     cache_ttl_user_s: int
     cache_ttl_stock_s: int
     cache_ttl_transactions_s: int
+    cache_ttl_api_key_s: int
+    # How long API Gateway may reuse the authorizer's answer for a key; revocation takes effect within it.
+    authorizer_ttl_s: int
+    rate_limit_per_window: int
+    rate_limit_window_s: int
+    signup_limit_per_window: int
     aws_endpoint_url: str | None
     # Which AWS emulator serves a local stage ("localstack 4.4.0", "moto 5.2.5"), as the local stack reports it.
     aws_emulator: str | None
@@ -68,6 +74,13 @@ def get_settings() -> Settings:
         cache_ttl_user_s=_int("CACHE_TTL_USER_S", 60),
         cache_ttl_stock_s=_int("CACHE_TTL_STOCK_S", 300),
         cache_ttl_transactions_s=_int("CACHE_TTL_TRANSACTIONS_S", 60),
+        cache_ttl_api_key_s=_int("CACHE_TTL_API_KEY_S", 300),
+        authorizer_ttl_s=_int("AUTHORIZER_TTL_S", 0),
+        # Requests per principal (an API key's user, or an admin key) per window, as brokers limit accounts.
+        rate_limit_per_window=_int("RATE_LIMIT_PER_WINDOW", 200),
+        rate_limit_window_s=_int("RATE_LIMIT_WINDOW_S", 60),
+        # Sign-ups per source address per window.
+        signup_limit_per_window=_int("SIGNUP_LIMIT_PER_WINDOW", 20),
         aws_endpoint_url=env("AWS_ENDPOINT_URL") or None,
         aws_emulator=env("AWS_EMULATOR") or None,
         aws_region=env("AWS_DEFAULT_REGION", env("AWS_REGION", "us-east-1")),

@@ -3,12 +3,13 @@
 Registers a user, ingests two stocks, buys, sells, has one order refused at placement and one rejected at
 settlement, then reads back balance, holdings and history. Names get a random suffix, so it can run again.
 
-    python -m devstack.demo [--api http://127.0.0.1:8000]
+    python -m devstack.demo [--api http://127.0.0.1:8000] [--admin-key KEY]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
 import sys
 import time
@@ -22,21 +23,26 @@ from devstack.paths import running_stack
 class Api:
     """A small JSON client for the running API (also used by the end-to-end tests)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, key: str | None = None) -> None:
         self.base = base.rstrip("/")
+        self.key = key  # sent as `Authorization: Bearer <key>` unless a call names another
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None, key: str | None = None,
+             ) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        if key or self.key:
+            headers["Authorization"] = f"Bearer {key or self.key}"
+        request = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=10) as answer:
                 return answer.status, json.loads(answer.read())
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read())
 
-    def step(self, title: str, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        status, answer = self.call(method, path, body)
+    def step(self, title: str, method: str, path: str, body: dict[str, Any] | None = None,
+             key: str | None = None) -> Any:
+        status, answer = self.call(method, path, body, key)
         print(f"\n== {title}\n   {method} {path}" + (f" {json.dumps(body)}" if body else ""))
         print(f"   -> {status} {json.dumps(answer)}")
         return answer
@@ -55,9 +61,16 @@ class Api:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_api = (running_stack() or {}).get("api", "http://127.0.0.1:8000")
-    parser.add_argument("--api", default=default_api)
-    api = Api(parser.parse_args().api)
+    stack = running_stack() or {}
+    parser.add_argument("--api", default=stack.get("api", "http://127.0.0.1:8000"))
+    parser.add_argument("--admin-key", default=os.environ.get("TRADEAPI_ADMIN_KEY") or stack.get("admin_api_key"),
+                        help="an admin API key, to ingest stocks (default: the running stack's)")
+    args = parser.parse_args()
+    if not args.admin_key:
+        print("no admin API key: start the stack with `make run`, or pass --admin-key (make admin-key makes one)",
+              file=sys.stderr)
+        return 2
+    api = Api(args.api)
     tag = secrets.token_hex(2).upper()
     user, big, small = f"demo_{tag.lower()}", f"BIG{tag}", f"TINY{tag}"
 
@@ -67,12 +80,15 @@ def main() -> int:
         print(f"no API at {api.base}: start the stack with `make run` first", file=sys.stderr)
         return 2
 
-    api.step("register a user with $10,000.00", "POST", "/users", {"username": user, "balance": "10000.00"})
-    api.step("ingest a stock", "POST", "/stocks", {"ticker": big.lower(), "open_price": "99.50",
-                                                   "close_price": "100.25", "high": "101.00", "low": "98.75",
-                                                   "volume": 1000})
+    signed_up = api.step("register a user with $10,000.00; the answer holds their API key, shown once", "POST",
+                         "/users", {"username": user, "balance": "10000.00"})
+    api.key = signed_up["api_key"]  # from here on the user's own key, as their client would send it
+    api.step("ingest a stock (an admin key)", "POST", "/stocks", {
+        "ticker": big.lower(), "open_price": "99.50", "close_price": "100.25", "high": "101.00", "low": "98.75",
+        "volume": 1000}, key=args.admin_key)
     api.step("ingest a thinly traded stock", "POST", "/stocks", {"ticker": small, "open_price": 2, "close_price": 2,
-                                                                  "high": 2, "low": 2, "volume": 5})
+                                                                  "high": 2, "low": 2, "volume": 5}, key=args.admin_key)
+    api.step("the user's key may not act for anyone else: 403", "GET", "/users/someone_else")
     buy = api.step("buy 40 shares (202: accepted, settled asynchronously)", "POST", "/transactions",
                    {"user": user, "ticker": big, "transaction_type": "BUY", "transaction_volume": 40})
     api.wait_final(user, buy["transaction_id"])

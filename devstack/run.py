@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import make_url
 
 from devstack import aws, services
+from devstack.admin_key import LOCAL_ADMIN_KEY_FILE, local_admin_key
 from devstack.cloudwatch import LogShipper, ensure_group, logs_client
 from devstack.console import render
 from devstack.database import create_database, migrate
@@ -91,12 +92,13 @@ def main() -> int:
                "STAGE": "local", "PYTHONUNBUFFERED": "1"}
         os.environ.update(env)
         queue_url = _create_queues_and_log_groups(emulator.url)
+        admin_key = _admin_key()
         shipper = LogShipper(logs_client(emulator.url)).start()
         functions = _start_functions(env, queue_url, shipper)
 
         api = f"http://{HOST}:{PORT}"
         _wait_until_serving(api, functions[0], stopping)
-        _write_stack_file(api, emulator, database_url, redis.url, queue_url)
+        _write_stack_file(api, emulator, database_url, redis.url, queue_url, admin_key)
         say(f"ready: API {api}  |  docs: {api}/swagger  |  logs: make logs  |  demo: make demo  |  "
             "Ctrl-C stops everything")
         return _supervise(functions, stopping)
@@ -205,13 +207,23 @@ def _database_url(server: services.Service) -> str:
     return url
 
 
-def _write_stack_file(api: str, emulator: services.Service, database_url: str, redis_url: str,
-                      queue_url: str) -> None:
+def _admin_key() -> str:
+    """The local stage's admin key (ingesting stocks needs one): created on the first start, kept after."""
+    token, created = local_admin_key()
+    where = LOCAL_ADMIN_KEY_FILE.relative_to(ROOT) if LOCAL_ADMIN_KEY_FILE.is_relative_to(ROOT) \
+        else LOCAL_ADMIN_KEY_FILE
+    say(f"admin API key {'created' if created else 'kept'}: in {where} and in stack.json as admin_api_key "
+        "(make demo uses it; local stage only)")
+    return token
+
+
+def _write_stack_file(api: str, emulator: services.Service, database_url: str, redis_url: str, queue_url: str,
+                      admin_key: str) -> None:
     STACK_FILE.parent.mkdir(parents=True, exist_ok=True)
     STACK_FILE.write_text(json.dumps({
         "api": api, "aws_endpoint_url": emulator.url, "emulator": emulator.kind, "database_url": database_url,
         "redis_url": redis_url, "queue_url": queue_url, "log_group_prefix": f"{LOG_GROUP_PREFIX}{FUNCTION_PREFIX}",
-        "pid": os.getpid(),
+        "admin_api_key": admin_key, "pid": os.getpid(),
     }, indent=2))
 
 

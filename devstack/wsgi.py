@@ -22,7 +22,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-from chalicelib.api.gateway import GATEWAY_RESPONSES, gateway_error_body
+from chalicelib.api.gateway import GATEWAY_HEADERS, GATEWAY_RESPONSES, gateway_error_body
 from devstack.paths import ROOT
 
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway refuses larger payloads before the function runs
@@ -68,8 +68,7 @@ class ChaliceWSGI:
                     headers[name] = ", ".join(values)
             except LocalGatewayException as error:
                 # What API Gateway answers before any function runs, in the shape its gateway responses give it.
-                kind = "MISSING_AUTHENTICATION_TOKEN" if error.CODE == 403 else f"DEFAULT_{error.CODE // 100}XX"
-                status, headers, payload = _gateway_response(kind, error.CODE)
+                status, headers, payload = _gateway_response(_gateway_response_type(error), error.CODE)
         if payload is None:  # a CORS preflight answered by the gateway itself
             payload = b""
         if isinstance(payload, str):
@@ -80,10 +79,22 @@ class ChaliceWSGI:
         return [payload]
 
 
+def _gateway_response_type(error: Any) -> str:
+    """Which of API Gateway's responses Chalice's local gateway is emulating with `error`."""
+    if error.CODE == 401:  # no Authorization header, or the authorizer refused the key
+        return "UNAUTHORIZED"
+    if error.CODE == 503:  # the authorizer could not check the key
+        return "AUTHORIZER_FAILURE"
+    if error.CODE == 403:  # Chalice's local gateway says 403 both for no route and for an authorizer's Deny
+        return "MISSING_AUTHENTICATION_TOKEN" if b"Missing Authentication Token" in (error.body or b"") \
+            else "ACCESS_DENIED"
+    return f"DEFAULT_{error.CODE // 100}XX"
+
+
 def _gateway_response(kind: str, status: int) -> tuple[int, dict[str, str], bytes]:
     configured, _, _ = GATEWAY_RESPONSES[kind]
     body = json.dumps(gateway_error_body(kind), separators=(",", ":")).encode()
-    return configured or status, {"Content-Type": "application/json"}, body
+    return configured or status, {"Content-Type": "application/json", **GATEWAY_HEADERS.get(kind, {})}, body
 
 
 def _raw_path(environ: dict[str, Any]) -> str:

@@ -44,6 +44,17 @@ class CacheKeys:
     def transactions_range(self, user: str, start: str, end: str, page: str = "") -> str:
         return f"{self.prefix}:transactions:{user}_{start}_{end}_transactions{_suffix(page)}"
 
+    def api_key(self, key_id: str) -> str:
+        """What the authorizer needs of a key: its secret's digest, scope, user and whether it is revoked."""
+        return f"{self.prefix}:api_key:{key_id}"
+
+    def keys_last_used(self) -> str:
+        """A hash of key id -> when the rate limiter last counted a request made with it (Unix seconds)."""
+        return f"{self.prefix}:api_keys_last_used"
+
+    def rate_window(self, principal: str, window: int) -> str:
+        return f"{self.prefix}:rate:{principal}:{window}"
+
     def transaction_keys(self, user_id: str) -> str:
         """A set naming every cached list of the user's transactions, so one write can drop them all."""
         return f"{self.prefix}:transaction_keys:{user_id}"
@@ -112,6 +123,26 @@ class Cache:
             self._client.delete(*indexes, *pages)
 
         self._guard("delete", drop)
+
+    def count_request(self, key: str, window_s: int, used: tuple[str, str, str] | None = None) -> int | None:
+        """Count one request in the window `key` (which expires with the window) and, with `used` (hash, field,
+        value), record it there: one round trip. None when Redis is unreachable."""
+
+        def count() -> int:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, window_s + 1, nx=True)
+            if used is not None:
+                pipe.hset(used[0], used[1], used[2])
+            return int(pipe.execute()[0])
+
+        counted: int | None = self._guard("rate_limit", count)
+        return counted
+
+    def fields(self, key: str, *names: str) -> list[str | None]:
+        """Values of `names` in the hash `key` (None where absent or when Redis is unreachable)."""
+        found = self._guard("get", lambda: self._client.hmget(key, list(names))) if names else []
+        return [None if value is None else value.decode() for value in (found or [None] * len(names))]
 
     def ping(self) -> bool:
         return bool(self._client.ping())

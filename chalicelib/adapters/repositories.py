@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from chalicelib.adapters import batch_statements as batch
 from chalicelib.domain.errors import NotFound
-from chalicelib.domain.models import Holding, OutboxMessage, Stock, Trade, User
+from chalicelib.domain.models import ApiKey, Holding, OutboxMessage, Stock, Trade, User
 
 
 class Users:
@@ -192,6 +192,43 @@ class Outbox:
     def remove(self, trade_ids: list[uuid.UUID]) -> None:
         """The trades are final: their messages are no longer needed."""
         self._session.execute(delete(OutboxMessage).where(OutboxMessage.trade_id.in_(trade_ids)))
+
+
+class ApiKeys:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, key_id: str, user_id: uuid.UUID | None, scope: str, secret_digest: str) -> ApiKey:
+        key = ApiKey(id=key_id, user_id=user_id, scope=scope, secret_digest=secret_digest)
+        self._session.add(key)
+        self._session.flush()  # its created_at is read back for the answer
+        return key
+
+    def get(self, key_id: str) -> tuple[ApiKey, str | None] | None:
+        """The key and its user's name (None for an admin key)."""
+        row = self._session.execute(
+            select(ApiKey, User.username).outerjoin(User, User.id == ApiKey.user_id).where(ApiKey.id == key_id)
+        ).one_or_none()
+        return None if row is None else (row[0], row[1])
+
+    def active_for(self, user_id: uuid.UUID) -> list[ApiKey]:
+        return list(self._session.scalars(
+            select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None)).order_by(ApiKey.created_at)))
+
+    def revoke(self, user_id: uuid.UUID, key_id: str) -> bool:
+        """Whether the user had this key active; it is revoked from now on."""
+        revoked = self._session.execute(
+            update(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC)).returning(ApiKey.id)).first()
+        return revoked is not None
+
+    def record_use(self, last_used: dict[str, datetime]) -> None:
+        """Keep the newest time each key was used (as the rate limiter saw it)."""
+        for key_id, moment in last_used.items():
+            self._session.execute(
+                update(ApiKey).where(ApiKey.id == key_id,
+                                     or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < moment))
+                .values(last_used_at=moment))
 
 
 def _by_ticker(query: Any, ticker: Any, after: str | None, limit: int) -> Any:

@@ -11,12 +11,14 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from chalicelib.api.access import PUBLIC
 from chalicelib.api.requests import BOUND_PATTERNS
 from chalicelib.api.responses import JSON_TYPE
 from chalicelib.api.router import RouteSpec, shape
 from chalicelib.api.shapes import ErrorOut
 from chalicelib.api.swagger import TITLE
 from chalicelib.domain import patterns
+from chalicelib.domain.api_keys import KEY_ID_PATTERN
 
 VERSION = "1.0.0"
 # JSON Schema of each (model, mode) the document uses, as pydantic returns them.
@@ -53,7 +55,9 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "start": {**_BOUND, "examples": ["2026-01-01"]},
     "end": {**_BOUND, "examples": ["2026-12-31"]},
     "asset": {"type": "string", "minLength": 1},
+    "key_id": {"type": "string", "pattern": KEY_ID_PATTERN},
 }
+_BEARER = "bearerAuth"
 _RESPONSE_HEADERS = {
     "Idempotency-Key": {"Idempotent-Replayed": {"description": "`true` when this answer replays an earlier one",
                                                 "schema": {"type": "string", "enum": ["true"]}}},
@@ -87,7 +91,13 @@ def build(specs: list[RouteSpec]) -> dict[str, Any]:
                            "has the `ErrorOut` shape. Every route also answers with a trailing slash.",
         },
         "paths": paths,
-        "components": {"schemas": components.get("$defs", {})},
+        "components": {
+            "schemas": components.get("$defs", {}),
+            "securitySchemes": {_BEARER: {
+                "type": "http", "scheme": "bearer",
+                "description": "An API key: `POST /users` answers with the user's first; "
+                               "`POST /users/{username}/keys` makes more; admin keys come from `make admin-key`."}},
+        },
     }
 
 
@@ -105,7 +115,8 @@ def _models(specs: list[RouteSpec]) -> list[tuple[type[BaseModel], Any]]:
 
 
 def _operation(spec: RouteSpec, refs: Refs) -> dict[str, Any]:
-    operation: dict[str, Any] = {"operationId": spec.name, "summary": spec.summary}
+    operation: dict[str, Any] = {"operationId": spec.name, "summary": spec.summary,
+                                 "security": [] if spec.access == PUBLIC else [{_BEARER: []}]}
     parameters = [_path_parameter(name) for name in re.findall(r"{(\w+)}", spec.path)]
     if spec.query is not None:
         parameters += _query_parameters(shape(spec.query))

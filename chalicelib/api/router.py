@@ -1,18 +1,21 @@
-"""Routes declared with what they take and answer. The router parses and validates each request into the
-declared shapes before the view runs, and maps every failure to the one error shape; the OpenAPI document is
-generated from the same declarations, so the two cannot drift apart."""
+"""Routes declared with who may call them and what they take and answer. Before a view runs, the router counts
+the request against its principal's rate limit, parses and validates it into the declared shapes, and holds the
+principal to the route's rule (chalicelib.api.access); it maps every failure to the one error shape. The OpenAPI
+document is generated from the same declarations, so the two cannot drift apart."""
 from __future__ import annotations
 
 import functools
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from chalice.app import Chalice, CORSConfig, Response
+from chalice.app import Chalice, CORSConfig, Request, Response
 
+from chalicelib.api import access as access_module
 from chalicelib.api.requests import json_body
 from chalicelib.api.responses import JSON_TYPE, classify, error_response
+from chalicelib.config import get_settings
 from chalicelib.domain.errors import ApiError
 
 if TYPE_CHECKING:
@@ -24,8 +27,11 @@ View = Callable[..., Response]
 
 # What a browser on another origin may do. Deliberate: the API uses no cookies or browser credentials, so
 # credentials are never allowed; the origin is a deploy-time setting (CORS_ALLOW_ORIGIN, "" turns CORS off).
-CORS_ALLOW_HEADERS = ["Content-Type", "Idempotency-Key"]
-CORS_EXPOSE_HEADERS = ["Link", "X-Next-Cursor", "Idempotent-Replayed"]
+CORS_ALLOW_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
+CORS_EXPOSE_HEADERS = ["Link", "X-Next-Cursor", "Idempotent-Replayed", "X-RateLimit-Limit", "X-RateLimit-Remaining",
+                       "X-RateLimit-Reset", "Retry-After", "WWW-Authenticate"]
+# What every route that needs a key may also answer: no valid key, not this key's, too many requests.
+KEYED_ERRORS = (401, 403, 429)
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class RouteSpec:
     method: str
     name: str
     summary: str
+    access: str  # chalicelib.api.access.PUBLIC, OWNER or ADMIN
     body: str | None
     query: str | None
     response: str | None
@@ -63,42 +70,85 @@ class Router:
     """Registers views on the Chalice app with one error mapping. A view receives the request, its path
     parameters, and, when the route declares them, the validated `body` and `query` shapes."""
 
-    def __init__(self, app: Chalice, cors_origin: str = "") -> None:
+    def __init__(self, app: Chalice, authorizer: Any, cors_origin: str = "") -> None:
         self._app = app
+        self._authorizer = authorizer
         self.specs: list[RouteSpec] = []
         self._cors = CORSConfig(allow_origin=cors_origin, allow_headers=CORS_ALLOW_HEADERS,
                                 expose_headers=CORS_EXPOSE_HEADERS, max_age=600,
                                 allow_credentials=False) if cors_origin else None
 
-    def route(self, path: str, methods: tuple[str, ...] = ("GET",), *, summary: str,
+    def route(self, path: str, methods: tuple[str, ...] = ("GET",), *, access: str, summary: str,
               body: str | None = None, query: str | None = None, response: str | None = None,
               status: int = 200, errors: tuple[int, ...] = (), paged: bool = False,
               headers: tuple[str, ...] = (), content_type: str = JSON_TYPE,
-              other_responses: tuple[tuple[int, str], ...] = ()) -> Callable[[View], View]:
+              other_responses: tuple[tuple[int, str], ...] = (), limit_by_source: bool = False,
+              ) -> Callable[[View], View]:
+        """`access` is required: no route exists without a rule. `limit_by_source` counts a public route's
+        requests per source address (sign-up)."""
+        if access not in access_module.RULES:
+            raise ValueError(f"{path}: access must be one of {access_module.RULES}, not {access!r}")
+        keyed = access != access_module.PUBLIC
+        if keyed:
+            errors = tuple(dict.fromkeys((*KEYED_ERRORS, *errors)))
+        elif limit_by_source:
+            errors = tuple(dict.fromkeys((429, *errors)))
+
         def register(view: View) -> View:
             @functools.wraps(view)
             def handle(**params: str) -> Response:
+                budget: access_module.Budget | None = None
                 try:
                     request = self._app.current_request
                     if request is None:  # Chalice sets it before calling any view
                         raise RuntimeError("no current request")
+                    principal = access_module.Principal.from_request(request) if keyed else None
+                    budget = _charge(request, principal, limit_by_source)
+                    if budget is not None and budget.exceeded:
+                        raise access_module.TooManyRequests(budget)
                     decoded: dict[str, object] = {name: urllib.parse.unquote(value)
                                                   for name, value in params.items()}
+                    # Refused before the body is read where the path or the rule alone decides.
+                    by_body = principal is not None and access_module.needs_body(access, decoded)
+                    if principal is not None and not by_body:
+                        access_module.check(access, principal, request.method, decoded, None)
                     if body is not None:
                         decoded["body"] = _request_shape(body).parse(json_body(request))
                     if query is not None:
                         decoded["query"] = _request_shape(query).parse(dict(request.query_params or {}))
-                    return view(request, **decoded)
+                    if principal is not None and by_body:
+                        access_module.check(access, principal, request.method, decoded, decoded.get("body"))
+                    answer = view(request, **decoded)
                 except ApiError as error:
-                    return error_response(error)
+                    answer = error_response(error, _error_headers(error))
                 except Exception as exc:  # noqa: BLE001 - every failure must still answer in the error shape
-                    return error_response(classify(exc))
+                    answer = error_response(classify(exc))
+                if budget is not None:
+                    answer.headers.update(budget.headers())
+                return answer
 
             # Content types are checked by json_body, so a wrong one gets the API's error shape.
-            self._app.route(path, methods=list(methods), content_types=["*/*"], cors=self._cors)(handle)
+            self._app.route(path, methods=list(methods), content_types=["*/*"], cors=self._cors,
+                            authorizer=self._authorizer if keyed else None)(handle)
             for method in methods:
-                self.specs.append(RouteSpec(path, method, view.__name__, summary, body, query, response, status,
-                                            errors, paged, headers, content_type, other_responses))
+                self.specs.append(RouteSpec(path, method, view.__name__, summary, access, body, query, response,
+                                            status, errors, paged, headers, content_type, other_responses))
             return view
 
         return register
+
+
+def _charge(request: Request, principal: access_module.Principal | None,
+            limit_by_source: bool) -> access_module.Budget | None:
+    settings = get_settings()
+    if principal is not None:
+        return access_module.charge(principal.id, settings.rate_limit_per_window, principal.key_id)
+    if limit_by_source:
+        source = (request.context.get("identity") or {}).get("sourceIp") or "unknown"
+        return access_module.charge(f"source:{source}", settings.signup_limit_per_window)
+    return None
+
+
+def _error_headers(error: ApiError) -> dict[str, str] | None:
+    retry_after = getattr(error, "retry_after", None)
+    return {"Retry-After": str(retry_after)} if retry_after is not None else None

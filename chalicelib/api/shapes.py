@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from chalicelib.domain import patterns
+from chalicelib.domain.api_keys import KEY_ID_PATTERN
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.money import CENT, MAX_MONEY, format_money
 from chalicelib.domain.paging import DEFAULT_LIMIT, MAX_LIMIT
@@ -203,6 +204,26 @@ class UserCreated(ResponseModel):
     user_id: uuid.UUID
     username: str
     balance: MoneyOut
+    key_id: str = Field(pattern=KEY_ID_PATTERN)
+    api_key: str = Field(description="Send as `Authorization: Bearer <api_key>`; shown only in this answer")
+
+
+class KeyCreated(ResponseModel):
+    message: str = "key created"
+    key_id: str = Field(pattern=KEY_ID_PATTERN)
+    api_key: str = Field(description="Send as `Authorization: Bearer <api_key>`; shown only in this answer")
+    created_at: datetime
+
+
+class KeyOut(ResponseModel):
+    key_id: str = Field(pattern=KEY_ID_PATTERN)
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class KeyRevoked(ResponseModel):
+    message: str = "key revoked"
+    key_id: str
 
 
 class StockOut(ResponseModel):

@@ -33,6 +33,16 @@ class MalformedRequest(ApiError):
     code = "malformed_request"
 
 
+class Unauthorized(ApiError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+
+
 class NotFound(ApiError):
     status = 404
     code = "not_found"

@@ -34,4 +34,15 @@ class TradesSettled:
     tickers: frozenset[str]
 
 
-Event = UserRegistered | StockIngested | TradePlaced | TradesSettled
+@dataclass(frozen=True)
+class KeyIssued:
+    key_id: str
+    record: dict[str, Any]  # what the authorizer reads: the secret's digest, scope, user; never the secret
+
+
+@dataclass(frozen=True)
+class KeyRevoked:
+    key_id: str
+
+
+Event = UserRegistered | StockIngested | TradePlaced | TradesSettled | KeyIssued | KeyRevoked

@@ -164,3 +164,24 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiKey(Base):
+    """A key's public id and the digest of its secret; the secret itself is never stored."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint("scope IN ('user', 'admin')", name="scope_known"),
+        # A user key belongs to its user; an admin key to no user.
+        CheckConstraint("(scope = 'admin') = (user_id IS NULL)", name="owner_matches_scope"),
+        CheckConstraint("length(secret_digest) = 64", name="digest_is_sha256"),
+        Index("ix_api_keys_user_id", "user_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    scope: Mapped[str] = mapped_column(String(8))
+    secret_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.domain.money import format_money
 
 if TYPE_CHECKING:
-    from chalicelib.domain.models import Holding, Stock, Trade, User
+    from chalicelib.domain.api_keys import IssuedKey
+    from chalicelib.domain.models import ApiKey, Holding, Stock, Trade, User
 
 
 def user(record: User) -> dict[str, Any]:
@@ -18,9 +19,28 @@ def user(record: User) -> dict[str, Any]:
             "available_balance": format_money(record.available_balance), "created_at": _time(record.created_at)}
 
 
-def user_created(record: User) -> dict[str, Any]:
+def user_created(record: User, key: ApiKey, issued: IssuedKey) -> dict[str, Any]:
+    """The only answer that shows the user's first key; it is never shown again."""
     return {"message": "User created", "user_id": str(record.id), "username": record.username,
-            "balance": format_money(record.balance)}
+            "balance": format_money(record.balance), "key_id": key.id, "api_key": issued.token}
+
+
+def key_created(key: ApiKey, issued: IssuedKey) -> dict[str, Any]:
+    """The only answer that shows the key's secret."""
+    return {"message": "key created", "key_id": key.id, "api_key": issued.token, "created_at": _time(key.created_at)}
+
+
+def key_record(record: ApiKey, username: str | None) -> dict[str, Any]:
+    """What the authorizer needs of a key, as the cache holds it: the secret's digest, never the secret."""
+    return {"found": True, "digest": record.secret_digest, "scope": record.scope,
+            "revoked": record.revoked_at is not None,
+            "user_id": None if record.user_id is None else str(record.user_id), "username": username}
+
+
+def key(record: ApiKey, last_used_at: datetime | None) -> dict[str, Any]:
+    """A key as its owner lists it: never its secret, nor its digest."""
+    return {"key_id": record.id, "created_at": _time(record.created_at),
+            "last_used_at": None if last_used_at is None else _time(last_used_at)}
 
 
 def stock(record: Stock) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The use cases, one module each (users, stocks, trades, history, portfolio, settlement, outbox, health). Each
+"""The use cases, one module each (users, keys, stocks, trades, history, portfolio, settlement, outbox, health). Each
 speaks only to the unit of work's repositories and to the domain; none imports SQLAlchemy, Redis or another use
 case. `unit_of_work` owns the transaction; `after_commit` is what follows each event it reports.
 
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from chalicelib.lazy import submodules_on_first_use
 
 if TYPE_CHECKING:
-    from chalicelib.services import health, history, outbox, portfolio, settlement, stocks, trades, users
+    from chalicelib.services import health, history, keys, outbox, portfolio, settlement, stocks, trades, users
 
-__all__ = ["health", "history", "outbox", "portfolio", "settlement", "stocks", "trades", "users"]
+__all__ = ["health", "history", "keys", "outbox", "portfolio", "settlement", "stocks", "trades", "users"]
 __getattr__ = submodules_on_first_use(__name__, frozenset(__all__))

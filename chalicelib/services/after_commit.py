@@ -10,7 +10,15 @@ from functools import partial
 from chalicelib.adapters.cache import Cache, get_cache
 from chalicelib.adapters.logs import get_logger
 from chalicelib.config import get_settings
-from chalicelib.domain.events import Event, StockIngested, TradePlaced, TradesSettled, UserRegistered
+from chalicelib.domain.events import (
+    Event,
+    KeyIssued,
+    KeyRevoked,
+    StockIngested,
+    TradePlaced,
+    TradesSettled,
+    UserRegistered,
+)
 from chalicelib.domain.messages import SendMessages, settlement_message
 
 
@@ -44,6 +52,12 @@ def refresh_cache(event: Event, cache: Cache) -> None:
     elif isinstance(event, TradesSettled):
         cache.delete(*map(keys.user, event.users.values()), *map(keys.stock, event.tickers))
         cache.drop_listed(keys.stock_lists(), *(keys.transaction_keys(str(user_id)) for user_id in event.users))
+    elif isinstance(event, KeyIssued):
+        # Written through, so a new key is checked without the database (and works while it is down).
+        cache.set(keys.api_key(event.key_id), event.record, settings.cache_ttl_api_key_s)
+    elif isinstance(event, KeyRevoked):
+        # The authorizer reads keys through the cache: a revoked key must not outlive this in it.
+        cache.delete(keys.api_key(event.key_id))
 
 
 def _refresh(event: Event) -> None:

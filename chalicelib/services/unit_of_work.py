@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session, sessionmaker
 
-    from chalicelib.adapters.repositories import Holdings, Outbox, Stocks, Trades, Users
+    from chalicelib.adapters.repositories import ApiKeys, Holdings, Outbox, Stocks, Trades, Users
     from chalicelib.domain.events import Event
     from chalicelib.domain.messages import SendMessages
 
@@ -29,6 +29,7 @@ class UnitOfWork:
     holdings: Holdings
     trades: Trades
     outbox: Outbox
+    keys: ApiKeys
 
     def __init__(self, session_factory: sessionmaker[Session] | None = None,
                  after_commit: AfterCommit | None = None) -> None:
@@ -46,6 +47,7 @@ class UnitOfWork:
         self.holdings = repositories.Holdings(self.session)
         self.trades = repositories.Trades(self.session)
         self.outbox = repositories.Outbox(self.session)
+        self.keys = repositories.ApiKeys(self.session)
         self._events = []
         return self
 

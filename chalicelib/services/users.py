@@ -1,4 +1,4 @@
-"""Registering users and reading them back (cache-aside)."""
+"""Registering users (each with a first API key) and reading them back (cache-aside)."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -6,9 +6,9 @@ from typing import Any, Protocol
 
 from chalicelib.adapters.cache import Cache
 from chalicelib.config import get_settings
-from chalicelib.domain import views
+from chalicelib.domain import api_keys, scopes, views
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.events import UserRegistered
+from chalicelib.domain.events import KeyIssued, UserRegistered
 from chalicelib.services.unit_of_work import UnitOfWork
 
 
@@ -27,9 +27,12 @@ def register(new: NewUser, uow: UnitOfWork) -> dict[str, Any]:
         user = uow.users.add(new.username, new.balance)
         if user is None:
             raise Conflict(f"username {new.username!r} is already taken", [{"field": "username"}])
+        issued = api_keys.issue()
+        key = uow.keys.add(issued.key_id, user.id, scopes.USER, issued.secret_digest)
         uow.record(UserRegistered(user.username, views.user(user)))
+        uow.record(KeyIssued(key.id, views.key_record(key, user.username)))
         uow.commit()
-    return views.user_created(user)
+    return views.user_created(user, key, issued)
 
 
 def get(username: str, uow: UnitOfWork, cache: Cache) -> dict[str, Any]:

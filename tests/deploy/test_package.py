@@ -39,7 +39,26 @@ def test_template_passes_cfn_lint(package_dir: Path) -> None:
 
 def test_every_function_is_declared(template: dict) -> None:
     functions = {name for name, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
-    assert functions == {"APIHandler", "SettleTrades", "RelayOutbox"}
+    assert functions == {"APIHandler", "ApiKeyAuthorizer", "SettleTrades", "RelayOutbox"}
+
+
+def test_every_route_that_needs_a_key_goes_through_the_authorizer(template: dict) -> None:
+    from app import routes
+    from chalicelib.api.access import PUBLIC
+
+    definition = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    authorizer = definition["securityDefinitions"]["api_key_authorizer"]
+    assert authorizer["x-amazon-apigateway-authorizer"]["type"] == "token"
+    for spec in routes.specs:
+        operation = definition["paths"][spec.path][spec.method.lower()]
+        assert operation.get("security", []) == ([] if spec.access == PUBLIC else [{"api_key_authorizer": []}]), \
+            f"{spec.method} {spec.path}"
+
+
+def test_the_stage_is_throttled(template: dict) -> None:
+    settings = template["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+    assert settings == [{"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": 100,
+                         "ThrottlingBurstLimit": 200}]
 
 
 def test_consumer_reports_partial_batch_failures_from_the_declared_queue(template: dict) -> None:
@@ -84,7 +103,7 @@ def test_api_gateway_answers_its_own_errors_in_the_api_error_shape(template: dic
 
 
 def test_functions_may_use_the_trade_queue(template: dict) -> None:
-    for role in ("SettleTradesRole", "RelayOutboxRole", "ApiHandlerRole"):
+    for role in ("SettleTradesRole", "RelayOutboxRole", "ApiHandlerRole", "ApiKeyAuthorizerRole"):
         statements = template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
         actions = {a for s in statements for a in s["Action"]}
         assert {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueUrl"} <= actions

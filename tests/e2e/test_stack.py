@@ -29,8 +29,8 @@ ISOLATED = ("DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL", "AWS_EMULATOR", "CA
             "TRADE_DLQ_NAME", "TRADE_MAX_RECEIVE_COUNT", "OUTBOX_RELAY_MIN_AGE_S", "DB_POOL_SIZE")
 
 
-def call(api: str, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
-    return Api(api).call(method, path, body)
+def call(api: str, method: str, path: str, body: dict | None = None, key: str | None = None) -> tuple[int, Any]:
+    return Api(api).call(method, path, body, key)
 
 
 class Stack:
@@ -85,18 +85,26 @@ def test_stack_serves_settles_logs_and_stops_cleanly(stack_env: dict[str, str], 
     stack = Stack(tmp_path / "devstack", stack_env)
     try:
         api = stack.api
-        assert call(api, "POST", "/users", {"username": "eve", "balance": "500"})[0] == 201
+        status, eve = call(api, "POST", "/users", {"username": "eve", "balance": "500"})
+        assert status == 201
+        key = eve["api_key"]
+        assert call(api, "POST", "/stocks", {"ticker": "E2E", "open_price": 5, "close_price": 5, "high": 5, "low": 5},
+                    key=key)[0] == 403  # ingesting stocks needs an admin key
+        admin = stack.info["admin_api_key"]
         assert call(api, "POST", "/stocks", {"ticker": "E2E", "open_price": 5, "close_price": 5, "high": 5, "low": 5,
-                                             "volume": 100})[0] == 201
+                                             "volume": 100}, key=admin)[0] == 201
+        assert call(api, "GET", "/users/eve")[0] == 401
         status, placed = call(api, "POST", "/transactions/",
-                              {"user": "eve", "ticker": "e2e", "transaction_type": "buy", "transaction_volume": 10})
+                              {"user": "eve", "ticker": "e2e", "transaction_type": "buy", "transaction_volume": 10},
+                              key=key)
         assert status == 202
         trade_id = placed["transaction_id"]
         deadline = time.monotonic() + 60
-        while call(api, "GET", f"/transactions/eve/{trade_id}")[1]["status"] == "pending":
+        while call(api, "GET", f"/transactions/eve/{trade_id}", key=key)[1]["status"] == "pending":
             assert time.monotonic() < deadline, "not settled within 60 s"
             time.sleep(0.3)
-        assert call(api, "GET", "/users/eve")[1]["balance"] == "450.00"
+        assert call(api, "GET", "/users/eve", key=key)[1]["balance"] == "450.00"
+        assert call(api, "GET", "/users/eve", key=admin)[1]["balance"] == "450.00"  # an admin may read any user
 
         logs = logs_client(stack.info["aws_endpoint_url"])
         story: list = []
@@ -135,7 +143,8 @@ def test_stack_serves_settles_logs_and_stops_cleanly(stack_env: dict[str, str], 
 
     again = Stack(tmp_path / "devstack", stack_env)  # a second run reuses the data
     try:
-        assert call(again.api, "GET", "/users/eve")[1]["balance"] == "450.00"
+        assert again.info["admin_api_key"] == admin  # the local admin key is kept with the data
+        assert call(again.api, "GET", "/users/eve", key=key)[1]["balance"] == "450.00"
     finally:
         assert again.stop() == 0
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -113,26 +114,72 @@ def client() -> Iterator[Client]:
         yield test_client
 
 
+class Auto:
+    """The default key: the one of the user the request names."""
+
+
+AUTO = Auto()
+
+
 class JsonClient:
-    """chalice.test.Client with JSON in and out."""
+    """chalice.test.Client with JSON in and out, acting as each user would: a request that names a user (in its
+    path, or as `user`/`user_id` in its body) carries the key that user was given when the test registered them,
+    and stock ingestion carries the admin key; a read about a user the test never registered is an admin's
+    (who may read any user). An explicit Authorization header (or `key=None`) wins."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, admin_key: str) -> None:
         self.raw = client.http
+        self.admin_key = admin_key
+        self.keys: dict[str, str] = {}  # username and user id -> the API key sign-up answered with
 
-    def post(self, path: str, body: Any, headers: dict[str, str] | None = None) -> Any:
+    def post(self, path: str, body: Any, headers: dict[str, str] | None = None, *, key: str | Auto | None = AUTO,
+             ) -> Any:
         import json
 
-        return self.raw.post(
-            path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json", **(headers or {})}
-        )
+        response = self.raw.post(path, body=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json", **self._auth(path, body, key),
+                                          **(headers or {})})
+        if path.rstrip("/") == "/users" and response.status_code == 201:
+            created = json.loads(response.body)
+            self.keys[created["username"]] = self.keys[created["user_id"]] = created["api_key"]
+        return response
 
-    def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
-        return self.raw.get(path, headers=headers or {})
+    def get(self, path: str, headers: dict[str, str] | None = None, *, key: str | Auto | None = AUTO) -> Any:
+        if isinstance(key, Auto) and path.split("/")[1:2] in (["users"], ["transactions"]):
+            key = self.key_for(path, None) or self.admin_key
+        return self.raw.get(path, headers={**self._auth(path, None, key), **(headers or {})})
+
+    def delete(self, path: str, headers: dict[str, str] | None = None, *, key: str | Auto | None = AUTO) -> Any:
+        return self.raw.request("DELETE", path, headers={**self._auth(path, None, key), **(headers or {})})
+
+    def _auth(self, path: str, body: Any, key: str | Auto | None) -> dict[str, str]:
+        if isinstance(key, Auto):
+            key = self.key_for(path, body)
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def key_for(self, path: str, body: Any) -> str | None:
+        parts = [part for part in path.split("?")[0].split("/") if part]
+        if parts[:1] == ["stocks"] and isinstance(body, dict):
+            return self.admin_key
+        if parts[:1] in (["users"], ["transactions"]) and len(parts) >= 2:
+            return self.keys.get(urllib.parse.unquote(parts[1]))
+        if parts == ["transactions"] and isinstance(body, dict):
+            return self.keys.get(str(body.get("user") or body.get("user_id")))
+        return None
 
 
 @pytest.fixture
-def api(client: Client) -> JsonClient:
-    return JsonClient(client)
+def admin_key() -> str:
+    """An admin key of this test (tables are emptied before each test)."""
+    from chalicelib import services
+    from chalicelib.services.unit_of_work import UnitOfWork
+
+    return services.keys.issue_admin(UnitOfWork())
+
+
+@pytest.fixture
+def api(client: Client, admin_key: str) -> JsonClient:
+    return JsonClient(client, admin_key)
 
 
 @pytest.fixture

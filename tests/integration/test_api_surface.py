@@ -205,7 +205,7 @@ def test_body_over_the_gateway_limit_is_413_in_the_error_shape(served) -> None:
 
 
 def test_gateway_responses_for_aws_match_the_local_ones() -> None:
-    from chalicelib.api.gateway import GATEWAY_RESPONSES, gateway_error_body
+    from chalicelib.api.gateway import GATEWAY_HEADERS, GATEWAY_RESPONSES, gateway_error_body
 
     template = json.loads((ROOT / ".chalice/merge-template.json").read_text())["Resources"]
     declared = {r["Properties"]["ResponseType"]: r["Properties"] for r in template.values()
@@ -214,6 +214,9 @@ def test_gateway_responses_for_aws_match_the_local_ones() -> None:
     for kind, (status, _, _) in GATEWAY_RESPONSES.items():
         assert json.loads(declared[kind]["ResponseTemplates"]["application/json"]) == gateway_error_body(kind)
         assert declared[kind].get("StatusCode") == (str(status) if status else None)
+        headers = {name.removeprefix("gatewayresponse.header."): value.strip("'")
+                   for name, value in declared[kind]["ResponseParameters"].items()}
+        assert headers == {"Content-Type": "application/json", **GATEWAY_HEADERS.get(kind, {})}
 
 
 def test_cors_preflight_and_answers_allow_any_origin_without_credentials(served) -> None:
@@ -236,7 +239,7 @@ def test_an_internal_error_answers_without_a_trace_and_logs_one(api, monkeypatch
         raise RuntimeError("secret internals at /srv/app/chalicelib/services/users.py")
 
     monkeypatch.setattr(users_service, "get", broken)
-    response = api.get("/users/alice")
+    response = api.get("/users/alice", key=api.admin_key)
     error = assert_error(response, 500, "internal_error")
     assert "secret" not in response.body.decode() and "Traceback" not in response.body.decode()
     assert error["message"] == "an internal error occurred"

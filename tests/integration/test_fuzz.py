@@ -36,6 +36,8 @@ class Market:
         # The seeded names the fuzzer is steered to; fixed before it starts, so its draws replay exactly.
         self.targets: dict[str, tuple[str, ...]] = {}
         self.answers: defaultdict[str, Counter[int]] = defaultdict(Counter)
+        self.keys: dict[str, str] = {}  # username and user id -> API key
+        self.admin_key = ""
 
     def record(self, operation: str, response: Any) -> None:
         self.answers[operation][response.status_code] += 1
@@ -45,6 +47,7 @@ class Market:
         if operation == "POST /users":
             self.balances[created["username"]] = Decimal(created["balance"])
             self.users += [created["username"], created["user_id"]]
+            self.keys[created["username"]] = self.keys[created["user_id"]] = created["api_key"]
         elif operation == "POST /stocks":
             self.volumes[created["stock"]["ticker"]] = created["stock"]["volume"]
             self.tickers.append(created["stock"]["ticker"])
@@ -62,8 +65,9 @@ def operations(app_under_test: ChaliceWSGI) -> dict[str, Any]:
 
 
 @pytest.fixture
-def market(operations: dict[str, Any]) -> Market:
+def market(operations: dict[str, Any], admin_key: str) -> Market:
     seeded = Market()
+    seeded.admin_key = admin_key
     for username, balance in SEEDED_USERS.items():
         case = operations["POST /users"].Case(body={"username": username, "balance": balance},
                                               media_type="application/json")
@@ -71,7 +75,8 @@ def market(operations: dict[str, Any]) -> Market:
     for ticker, (price, volume) in SEEDED_STOCKS.items():
         body = {"ticker": ticker, "open_price": price, "close_price": price, "high": price, "low": price,
                 "volume": volume}
-        case = operations["POST /stocks"].Case(body=body, media_type="application/json")
+        case = operations["POST /stocks"].Case(body=body, media_type="application/json",
+                                               headers={"Authorization": f"Bearer {admin_key}"})
         seeded.record("POST /stocks", case.call_and_validate())
     assert len(seeded.balances) == 2 and len(seeded.volumes) == 2
     seeded.targets = {"user": tuple(seeded.users), "ticker": tuple(seeded.tickers)}
@@ -84,6 +89,19 @@ def known(market: Market, draw: Any, name: str) -> Any:
     if name == "username":  # a path that takes a username only
         pool = tuple(user for user in pool if user in market.balances)
     return draw(st.sampled_from(pool)) if draw(st.booleans()) else None
+
+
+def authorization(market: Market, operation: Any, case: Any, draw: Any) -> str | None:
+    """Mostly the key the request needs (its user's, or the admin's), so the fuzzer reaches past the authorizer;
+    sometimes another user's, the admin's, a made-up one or none, so refusals are fuzzed too."""
+    if not operation.definition.raw.get("security"):
+        return None
+    named = [value for value in (*(case.path_parameters or {}).values(),
+                                 *((case.body or {}).get(field) for field in ("user", "user_id")
+                                   if isinstance(case.body, dict))) if isinstance(value, str)]
+    fitting = next((market.keys[name] for name in named if name in market.keys), market.admin_key)
+    choices = [fitting, market.admin_key, *market.keys.values(), "tapi.0123456789abcdef." + "x" * 43, None]
+    return draw(st.sampled_from(choices)) if draw(st.integers(0, 3)) == 0 else fitting
 
 
 def test_fuzz_every_operation_in_one_random_sequence(operations, market, sqs, queues) -> None:
@@ -112,6 +130,8 @@ def test_fuzz_every_operation_in_one_random_sequence(operations, market, sqs, qu
                     case.body.pop("user_id", None) if field == "user" else None
             if data.draw(st.booleans()):  # an order small enough to be filled
                 case.body["transaction_volume"] = data.draw(st.integers(1, 50))
+        if (key := authorization(market, operation, case, data.draw)) is not None:
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {key}"}
         # Business rules the document cannot express (low <= price <= high, start <= end, buying power) refuse
         # some schema-valid requests with a 400 by design, so that one check is left out; every other one runs.
         response = case.call_and_validate(excluded_checks=[positive_data_acceptance])

@@ -79,17 +79,23 @@ def test_user_id_is_accepted_in_place_of_user(api) -> None:
 def test_invalid_trade_is_400_and_creates_nothing(api, sqs, queues, change, fields) -> None:
     seed(api)
     payload = {k: v for k, v in {**trade(), **change}.items() if v is not None}
-    response = api.post("/transactions", payload)
+    response = api.post("/transactions", payload, key=api.keys["alice"])
     assert_error(response, 400, "validation_error")
     assert error_fields(response) == fields
     assert scalar("SELECT count(*) FROM trades") == 0
     assert received_trade_ids(sqs, queues["queue"]) == []
 
 
-@pytest.mark.parametrize("change", [{"user": "nobody"}, {"user": str(uuid.uuid4())}, {"ticker": "NOPE"}])
-def test_unknown_user_or_ticker_is_404(api, change) -> None:
+def test_unknown_ticker_is_404(api) -> None:
     seed(api)
-    assert_error(api.post("/transactions", {**trade(), **change}), 404, "not_found")
+    assert_error(api.post("/transactions", trade(ticker="NOPE")), 404, "not_found")
+    assert scalar("SELECT count(*) FROM trades") == 0
+
+
+@pytest.mark.parametrize("user", ["nobody", str(uuid.uuid4())])
+def test_a_trade_for_a_user_the_key_is_not_for_is_403_whether_or_not_the_user_exists(api, user: str) -> None:
+    seed(api)
+    assert_error(api.post("/transactions", trade(user=user), key=api.keys["alice"]), 403, "forbidden")
     assert scalar("SELECT count(*) FROM trades") == 0
 
 

@@ -10,9 +10,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from chalicelib.api.shapes import HoldingOut, StockCreated, StockOut, TradeAccepted, TradeOut, UserCreated, UserOut
-from chalicelib.domain import views
-from chalicelib.domain.models import Holding, Stock, Trade, User
+from chalicelib.api.shapes import (
+    HoldingOut,
+    KeyCreated,
+    KeyOut,
+    StockCreated,
+    StockOut,
+    TradeAccepted,
+    TradeOut,
+    UserCreated,
+    UserOut,
+)
+from chalicelib.domain import api_keys, views
+from chalicelib.domain.models import ApiKey, Holding, Stock, Trade, User
 
 money = st.decimals(min_value=0, max_value=Decimal("9999999999.99"), places=2)
 moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
@@ -53,12 +63,29 @@ def dumped(shape: type[BaseModel], **fields: Any) -> dict[str, Any]:
     return shape(**fields).model_dump(mode="json")
 
 
-@given(users())
-def test_user_views_answer_their_shapes(user: User) -> None:
+@given(users(), moments)
+def test_user_views_answer_their_shapes(user: User, created: datetime) -> None:
+    issued = api_keys.issue()
+    key = ApiKey(id=issued.key_id, user_id=user.id, scope="user", secret_digest=issued.secret_digest,
+                 created_at=created)
     assert views.user(user) == dumped(UserOut, user_id=user.id, username=user.username, balance=user.balance,
                                       available_balance=user.available_balance, created_at=user.created_at)
-    assert views.user_created(user) == dumped(UserCreated, user_id=user.id, username=user.username,
-                                              balance=user.balance)
+    assert views.user_created(user, key, issued) == dumped(UserCreated, user_id=user.id, username=user.username,
+                                                           balance=user.balance, key_id=key.id,
+                                                           api_key=issued.token)
+
+
+@given(moments, st.none() | moments)
+def test_key_views_answer_their_shapes_and_show_the_secret_only_when_created(created: datetime,
+                                                                            used: datetime | None) -> None:
+    issued = api_keys.issue()
+    key = ApiKey(id=issued.key_id, user_id=None, scope="admin", secret_digest=issued.secret_digest,
+                 created_at=created)
+    assert views.key_created(key, issued) == dumped(KeyCreated, key_id=key.id, api_key=issued.token,
+                                                    created_at=created)
+    listed = views.key(key, used)
+    assert listed == dumped(KeyOut, key_id=key.id, created_at=created, last_used_at=used)
+    assert issued.token not in str(listed) and issued.secret_digest not in str(listed)
 
 
 @given(stocks())

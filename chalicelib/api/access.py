@@ -1,0 +1,118 @@
+"""Who may call a route, decided in one place. Every route declares a rule: PUBLIC (no key), OWNER (the key of
+the user the path or body names; an admin key may also read), ADMIN (an admin key). The authorizer has already
+proved the key; here the principal it found is held to the route's rule, and its requests are counted against
+the rate limit."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from chalice.app import Request
+
+from chalicelib.adapters.cache import get_cache
+from chalicelib.adapters.logs import get_logger
+from chalicelib.config import get_settings
+from chalicelib.domain import scopes
+from chalicelib.domain.errors import ApiError, Forbidden
+
+PUBLIC, OWNER, ADMIN = "public", "owner", "admin"
+RULES = (PUBLIC, OWNER, ADMIN)
+# Path parameters and body fields that name the user a request concerns.
+SUBJECT_PARAMETERS = ("username", "user_id")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a valid key speaks for, as the authorizer put it in the request context."""
+
+    key_id: str
+    scope: str
+    user_id: str | None
+    username: str | None
+
+    @property
+    def id(self) -> str:
+        return self.user_id if self.scope == scopes.USER and self.user_id else f"admin:{self.key_id}"
+
+    def to_context(self) -> dict[str, str]:
+        # API Gateway passes an authorizer's context values as strings.
+        return {"key_id": self.key_id, "scope": self.scope, "user_id": self.user_id or "",
+                "username": self.username or ""}
+
+    @classmethod
+    def from_request(cls, request: Request) -> Principal:
+        context = request.context.get("authorizer") or {}
+        return cls(str(context["key_id"]), str(context["scope"]), context.get("user_id") or None,
+                   context.get("username") or None)
+
+    def is_user(self, reference: str) -> bool:
+        """Whether `reference` (a username or a user id) names this principal's user."""
+        if self.scope != scopes.USER or not reference:
+            return False
+        # Usernames are never UUIDs, so a reference that reads as this user's id (in any case, with or without
+        # hyphens) names this user and nobody else.
+        return reference == self.username or (
+            self.user_id is not None and reference.replace("-", "").lower() == self.user_id.replace("-", ""))
+
+
+def needs_body(rule: str, params: dict[str, Any]) -> bool:
+    """Whether the user a request concerns is named in its body rather than its path (placing a trade)."""
+    return rule == OWNER and not any(name in params for name in SUBJECT_PARAMETERS)
+
+
+def check(rule: str, principal: Principal, method: str, params: dict[str, Any], body: Any) -> None:
+    """Raise 403 unless `principal` may make this request under `rule`; nothing is read or written before."""
+    if rule == ADMIN and principal.scope != scopes.ADMIN:
+        raise Forbidden("this route needs an admin key")
+    if rule != OWNER:
+        return
+    subject = next((params[name] for name in SUBJECT_PARAMETERS if name in params), None)
+    if subject is None:
+        subject = getattr(body, "user_ref", None)
+    if principal.scope == scopes.ADMIN and method == "GET":
+        return
+    if subject is None or not principal.is_user(str(subject)):
+        raise Forbidden("this key may not act for that user")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Where a principal stands in its rate-limit window."""
+
+    limit: int
+    used: int
+    reset_at: int  # Unix seconds when the window ends
+
+    @property
+    def exceeded(self) -> bool:
+        return self.used > self.limit
+
+    def headers(self) -> dict[str, str]:
+        return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(max(0, self.limit - self.used)),
+                "X-RateLimit-Reset": str(self.reset_at)}
+
+
+def charge(principal_id: str, limit: int, key_id: str | None = None) -> Budget:
+    """Count one request of `principal_id` in the current fixed window (one Redis round trip, which also records
+    when the key was last used). Fails open: with Redis down every request passes, and a warning is logged."""
+    window_s = get_settings().rate_limit_window_s
+    now = int(time.time())
+    window = now - now % window_s
+    cache = get_cache()
+    used = (cache.keys.keys_last_used(), key_id, str(now)) if key_id else None
+    counted = cache.count_request(cache.keys.rate_window(principal_id, window), window_s, used)
+    if counted is None:
+        get_logger().warning("rate limit not enforced: cache unavailable", extra={"event": "rate_limit_skipped"})
+        counted = 0
+    return Budget(limit, counted, window + window_s)
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, budget: Budget) -> None:
+        super().__init__(f"rate limit of {budget.limit} requests per {get_settings().rate_limit_window_s} s "
+                         "exceeded; retry after the window resets")
+        self.retry_after = max(1, budget.reset_at - int(time.time()))

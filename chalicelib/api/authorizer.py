@@ -1,0 +1,66 @@
+"""The Lambda authorizer API Gateway runs before any route that needs a key (and may cache its answer for
+AUTHORIZER_TTL_S): `Authorization: Bearer <api key>` in, the principal out, in the request context. A missing,
+malformed, unknown or revoked key is a 401 that says nothing about whether any user exists. It never logs, keeps
+or answers with the key."""
+from __future__ import annotations
+
+import json
+
+from chalice.app import AuthRequest, AuthResponse
+
+from chalicelib import services
+from chalicelib.adapters.cache import get_cache
+from chalicelib.adapters.logs import get_logger
+from chalicelib.api.access import Principal
+from chalicelib.api.gateway import GATEWAY_HEADERS, GATEWAY_RESPONSES, gateway_error_body
+from chalicelib.domain import api_keys
+from chalicelib.services.unit_of_work import UnitOfWork
+
+
+def authorize(auth_request: AuthRequest) -> AuthResponse:
+    token = api_keys.bearer_token(auth_request.token or "")
+    parsed = api_keys.parse(token) if token else None
+    if parsed is None:
+        raise unauthorized()
+    key_id, secret = parsed
+    try:
+        record = services.keys.lookup(key_id, UnitOfWork(), get_cache())
+    except Exception as exc:  # noqa: BLE001 - any failure to look the key up is the dependency's, not the key's
+        get_logger().warning("authorizer could not look up a key", extra={
+            "event": "authorizer_failed", "key_id": key_id, "error": f"{type(exc).__name__}: {exc}"})
+        raise unavailable() from None
+    # The digest is compared even for an unknown key, so the answer takes as long whether or not the key exists.
+    known = bool(record["found"]) and not record["revoked"]
+    if not api_keys.matches(secret, record["digest"] if known else _NO_DIGEST) or not known:
+        raise unauthorized()
+    principal = Principal(key_id, record["scope"], record["user_id"], record["username"])
+    # Every route: API Gateway may reuse this answer for any route the key calls until the TTL runs out.
+    return AuthResponse(routes=["*"], principal_id=principal.id, context=principal.to_context())
+
+
+_NO_DIGEST = "0" * 64
+
+
+def unauthorized() -> Exception:
+    """API Gateway answers 401 (its UNAUTHORIZED gateway response) when an authorizer fails with exactly
+    "Unauthorized"; Chalice's local gateway (make run, chalice.test) answers 401 for its own NotAuthorizedError."""
+    return _gateway_error("UNAUTHORIZED", "Unauthorized")
+
+
+def unavailable() -> Exception:
+    """API Gateway answers an authorizer that fails any other way with its AUTHORIZER_FAILURE gateway response
+    (503 here); locally the same answer is raised for Chalice's local gateway to give."""
+    return _gateway_error("AUTHORIZER_FAILURE", "the authorizer could not check the key")
+
+
+def _gateway_error(response_type: str, message: str) -> Exception:
+    try:
+        from chalice.local import LocalGatewayException
+    except ImportError:  # on Lambda, where only chalice.app is deployed: API Gateway reads the message
+        return Exception(message)
+
+    class GatewayAnswer(LocalGatewayException):
+        CODE = GATEWAY_RESPONSES[response_type][0] or 500
+
+    body = json.dumps(gateway_error_body(response_type), separators=(",", ":")).encode()
+    return GatewayAnswer({"Content-Type": "application/json", **GATEWAY_HEADERS.get(response_type, {})}, body)

@@ -1,0 +1,48 @@
+"""API keys: a public key id and a random secret, written together as one bearer token (`tapi.<id>.<secret>`).
+Only a digest of the secret is stored; a key is checked by recomputing it and comparing in constant time. The
+secret has 256 bits of entropy, so a plain SHA-256 digest cannot be reversed or guessed from a database dump."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+PREFIX = "tapi"
+_TOKEN = re.compile(rf"{PREFIX}\.([0-9a-f]{{16}})\.([A-Za-z0-9_-]{{43}})")
+KEY_ID_PATTERN = r"^[0-9a-f]{16}$"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A key as issued: the token is shown to its owner once and never stored."""
+
+    key_id: str
+    token: str
+    secret_digest: str
+
+
+def issue() -> IssuedKey:
+    key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+    return IssuedKey(key_id, f"{PREFIX}.{key_id}.{secret}", digest(secret))
+
+
+def parse(token: str) -> tuple[str, str] | None:
+    """(key id, secret) of a well-formed token, else None."""
+    match = _TOKEN.fullmatch(token)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def matches(secret: str, secret_digest: str) -> bool:
+    return hmac.compare_digest(digest(secret), secret_digest)
+
+
+def bearer_token(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value, else None."""
+    scheme, _, token = authorization.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
