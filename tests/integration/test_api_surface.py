@@ -66,6 +66,23 @@ def test_openapi_document_lists_every_route_with_its_models(api) -> None:
     assert {"Link", "X-Next-Cursor"} <= set(listing["responses"]["200"]["headers"])
 
 
+def test_openapi_document_declares_the_bearer_scheme_and_each_operations_rule(api) -> None:
+    from app import routes
+    from chalicelib.api.access import PUBLIC
+
+    document = body(api.get("/openapi.json"))
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http", "scheme": "bearer", "description": document["components"]["securitySchemes"]["bearerAuth"][
+            "description"]}
+    for spec in routes.specs:
+        operation = document["paths"][spec.path][spec.method.lower()]
+        if spec.access == PUBLIC:
+            assert operation["security"] == [], spec.path
+        else:
+            assert operation["security"] == [{"bearerAuth": []}], spec.path
+            assert {"401", "403", "429"} <= set(operation["responses"]), spec.path
+
+
 def test_every_reference_in_the_document_resolves(api) -> None:
     document = body(api.get("/openapi.json"))
     references = set(re.findall(r'"\$ref": "#/components/schemas/(\w+)"', json.dumps(document)))
@@ -225,11 +242,12 @@ def test_cors_preflight_and_answers_allow_any_origin_without_credentials(served)
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
-    assert "Idempotency-Key" in preflight.headers["Access-Control-Allow-Headers"]
+    assert {"Idempotency-Key", "Authorization"} <= set(preflight.headers["Access-Control-Allow-Headers"].split(","))
     assert "Access-Control-Allow-Credentials" not in preflight.headers
     answer = served.get("/stocks", headers={"Origin": "https://app.example"})
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
-    assert "X-Next-Cursor" in answer.headers["Access-Control-Expose-Headers"]
+    assert {"X-Next-Cursor", "X-RateLimit-Remaining", "Retry-After"} <= set(
+        answer.headers["Access-Control-Expose-Headers"].split(","))
 
 
 # --- Security basics --------------------------------------------------------------------------------------------

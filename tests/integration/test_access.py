@@ -1,0 +1,281 @@
+"""Security, tested like money: for every route in the route table, who may call it and what everyone else gets,
+in-process (chalice.test) and over HTTP (the WSGI adapter `make run` serves); nothing is read or changed for a
+refused caller; keys are never logged, cached or stored in a usable form; the rate limit is exact."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import redis as redis_lib
+from chalice.test import Client
+from sqlalchemy import text
+from werkzeug.test import Client as WsgiClient
+
+from chalicelib.adapters.database import get_engine
+from chalicelib.api.access import ADMIN, OWNER, PUBLIC
+from chalicelib.api.router import RouteSpec
+from devstack.wsgi import ChaliceWSGI
+from tests.integration.conftest import JsonClient
+from tests.integration.helpers import body, seed, trade
+
+CREDENTIALS = ("none", "malformed", "unknown", "revoked", "another user's", "own", "admin")
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+Send = Callable[[str, str, dict[str, str], bytes], Answer]
+
+
+@pytest.fixture(params=["in-process", "over HTTP"])
+def send(request: pytest.FixtureRequest, client: Client) -> Send:
+    """In-process, a request with no Authorization header gets Chalice's local gateway's own 401 body; over HTTP
+    (and on AWS) API Gateway's gateway responses give every answer the error shape."""
+    """A request through Chalice's local gateway in-process, or through the WSGI adapter `make run` serves."""
+    if request.param == "in-process":
+        def in_process(method: str, path: str, headers: dict[str, str], payload: bytes) -> Answer:
+            answer = client.http.request(method, path, headers=headers, body=payload)
+            return Answer(answer.status_code, {k.lower(): v for k, v in answer.headers.items()}, answer.body)
+        return in_process
+    served = WsgiClient(ChaliceWSGI())
+
+    def over_http(method: str, path: str, headers: dict[str, str], payload: bytes) -> Answer:
+        answer = served.open(path, method=method, headers=headers, data=payload)
+        return Answer(answer.status_code, {k.lower(): v for k, v in answer.headers.items()}, answer.data)
+    return over_http
+
+
+@dataclass
+class World:
+    """Alice (whose routes are asked for), Bob (another user), an admin, and what they own."""
+
+    api: JsonClient
+    alice_key: str
+    bob_key: str
+    admin_key: str
+    revoked_key: str
+    alice_trade: str
+    tokens: list[str]  # every key handed out, to be found nowhere it should not be
+
+    def key(self, credential: str) -> str | None:
+        return {"none": None, "malformed": "not-a-key", "unknown": "tapi.0123456789abcdef." + "A" * 43,
+                "revoked": self.revoked_key, "another user's": self.bob_key, "own": self.alice_key,
+                "admin": self.admin_key}[credential]
+
+
+@pytest.fixture
+def world(api: JsonClient, admin_key: str, monkeypatch: pytest.MonkeyPatch) -> World:
+    monkeypatch.setenv("SIGNUP_LIMIT_PER_WINDOW", "1000")
+    ids = seed(api, {"alice": "10000.00", "bob": "10000.00"})
+    placed = body(api.post("/transactions", trade(volume=1)))
+    extra = body(api.post("/users/alice/keys", {}))
+    assert api.delete(f"/users/alice/keys/{extra['key_id']}").status_code == 200
+    assert ids and placed["status"] == "pending"
+    return World(api, api.keys["alice"], api.keys["bob"], admin_key, extra["api_key"], placed["transaction_id"],
+                 [api.keys["alice"], api.keys["bob"], admin_key, extra["api_key"]])
+
+
+def request_for(spec: RouteSpec, world: World) -> tuple[str, bytes]:
+    """A valid request for `spec` about Alice: what her own key gets a success for."""
+    unique = uuid.uuid4().hex[:8]
+    values = {"username": "alice", "user_id": "alice", "ticker": "AAPL", "transaction_id": world.alice_trade,
+              "start": "2000-01-01", "end": "2100-01-01", "asset": "swagger-ui.css"}
+    path = spec.path
+    if "{key_id}" in path:  # a fresh key of Alice's to revoke, each time
+        values["key_id"] = body(world.api.post("/users/alice/keys", {}))["key_id"]
+    for name, value in values.items():
+        path = path.replace(f"{{{name}}}", value)
+    bodies = {"NewUser": {"username": f"u_{unique}", "balance": "10.00"},
+              "NewStock": {"ticker": f"T{unique.upper()}", "open_price": 1, "close_price": 1, "high": 1, "low": 1,
+                           "volume": 10},
+              "NewTrade": trade(volume=1)}
+    payload = json.dumps(bodies[spec.body]).encode() if spec.body else (b"{}" if spec.method == "POST" else b"")
+    return path, payload
+
+
+def expected(spec: RouteSpec, credential: str) -> int:
+    """What the route table says this caller gets."""
+    if spec.access == PUBLIC:
+        return spec.status
+    if credential in ("none", "malformed", "unknown", "revoked"):
+        return 401
+    if spec.access == ADMIN:
+        return spec.status if credential == "admin" else 403
+    if credential == "own" or (credential == "admin" and spec.method == "GET"):
+        return spec.status
+    return 403
+
+
+def specs() -> list[RouteSpec]:
+    from app import routes
+
+    return list(routes.specs)
+
+
+def snapshot() -> dict[str, Any]:
+    """Everything a refused write must leave as it was."""
+    with get_engine().connect() as conn:
+        return {query: conn.execute(text(query)).all() for query in (
+            "SELECT username, balance, reserved_cash FROM users ORDER BY username",
+            "SELECT id, status FROM trades ORDER BY id",
+            "SELECT user_id, ticker, quantity, reserved_quantity FROM holdings ORDER BY user_id, ticker",
+            "SELECT ticker, volume FROM stocks ORDER BY ticker",
+            "SELECT trade_id FROM outbox ORDER BY trade_id",
+            "SELECT id, revoked_at FROM api_keys ORDER BY id")}
+
+
+@pytest.mark.parametrize("credential", CREDENTIALS)
+def test_every_route_answers_each_caller_as_its_rule_says(send: Send, world: World, credential: str) -> None:
+    for spec in specs():
+        path, payload = request_for(spec, world)
+        key = world.key(credential)
+        headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+        refused = expected(spec, credential) in (401, 403)
+        before = snapshot() if refused else None
+        answer = send(spec.method, path, headers, payload)
+        assert answer.status == expected(spec, credential), (spec.method, spec.path, credential, answer.body)
+        if refused:
+            assert snapshot() == before, f"{spec.method} {spec.path} changed something for a refused caller"
+        chalice_own_401 = credential == "none" and send.__name__ == "in_process"
+        if refused and not chalice_own_401:
+            error = json.loads(answer.body).get("error")
+            assert error is not None, (spec.method, spec.path, credential, answer.body)
+            assert error["code"] == ("unauthorized" if answer.status == 401 else "forbidden")
+            assert "alice" not in error["message"] and "bob" not in error["message"]
+            if answer.status == 401:
+                assert answer.headers["www-authenticate"] == "Bearer"
+        if spec.access != PUBLIC and answer.status != 401:  # every authenticated answer carries the budget
+            assert {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"} <= set(answer.headers)
+
+
+def test_a_route_cannot_be_added_without_a_rule() -> None:
+    from chalice import Chalice
+
+    from app import app, routes
+    from chalicelib.api.router import Router
+
+    declared = {(spec.path, spec.method) for spec in routes.specs}
+    registered = {(path, method) for path, methods in app.routes.items() for method in methods}
+    assert registered == declared  # every route of the app went through the router, which demands a rule
+    for path, methods in app.routes.items():
+        for method, entry in methods.items():
+            rule = next(spec.access for spec in routes.specs if (spec.path, spec.method) == (path, method))
+            assert rule in (PUBLIC, OWNER, ADMIN)
+            assert (entry.authorizer is not None) == (rule != PUBLIC), f"{method} {path}"
+    router = Router(Chalice("probe"), authorizer=None)
+    with pytest.raises(TypeError):
+        router.route("/x", summary="no rule")  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="access"):
+        router.route("/x", access="everyone", summary="an unknown rule")
+
+
+def test_another_users_transaction_is_404_even_for_a_valid_key(world: World) -> None:
+    path = f"/transactions/bob/{world.alice_trade}"
+    answer = world.api.get(path, key=world.bob_key)
+    assert answer.status_code == 404
+    assert world.api.get(f"/transactions/alice/{world.alice_trade}", key=world.alice_key).status_code == 200
+
+
+def test_a_key_is_shown_once_stored_only_as_a_digest_and_never_logged_or_cached(
+        world: World, redis_client: redis_lib.Redis, cache_prefix: str, log_records: list[logging.LogRecord],
+        caplog: pytest.LogCaptureFixture) -> None:
+    for path in ("/users/alice", "/users/alice/keys", "/transactions/alice", "/users/bob"):
+        world.api.get(path, key=world.alice_key)
+        world.api.get(path, key=world.revoked_key)
+    listed = world.api.get("/users/alice/keys", key=world.alice_key)
+    secrets = [token.rsplit(".", 1)[1] for token in world.tokens]
+    assert not any(secret in listed.body.decode() for secret in secrets)
+
+    with get_engine().connect() as conn:
+        digests = set(conn.execute(text("SELECT secret_digest FROM api_keys")).scalars())
+        stored = json.dumps([list(map(str, row)) for table in ("api_keys", "users", "trades", "outbox")
+                             for row in conn.execute(text(f"SELECT * FROM {table}")).all()])
+    assert digests == {hashlib.sha256(secret.encode()).hexdigest() for secret in secrets}
+    assert not digests & {*world.tokens, *secrets}
+    assert not any(secret in stored for secret in secrets)
+
+    readers = {"string": redis_client.get, "hash": redis_client.hgetall, "set": redis_client.smembers}
+    cached = " ".join(str(readers[redis_client.type(key)](key))
+                      for key in redis_client.scan_iter(match=f"{cache_prefix}:*", count=1000))
+    logged = " ".join(record.getMessage() + json.dumps(record.__dict__, default=str) for record in log_records)
+    logged += caplog.text
+    for secret in secrets:
+        assert secret not in cached and secret not in logged
+    assert "Bearer" not in logged and "authorization" not in logged.lower().replace("authorizer", "")
+
+
+@pytest.fixture
+def tight_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    from chalicelib.config import get_settings
+
+    monkeypatch.setenv("RATE_LIMIT_PER_WINDOW", "5")
+    monkeypatch.setenv("RATE_LIMIT_WINDOW_S", "2")
+    get_settings.cache_clear()
+    yield 5
+    get_settings.cache_clear()
+
+
+def test_the_rate_limit_answers_429_exactly_past_the_limit_and_resets(world: World, tight_limit: int) -> None:
+    # Start at the beginning of a window, so the count is not split across two.
+    time.sleep(2 - time.time() % 2)
+    answers = [world.api.get("/users/alice", key=world.alice_key) for _ in range(tight_limit + 1)]
+    assert [a.status_code for a in answers] == [200] * tight_limit + [429]
+    remaining = [a.headers["X-RateLimit-Remaining"] for a in answers]
+    assert remaining == [str(n) for n in range(tight_limit - 1, -1, -1)] + ["0"]
+    refused = answers[-1]
+    assert json.loads(refused.body)["error"]["code"] == "too_many_requests"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 2
+    # The limit is the principal's, not one route's; another user has a budget of their own.
+    assert world.api.get("/users/alice/holdings", key=world.alice_key).status_code == 429
+    assert world.api.get("/users/bob", key=world.bob_key).status_code == 200
+    time.sleep(int(refused.headers["Retry-After"]) + 0.1)
+    assert world.api.get("/users/alice", key=world.alice_key).status_code == 200
+
+
+def test_sign_up_is_limited_per_source_address(api: JsonClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNUP_LIMIT_PER_WINDOW", "2")
+    from chalicelib.config import get_settings
+
+    get_settings.cache_clear()
+    statuses = [api.post("/users", {"username": f"user_{n}", "balance": "1"}).status_code for n in range(3)]
+    assert statuses == [201, 201, 429]
+
+
+def test_the_rate_limit_fails_open_when_redis_is_down(world: World, monkeypatch: pytest.MonkeyPatch,
+                                                      log_records: list[logging.LogRecord]) -> None:
+    from chalicelib.adapters.cache import get_cache
+    from chalicelib.config import get_settings
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    get_cache.cache_clear()
+    answer = world.api.get("/users/alice", key=world.alice_key)
+    assert answer.status_code == 200
+    assert any(getattr(r, "event", None) == "rate_limit_skipped" for r in log_records)
+    get_cache.cache_clear()
+
+
+def test_a_revoked_key_is_refused_at_once_and_the_others_keep_working(world: World) -> None:
+    second = body(world.api.post("/users/alice/keys", {}, key=world.alice_key))
+    assert world.api.get("/users/alice", key=second["api_key"]).status_code == 200
+    listed = body(world.api.get("/users/alice/keys", key=world.alice_key))
+    assert {key["key_id"] for key in listed} >= {second["key_id"]}
+    assert all(set(key) == {"key_id", "created_at", "last_used_at"} for key in listed)
+    assert world.api.delete(f"/users/alice/keys/{second['key_id']}", key=world.alice_key).status_code == 200
+    assert world.api.get("/users/alice", key=second["api_key"]).status_code == 401
+    assert world.api.get("/users/alice", key=world.alice_key).status_code == 200
+    assert world.api.delete(f"/users/alice/keys/{second['key_id']}", key=world.alice_key).status_code == 404
+    # Bob cannot revoke Alice's key, even knowing its id.
+    assert world.api.delete(f"/users/alice/keys/{world.alice_key.split('.')[1]}",
+                            key=world.bob_key).status_code == 403
