@@ -50,7 +50,8 @@ def create_user(request: Request, body: NewUser) -> Response:
 
 
 @routes.route("/users/{username}", access=OWNER, summary="A user with balance and available balance (cached)",
-              response="UserOut", errors=(404, 503))
+              response="UserOut", errors=(404, 503),
+              reads_cache_first=True)
 def get_user(request: Request, username: str) -> Response:
     return json_response(services.users.get(username, UnitOfWork(), get_cache()))
 
@@ -107,7 +108,8 @@ def place_trade(request: Request, body: NewTrade) -> Response:
 
 
 @routes.route("/transactions/{user_id}", access=OWNER, query="PageQuery", response="list[TradeOut]",
-              summary="A user's transactions, newest first (paged, cached)", errors=(400, 404, 503), paged=True)
+              summary="A user's transactions, newest first (paged, cached)", errors=(400, 404, 503), paged=True,
+              reads_cache_first=True)
 def list_trades(request: Request, user_id: str, query: PageQuery) -> Response:
     return page_response(request, services.history.list_for_user(user_id, query, UnitOfWork(), get_cache()))
 
@@ -120,7 +122,8 @@ def get_trade(request: Request, user_id: str, transaction_id: str) -> Response:
 
 @routes.route("/transactions/{user_id}/{start}/{end}", access=OWNER, query="PageQuery", response="list[TradeOut]",
               summary="A user's transactions with start <= timestamp <= end (paged, cached)",
-              errors=(400, 404, 503), paged=True)
+              errors=(400, 404, 503), paged=True,
+              reads_cache_first=True)
 def list_trades_in_range(request: Request, user_id: str, start: str, end: str, query: PageQuery) -> Response:
     between = requests.time_range(start, end)
     return page_response(request, services.history.list_in_range(user_id, between, (start, end), query, UnitOfWork(),

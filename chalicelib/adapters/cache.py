@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalicelib.adapters.logs import get_logger
@@ -64,6 +66,20 @@ def _suffix(page: str) -> str:
     return f":{page}" if page else ""
 
 
+@dataclass(frozen=True)
+class _Count:
+    """A request to count (rate limiting) that waits to share a round trip with the request's first read."""
+
+    key: str
+    window_s: int
+    used: tuple[str, str, str] | None
+    counted: Callable[[int | None], None]
+
+
+# Per request (a context), never shared between two: the count waiting for the next read.
+_waiting: ContextVar[_Count | None] = ContextVar("waiting_count", default=None)
+
+
 class Cache:
     def __init__(self, client: redis.Redis, keys: CacheKeys) -> None:
         self._client = client
@@ -89,7 +105,21 @@ class Cache:
         return loaded
 
     def get(self, key: str) -> JSONValue | None:
-        raw = self._guard("get", lambda: self._client.get(key))
+        waiting = _waiting.get()
+        if waiting is None:
+            raw = self._guard("get", lambda: self._client.get(key))
+        else:  # the request's count and its first read in one round trip
+            _waiting.set(None)
+
+            def count_and_get() -> list[Any]:
+                pipe = self._client.pipeline(transaction=False)
+                self._count_commands(pipe, waiting)
+                pipe.get(key)
+                return list(pipe.execute())
+
+            answers = self._guard("get", count_and_get)
+            waiting.counted(None if answers is None else int(answers[0]))
+            raw = None if answers is None else answers[-1]
         return None if raw is None else json.loads(raw)
 
     def set(self, key: str, value: JSONValue, ttl_s: int) -> None:
@@ -124,20 +154,39 @@ class Cache:
 
         self._guard("delete", drop)
 
-    def count_request(self, key: str, window_s: int, used: tuple[str, str, str] | None = None) -> int | None:
+    def count_request(self, key: str, window_s: int, used: tuple[str, str, str] | None,
+                      counted: Callable[[int | None], None], *, with_next_read: bool = False) -> None:
         """Count one request in the window `key` (which expires with the window) and, with `used` (hash, field,
-        value), record it there: one round trip. None when Redis is unreachable."""
+        value), record it there; `counted` gets the count, or None when Redis is unreachable. With
+        `with_next_read`, the count waits to go with this request's next `get` (one round trip for both) or
+        `send_waiting_count()`, whichever comes first."""
+        count = _Count(key, window_s, used, counted)
+        if with_next_read:
+            _waiting.set(count)
+            return
+        self._send_count(count)
 
-        def count() -> int:
+    def send_waiting_count(self) -> None:
+        """Send the count still waiting for a read (the request read nothing from the cache)."""
+        waiting = _waiting.get()
+        if waiting is not None:
+            _waiting.set(None)
+            self._send_count(waiting)
+
+    def _send_count(self, count: _Count) -> None:
+        def send() -> int:
             pipe = self._client.pipeline(transaction=False)
-            pipe.incr(key)
-            pipe.expire(key, window_s + 1, nx=True)
-            if used is not None:
-                pipe.hset(used[0], used[1], used[2])
+            self._count_commands(pipe, count)
             return int(pipe.execute()[0])
 
-        counted: int | None = self._guard("rate_limit", count)
-        return counted
+        count.counted(self._guard("rate_limit", send))
+
+    @staticmethod
+    def _count_commands(pipe: Any, count: _Count) -> None:
+        pipe.incr(count.key)
+        pipe.expire(count.key, count.window_s + 1, nx=True)
+        if count.used is not None:
+            pipe.hset(*count.used)
 
     def fields(self, key: str, *names: str) -> list[str | None]:
         """Values of `names` in the hash `key` (None where absent or when Redis is unreachable)."""

@@ -93,19 +93,40 @@ class Budget:
                 "X-RateLimit-Reset": str(self.reset_at)}
 
 
-def charge(principal_id: str, limit: int, key_id: str | None = None) -> Budget:
-    """Count one request of `principal_id` in the current fixed window (one Redis round trip, which also records
-    when the key was last used). Fails open: with Redis down every request passes, and a warning is logged."""
-    window_s = get_settings().rate_limit_window_s
-    now = int(time.time())
-    window = now - now % window_s
-    cache = get_cache()
-    used = (cache.keys.keys_last_used(), key_id, str(now)) if key_id else None
-    counted = cache.count_request(cache.keys.rate_window(principal_id, window), window_s, used)
-    if counted is None:
-        get_logger().warning("rate limit not enforced: cache unavailable", extra={"event": "rate_limit_skipped"})
-        counted = 0
-    return Budget(limit, counted, window + window_s)
+class Meter:
+    """Counts one request of a principal in the current fixed window, which also records when its key was last
+    used. Fails open: with Redis down every request passes, and a warning is logged."""
+
+    def __init__(self, principal_id: str, limit: int, key_id: str | None = None) -> None:
+        self._principal_id = principal_id
+        self._limit = limit
+        self._key_id = key_id
+        self._reset_at = 0
+        self._finished = False
+        self.budget: Budget | None = None
+
+    def start(self, *, with_next_read: bool) -> None:
+        """Count now (one round trip) or, for a read that asks the cache first, together with that read; either
+        way the request is refused (TooManyRequests) before it reads or writes anything else."""
+        window_s = get_settings().rate_limit_window_s
+        now = int(time.time())
+        self._reset_at = now - now % window_s + window_s
+        cache = get_cache()
+        used = (cache.keys.keys_last_used(), self._key_id, str(now)) if self._key_id else None
+        cache.count_request(cache.keys.rate_window(self._principal_id, self._reset_at - window_s), window_s, used,
+                            self._counted, with_next_read=with_next_read)
+
+    def finish(self) -> None:
+        """Count the request if its read never came (it failed validation, say): it is counted all the same."""
+        self._finished = True
+        get_cache().send_waiting_count()
+
+    def _counted(self, counted: int | None) -> None:
+        if counted is None:
+            get_logger().warning("rate limit not enforced: cache unavailable", extra={"event": "rate_limit_skipped"})
+        self.budget = Budget(self._limit, counted or 0, self._reset_at)
+        if self.budget.exceeded and not self._finished:
+            raise TooManyRequests(self.budget)
 
 
 class TooManyRequests(ApiError):

@@ -83,9 +83,10 @@ class Router:
               status: int = 200, errors: tuple[int, ...] = (), paged: bool = False,
               headers: tuple[str, ...] = (), content_type: str = JSON_TYPE,
               other_responses: tuple[tuple[int, str], ...] = (), limit_by_source: bool = False,
-              ) -> Callable[[View], View]:
+              reads_cache_first: bool = False) -> Callable[[View], View]:
         """`access` is required: no route exists without a rule. `limit_by_source` counts a public route's
-        requests per source address (sign-up)."""
+        requests per source address (sign-up). `reads_cache_first` says the view's first I/O is a cache read,
+        so the rate-limit count goes to Redis in the same round trip as that read."""
         if access not in access_module.RULES:
             raise ValueError(f"{path}: access must be one of {access_module.RULES}, not {access!r}")
         keyed = access != access_module.PUBLIC
@@ -97,15 +98,15 @@ class Router:
         def register(view: View) -> View:
             @functools.wraps(view)
             def handle(**params: str) -> Response:
-                budget: access_module.Budget | None = None
+                meter: access_module.Meter | None = None
                 try:
                     request = self._app.current_request
                     if request is None:  # Chalice sets it before calling any view
                         raise RuntimeError("no current request")
                     principal = access_module.Principal.from_request(request) if keyed else None
-                    budget = _charge(request, principal, limit_by_source)
-                    if budget is not None and budget.exceeded:
-                        raise access_module.TooManyRequests(budget)
+                    meter = _meter(request, principal, limit_by_source)
+                    if meter is not None:
+                        meter.start(with_next_read=reads_cache_first)
                     decoded: dict[str, object] = {name: urllib.parse.unquote(value)
                                                   for name, value in params.items()}
                     # Refused before the body is read where the path or the rule alone decides.
@@ -123,8 +124,10 @@ class Router:
                     answer = error_response(error, _error_headers(error))
                 except Exception as exc:  # noqa: BLE001 - every failure must still answer in the error shape
                     answer = error_response(classify(exc))
-                if budget is not None:
-                    answer.headers.update(budget.headers())
+                if meter is not None:
+                    meter.finish()
+                    if meter.budget is not None:
+                        answer.headers.update(meter.budget.headers())
                 return answer
 
             # Content types are checked by json_body, so a wrong one gets the API's error shape.
@@ -138,14 +141,14 @@ class Router:
         return register
 
 
-def _charge(request: Request, principal: access_module.Principal | None,
-            limit_by_source: bool) -> access_module.Budget | None:
+def _meter(request: Request, principal: access_module.Principal | None,
+           limit_by_source: bool) -> access_module.Meter | None:
     settings = get_settings()
     if principal is not None:
-        return access_module.charge(principal.id, settings.rate_limit_per_window, principal.key_id)
+        return access_module.Meter(principal.id, settings.rate_limit_per_window, principal.key_id)
     if limit_by_source:
         source = (request.context.get("identity") or {}).get("sourceIp") or "unknown"
-        return access_module.charge(f"source:{source}", settings.signup_limit_per_window)
+        return access_module.Meter(f"source:{source}", settings.signup_limit_per_window)
     return None
 
 
