@@ -1,7 +1,9 @@
 """One cold start, in a fresh process: import an app module, answer one GET /stocks/{ticker} through its Lambda
 handler, and report the times and what the import loaded. The parent times the whole process too.
 
-    PYTHONPATH=MODULE_DIR python -m bench.cold_child MODULE
+    PYTHONPATH=MODULE_DIR python -m bench.cold_child MODULE [authorizer]
+
+With `authorizer`, the first call is the app's authorizer checking BENCH_API_KEY, as its Lambda function would.
 """
 from __future__ import annotations
 
@@ -25,8 +27,17 @@ def main() -> None:
     from bench.lambda_events import api_request
     from devstack.lambda_context import LambdaContext
 
-    answer = module.app(api_request("GET", "/stocks/{ticker}", {"ticker": "AAPL"}),
-                        LambdaContext(function_name="bench-api_handler"))
+    if sys.argv[2:] == ["authorizer"]:
+        import os
+
+        policy = module.api_key_authorizer(
+            {"type": "TOKEN", "authorizationToken": f"Bearer {os.environ['BENCH_API_KEY']}",
+             "methodArn": "arn:aws:execute-api:us-east-1:000000000000:api/api/GET/users/alice"},
+            LambdaContext(function_name="bench-api_key_authorizer"))
+        answer = {"statusCode": 200 if policy["policyDocument"]["Statement"][0]["Effect"] == "Allow" else 403}
+    else:
+        answer = module.app(api_request("GET", "/stocks/{ticker}", {"ticker": "AAPL"}),
+                            LambdaContext(function_name="bench-api_handler"))
     answered = time.perf_counter()
     print("BENCH " + json.dumps({
         "import_ms": (imported - started) * 1000,

@@ -142,7 +142,7 @@ def _over_http(stack: BenchStack, database_url: str, quick: bool, key: str) -> l
                 "one Redis GET under the same gunicorn", Spread.of([r.rps for r in floor]), better="higher",
                 details={"p50_ms": min(r.percentile(50) for r in ours), "p99_ms": min(r.percentile(99) for r in ours),
                          "floor_p50_ms": min(r.percentile(50) for r in floor), "errors": sum(r.errors for r in ours),
-                         "redis_round_trips_per_request": round(min(t[0] for t in trips), 3),
+                         "redis_commands_per_request": round(min(t[0] for t in trips), 3),
                          "database_transactions_per_request": round(min(t[1] for t in trips), 3),
                          "workers": int(WORKERS)}))
         raw.close()

@@ -4,8 +4,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from chalicelib.adapters.logs import get_logger
 from chalicelib.config import get_settings
@@ -66,8 +65,7 @@ def _suffix(page: str) -> str:
     return f":{page}" if page else ""
 
 
-@dataclass(frozen=True)
-class _Count:
+class _Count(NamedTuple):
     """A request to count (rate limiting) that waits to share a round trip with the request's first read."""
 
     key: str

@@ -5,8 +5,7 @@ the rate limit."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalice.app import Request
 
@@ -22,8 +21,8 @@ RULES = (PUBLIC, OWNER, ADMIN)
 SUBJECT_PARAMETERS = ("username", "user_id")
 
 
-@dataclass(frozen=True)
-class Principal:
+# NamedTuples rather than dataclasses: this module is loaded by every cold start, and they are built faster.
+class Principal(NamedTuple):
     """Who a valid key speaks for, as the authorizer put it in the request context."""
 
     key_id: str
@@ -76,8 +75,7 @@ def check(rule: str, principal: Principal, method: str, params: dict[str, Any], 
         raise Forbidden("this key may not act for that user")
 
 
-@dataclass(frozen=True)
-class Budget:
+class Budget(NamedTuple):
     """Where a principal stands in its rate-limit window."""
 
     limit: int
