@@ -108,6 +108,7 @@ class LocalStackServer(LoopbackServer):
                 "EAGER_SERVICE_LOADING": "1",
                 # Queue URLs on the gateway's own address (http://127.0.0.1:PORT/queue/...), no DNS needed.
                 "SQS_ENDPOINT_STRATEGY": "path",
+                "LOCALSTACK_HOST": f"127.0.0.1:{self.port}",
                 # This machine may look like a container to LocalStack; it runs on the host, its files here.
                 "OVERRIDE_IN_DOCKER": "0",
                 "FILESYSTEM_ROOT": str(self._data_dir / "filesystem"),
