@@ -10,14 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Request
 
+from chalicelib.api.responses import JSON_TYPE
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import MalformedRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
 if TYPE_CHECKING:
     import uuid
-
-JSON_TYPE = "application/json"
-
 
 def json_body(request: Request) -> Any:
     """The request body as JSON, numbers as Decimal (never float), with the size and type rules of the API."""
