@@ -95,6 +95,22 @@ class Router:
         elif limit_by_source:
             errors = tuple(dict.fromkeys((429, *errors)))
 
+        def arguments(request: Request, params: dict[str, str],
+                      principal: access_module.Principal | None) -> dict[str, object]:
+            """The view's arguments: path parameters, the validated body and query; the principal is held to the
+            route's rule on the way, before the body is read wherever the path or the rule alone decides."""
+            decoded: dict[str, object] = {name: urllib.parse.unquote(value) for name, value in params.items()}
+            by_body = principal is not None and access_module.needs_body(access, decoded)
+            if principal is not None and not by_body:
+                access_module.check(access, principal, request.method, decoded, None)
+            if body is not None:
+                decoded["body"] = _request_shape(body).parse(json_body(request))
+            if query is not None:
+                decoded["query"] = _request_shape(query).parse(dict(request.query_params or {}))
+            if principal is not None and by_body:
+                access_module.check(access, principal, request.method, decoded, decoded.get("body"))
+            return decoded
+
         def register(view: View) -> View:
             @functools.wraps(view)
             def handle(**params: str) -> Response:
@@ -107,19 +123,7 @@ class Router:
                     meter = _meter(request, principal, limit_by_source)
                     if meter is not None:
                         meter.start(with_next_read=reads_cache_first)
-                    decoded: dict[str, object] = {name: urllib.parse.unquote(value)
-                                                  for name, value in params.items()}
-                    # Refused before the body is read where the path or the rule alone decides.
-                    by_body = principal is not None and access_module.needs_body(access, decoded)
-                    if principal is not None and not by_body:
-                        access_module.check(access, principal, request.method, decoded, None)
-                    if body is not None:
-                        decoded["body"] = _request_shape(body).parse(json_body(request))
-                    if query is not None:
-                        decoded["query"] = _request_shape(query).parse(dict(request.query_params or {}))
-                    if principal is not None and by_body:
-                        access_module.check(access, principal, request.method, decoded, decoded.get("body"))
-                    answer = view(request, **decoded)
+                    answer = view(request, **arguments(request, params, principal))
                 except ApiError as error:
                     answer = error_response(error, _error_headers(error))
                 except Exception as exc:  # noqa: BLE001 - every failure must still answer in the error shape
