@@ -1,6 +1,7 @@
 """The local stack as a newcomer runs it (`python -m devstack.run`, what `make run` calls), end to end over HTTP:
 a trade placed, settled through the emulator's SQS by the pollers, its story in CloudWatch Logs on the emulator;
-then SIGTERM stops every process it started, and a second start reuses the data."""
+then SIGTERM stops every process it started, and a second start reuses the data. And every route, asked over its
+HTTP by every kind of caller, answers as the route table says."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +26,7 @@ from devstack.demo import Api
 from devstack.localstack.host import home as localstack_home
 from devstack.paths import ROOT
 from devstack.services import Service, free_port
+from tests.access_table import CREDENTIALS, World, expected, headers_for, request_for, specs
 
 # What the test session itself exported must not leak into the stack under test.
 ISOLATED = ("DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL", "AWS_EMULATOR", "CACHE_PREFIX", "TRADE_QUEUE_NAME",
@@ -171,3 +175,40 @@ def test_chalice_local_keeps_working(stack_env: dict[str, str]) -> None:
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_every_route_answers_each_caller_as_its_rule_says_over_make_runs_http(stack_env: dict[str, str],
+                                                                               tmp_path: Path) -> None:
+    stack = Stack(tmp_path / "devstack", {**stack_env, "SIGNUP_LIMIT_PER_WINDOW": "1000"})
+    try:
+        api, admin = stack.api, stack.info["admin_api_key"]
+        keys = {name: call(api, "POST", "/users", {"username": name, "balance": "10000.00"})[1]["api_key"]
+                for name in ("alice", "bob")}
+        assert call(api, "POST", "/stocks", {"ticker": "AAPL", "open_price": 1, "close_price": 1, "high": 1,
+                                             "low": 1, "volume": 1000}, key=admin)[0] == 201
+        placed = call(api, "POST", "/transactions", {"user": "alice", "ticker": "AAPL", "transaction_type": "buy",
+                                                     "transaction_volume": 1}, key=keys["alice"])[1]
+        extra = call(api, "POST", "/users/alice/keys", {}, key=keys["alice"])[1]
+        assert call(api, "DELETE", f"/users/alice/keys/{extra['key_id']}", key=keys["alice"])[0] == 200
+        world = World(keys["alice"], keys["bob"], admin, extra["api_key"], placed["transaction_id"],
+                      lambda: call(api, "POST", "/users/alice/keys", {}, key=keys["alice"])[1]["key_id"])
+        for spec in specs():
+            for credential in CREDENTIALS:
+                path, payload = request_for(spec, world)
+                status, headers, answer = _raw(api, spec.method, path, headers_for(world, credential), payload)
+                assert status == expected(spec, credential), (spec.method, spec.path, credential, answer)
+                if status in (401, 403):
+                    assert json.loads(answer)["error"]["code"] == ("unauthorized" if status == 401 else "forbidden")
+                if status == 401:
+                    assert headers["www-authenticate"] == "Bearer"
+    finally:
+        assert stack.stop() == 0
+
+
+def _raw(api: str, method: str, path: str, headers: dict[str, str], payload: bytes) -> tuple[int, dict, bytes]:
+    request = urllib.request.Request(api + path, data=payload or None, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, {k.lower(): v for k, v in answer.headers.items()}, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()

@@ -7,7 +7,6 @@ import hashlib
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,12 +19,10 @@ from werkzeug.test import Client as WsgiClient
 
 from chalicelib.adapters.database import get_engine
 from chalicelib.api.access import ADMIN, OWNER, PUBLIC
-from chalicelib.api.router import RouteSpec
 from devstack.wsgi import ChaliceWSGI
+from tests.access_table import CREDENTIALS, World, expected, headers_for, request_for, specs
 from tests.integration.conftest import JsonClient
 from tests.integration.helpers import body, seed, trade
-
-CREDENTIALS = ("none", "malformed", "unknown", "revoked", "another user's", "own", "admin")
 
 
 @dataclass(frozen=True)
@@ -56,71 +53,15 @@ def send(request: pytest.FixtureRequest, client: Client) -> Send:
     return over_http
 
 
-@dataclass
-class World:
-    """Alice (whose routes are asked for), Bob (another user), an admin, and what they own."""
-
-    api: JsonClient
-    alice_key: str
-    bob_key: str
-    admin_key: str
-    revoked_key: str
-    alice_trade: str
-    tokens: list[str]  # every key handed out, to be found nowhere it should not be
-
-    def key(self, credential: str) -> str | None:
-        return {"none": None, "malformed": "not-a-key", "unknown": "tapi.0123456789abcdef." + "A" * 43,
-                "revoked": self.revoked_key, "another user's": self.bob_key, "own": self.alice_key,
-                "admin": self.admin_key}[credential]
-
-
 @pytest.fixture
 def world(api: JsonClient, admin_key: str, monkeypatch: pytest.MonkeyPatch) -> World:
     monkeypatch.setenv("SIGNUP_LIMIT_PER_WINDOW", "1000")
-    ids = seed(api, {"alice": "10000.00", "bob": "10000.00"})
+    seed(api, {"alice": "10000.00", "bob": "10000.00"})
     placed = body(api.post("/transactions", trade(volume=1)))
     extra = body(api.post("/users/alice/keys", {}))
     assert api.delete(f"/users/alice/keys/{extra['key_id']}").status_code == 200
-    assert ids and placed["status"] == "pending"
-    return World(api, api.keys["alice"], api.keys["bob"], admin_key, extra["api_key"], placed["transaction_id"],
-                 [api.keys["alice"], api.keys["bob"], admin_key, extra["api_key"]])
-
-
-def request_for(spec: RouteSpec, world: World) -> tuple[str, bytes]:
-    """A valid request for `spec` about Alice: what her own key gets a success for."""
-    unique = uuid.uuid4().hex[:8]
-    values = {"username": "alice", "user_id": "alice", "ticker": "AAPL", "transaction_id": world.alice_trade,
-              "start": "2000-01-01", "end": "2100-01-01", "asset": "swagger-ui.css"}
-    path = spec.path
-    if "{key_id}" in path:  # a fresh key of Alice's to revoke, each time
-        values["key_id"] = body(world.api.post("/users/alice/keys", {}))["key_id"]
-    for name, value in values.items():
-        path = path.replace(f"{{{name}}}", value)
-    bodies = {"NewUser": {"username": f"u_{unique}", "balance": "10.00"},
-              "NewStock": {"ticker": f"T{unique.upper()}", "open_price": 1, "close_price": 1, "high": 1, "low": 1,
-                           "volume": 10},
-              "NewTrade": trade(volume=1)}
-    payload = json.dumps(bodies[spec.body]).encode() if spec.body else (b"{}" if spec.method == "POST" else b"")
-    return path, payload
-
-
-def expected(spec: RouteSpec, credential: str) -> int:
-    """What the route table says this caller gets."""
-    if spec.access == PUBLIC:
-        return spec.status
-    if credential in ("none", "malformed", "unknown", "revoked"):
-        return 401
-    if spec.access == ADMIN:
-        return spec.status if credential == "admin" else 403
-    if credential == "own" or (credential == "admin" and spec.method == "GET"):
-        return spec.status
-    return 403
-
-
-def specs() -> list[RouteSpec]:
-    from app import routes
-
-    return list(routes.specs)
+    return World(api.keys["alice"], api.keys["bob"], admin_key, extra["api_key"], placed["transaction_id"],
+                 lambda: str(body(api.post("/users/alice/keys", {}))["key_id"]))
 
 
 def snapshot() -> dict[str, Any]:
@@ -139,8 +80,7 @@ def snapshot() -> dict[str, Any]:
 def test_every_route_answers_each_caller_as_its_rule_says(send: Send, world: World, credential: str) -> None:
     for spec in specs():
         path, payload = request_for(spec, world)
-        key = world.key(credential)
-        headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+        headers = headers_for(world, credential)
         refused = expected(spec, credential) in (401, 403)
         before = snapshot() if refused else None
         answer = send(spec.method, path, headers, payload)
@@ -180,20 +120,20 @@ def test_a_route_cannot_be_added_without_a_rule() -> None:
         router.route("/x", access="everyone", summary="an unknown rule")
 
 
-def test_another_users_transaction_is_404_even_for_a_valid_key(world: World) -> None:
+def test_another_users_transaction_is_404_even_for_a_valid_key(api: JsonClient, world: World) -> None:
     path = f"/transactions/bob/{world.alice_trade}"
-    answer = world.api.get(path, key=world.bob_key)
+    answer = api.get(path, key=world.bob_key)
     assert answer.status_code == 404
-    assert world.api.get(f"/transactions/alice/{world.alice_trade}", key=world.alice_key).status_code == 200
+    assert api.get(f"/transactions/alice/{world.alice_trade}", key=world.alice_key).status_code == 200
 
 
 def test_a_key_is_shown_once_stored_only_as_a_digest_and_never_logged_or_cached(
-        world: World, redis_client: redis_lib.Redis, cache_prefix: str, log_records: list[logging.LogRecord],
-        caplog: pytest.LogCaptureFixture) -> None:
+        api: JsonClient, world: World, redis_client: redis_lib.Redis, cache_prefix: str,
+        log_records: list[logging.LogRecord], caplog: pytest.LogCaptureFixture) -> None:
     for path in ("/users/alice", "/users/alice/keys", "/transactions/alice", "/users/bob"):
-        world.api.get(path, key=world.alice_key)
-        world.api.get(path, key=world.revoked_key)
-    listed = world.api.get("/users/alice/keys", key=world.alice_key)
+        api.get(path, key=world.alice_key)
+        api.get(path, key=world.revoked_key)
+    listed = api.get("/users/alice/keys", key=world.alice_key)
     secrets = [token.rsplit(".", 1)[1] for token in world.tokens]
     assert not any(secret in listed.body.decode() for secret in secrets)
 
@@ -226,10 +166,11 @@ def tight_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     get_settings.cache_clear()
 
 
-def test_the_rate_limit_answers_429_exactly_past_the_limit_and_resets(world: World, tight_limit: int) -> None:
+def test_the_rate_limit_answers_429_exactly_past_the_limit_and_resets(api: JsonClient, world: World,
+                                                                     tight_limit: int) -> None:
     # Start at the beginning of a window, so the count is not split across two.
     time.sleep(2 - time.time() % 2)
-    answers = [world.api.get("/users/alice", key=world.alice_key) for _ in range(tight_limit + 1)]
+    answers = [api.get("/users/alice", key=world.alice_key) for _ in range(tight_limit + 1)]
     assert [a.status_code for a in answers] == [200] * tight_limit + [429]
     remaining = [a.headers["X-RateLimit-Remaining"] for a in answers]
     assert remaining == [str(n) for n in range(tight_limit - 1, -1, -1)] + ["0"]
@@ -237,10 +178,10 @@ def test_the_rate_limit_answers_429_exactly_past_the_limit_and_resets(world: Wor
     assert json.loads(refused.body)["error"]["code"] == "too_many_requests"
     assert 1 <= int(refused.headers["Retry-After"]) <= 2
     # The limit is the principal's, not one route's; another user has a budget of their own.
-    assert world.api.get("/users/alice/holdings", key=world.alice_key).status_code == 429
-    assert world.api.get("/users/bob", key=world.bob_key).status_code == 200
+    assert api.get("/users/alice/holdings", key=world.alice_key).status_code == 429
+    assert api.get("/users/bob", key=world.bob_key).status_code == 200
     time.sleep(int(refused.headers["Retry-After"]) + 0.1)
-    assert world.api.get("/users/alice", key=world.alice_key).status_code == 200
+    assert api.get("/users/alice", key=world.alice_key).status_code == 200
 
 
 def test_sign_up_is_limited_per_source_address(api: JsonClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -252,7 +193,7 @@ def test_sign_up_is_limited_per_source_address(api: JsonClient, monkeypatch: pyt
     assert statuses == [201, 201, 429]
 
 
-def test_the_rate_limit_fails_open_when_redis_is_down(world: World, monkeypatch: pytest.MonkeyPatch,
+def test_the_rate_limit_fails_open_when_redis_is_down(api: JsonClient, world: World, monkeypatch: pytest.MonkeyPatch,
                                                       log_records: list[logging.LogRecord]) -> None:
     from chalicelib.adapters.cache import get_cache
     from chalicelib.config import get_settings
@@ -260,22 +201,22 @@ def test_the_rate_limit_fails_open_when_redis_is_down(world: World, monkeypatch:
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     get_settings.cache_clear()
     get_cache.cache_clear()
-    answer = world.api.get("/users/alice", key=world.alice_key)
+    answer = api.get("/users/alice", key=world.alice_key)
     assert answer.status_code == 200
     assert any(getattr(r, "event", None) == "rate_limit_skipped" for r in log_records)
     get_cache.cache_clear()
 
 
-def test_a_revoked_key_is_refused_at_once_and_the_others_keep_working(world: World) -> None:
-    second = body(world.api.post("/users/alice/keys", {}, key=world.alice_key))
-    assert world.api.get("/users/alice", key=second["api_key"]).status_code == 200
-    listed = body(world.api.get("/users/alice/keys", key=world.alice_key))
+def test_a_revoked_key_is_refused_at_once_and_the_others_keep_working(api: JsonClient, world: World) -> None:
+    second = body(api.post("/users/alice/keys", {}, key=world.alice_key))
+    assert api.get("/users/alice", key=second["api_key"]).status_code == 200
+    listed = body(api.get("/users/alice/keys", key=world.alice_key))
     assert {key["key_id"] for key in listed} >= {second["key_id"]}
     assert all(set(key) == {"key_id", "created_at", "last_used_at"} for key in listed)
-    assert world.api.delete(f"/users/alice/keys/{second['key_id']}", key=world.alice_key).status_code == 200
-    assert world.api.get("/users/alice", key=second["api_key"]).status_code == 401
-    assert world.api.get("/users/alice", key=world.alice_key).status_code == 200
-    assert world.api.delete(f"/users/alice/keys/{second['key_id']}", key=world.alice_key).status_code == 404
+    assert api.delete(f"/users/alice/keys/{second['key_id']}", key=world.alice_key).status_code == 200
+    assert api.get("/users/alice", key=second["api_key"]).status_code == 401
+    assert api.get("/users/alice", key=world.alice_key).status_code == 200
+    assert api.delete(f"/users/alice/keys/{second['key_id']}", key=world.alice_key).status_code == 404
     # Bob cannot revoke Alice's key, even knowing its id.
-    assert world.api.delete(f"/users/alice/keys/{world.alice_key.split('.')[1]}",
+    assert api.delete(f"/users/alice/keys/{world.alice_key.split('.')[1]}",
                             key=world.bob_key).status_code == 403

@@ -1,0 +1,79 @@
+"""The expected answer of every route to every kind of caller, generated from the route table, and valid requests
+to ask it with: shared by the in-process and WSGI tests (tests/integration) and the one over `make run`'s HTTP
+(tests/e2e)."""
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.api.access import ADMIN, PUBLIC
+from chalicelib.api.router import RouteSpec
+
+CREDENTIALS = ("none", "malformed", "unknown", "revoked", "another user's", "own", "admin")
+UNKNOWN_KEY = "tapi.0123456789abcdef." + "A" * 43
+
+
+@dataclass
+class World:
+    """Alice (whose routes are asked for), Bob (another user), an admin, and what they own."""
+
+    alice_key: str
+    bob_key: str
+    admin_key: str
+    revoked_key: str
+    alice_trade: str
+    new_alice_key: Callable[[], str]  # a fresh key id of Alice's, to revoke
+
+    def key(self, credential: str) -> str | None:
+        return {"none": None, "malformed": "not-a-key", "unknown": UNKNOWN_KEY, "revoked": self.revoked_key,
+                "another user's": self.bob_key, "own": self.alice_key, "admin": self.admin_key}[credential]
+
+    @property
+    def tokens(self) -> list[str]:
+        return [self.alice_key, self.bob_key, self.admin_key, self.revoked_key]
+
+
+def specs() -> list[RouteSpec]:
+    from app import routes
+
+    return list(routes.specs)
+
+
+def request_for(spec: RouteSpec, world: World) -> tuple[str, bytes]:
+    """A valid request for `spec` about Alice: what her own key gets a success for."""
+    unique = uuid.uuid4().hex[:8]
+    values = {"username": "alice", "user_id": "alice", "ticker": "AAPL", "transaction_id": world.alice_trade,
+              "start": "2000-01-01", "end": "2100-01-01", "asset": "swagger-ui.css"}
+    if "{key_id}" in spec.path:
+        values["key_id"] = world.new_alice_key()
+    path = spec.path
+    for name, value in values.items():
+        path = path.replace(f"{{{name}}}", value)
+    bodies: dict[str, Any] = {
+        "NewUser": {"username": f"u_{unique}", "balance": "10.00"},
+        "NewStock": {"ticker": f"T{unique.upper()}", "open_price": 1, "close_price": 1, "high": 1, "low": 1,
+                     "volume": 10},
+        "NewTrade": {"user": "alice", "ticker": "AAPL", "transaction_type": "buy", "transaction_volume": 1}}
+    payload = json.dumps(bodies[spec.body]).encode() if spec.body else (b"{}" if spec.method == "POST" else b"")
+    return path, payload
+
+
+def expected(spec: RouteSpec, credential: str) -> int:
+    """What the route table says this caller gets."""
+    if spec.access == PUBLIC:
+        return spec.status
+    if credential in ("none", "malformed", "unknown", "revoked"):
+        return 401
+    if spec.access == ADMIN:
+        return spec.status if credential == "admin" else 403
+    if credential == "own" or (credential == "admin" and spec.method == "GET"):
+        return spec.status
+    return 403
+
+
+def headers_for(world: World, credential: str) -> dict[str, str]:
+    key = world.key(credential)
+    return {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
