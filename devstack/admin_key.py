@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from chalicelib import services
+from chalicelib.adapters.cache import get_cache
 from chalicelib.services.unit_of_work import UnitOfWork
 from devstack.paths import DATA_DIR
 
@@ -24,14 +25,9 @@ def main() -> int:
 def local_admin_key(path: Path = LOCAL_ADMIN_KEY_FILE) -> tuple[str, bool]:
     """The local stack's admin key: the one kept in `path` while the database still knows it, else a new one
     written there (readable by this user alone). Returns the key and whether it was created now."""
-    from chalicelib.adapters.cache import get_cache
-    from chalicelib.domain import api_keys
-
     if path.exists():
         token = path.read_text().strip()
-        parsed = api_keys.parse(token)
-        record = services.keys.lookup(parsed[0], UnitOfWork(), get_cache()) if parsed else {"found": False}
-        if parsed and record["found"] and not record["revoked"] and api_keys.matches(parsed[1], record["digest"]):
+        if services.keys.verify(token, UnitOfWork(), get_cache()) is not None:
             return token, False
     token = services.keys.issue_admin(UnitOfWork())
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -58,6 +58,23 @@ def revoke(username: str, key_id: str, uow: UnitOfWork) -> dict[str, Any]:
     return {"message": "key revoked", "key_id": key_id}
 
 
+def verify(token: str, uow: UnitOfWork, cache: Cache) -> dict[str, Any] | None:
+    """The record of the active key `token` is (see `lookup`), or None for anything else: malformed, unknown,
+    revoked, or a secret that does not match. The digest is compared for an unknown key too, so the answer takes
+    as long whether or not the key exists."""
+    parsed = api_keys.parse(token)
+    if parsed is None:
+        return None
+    key_id, secret = parsed
+    record = lookup(key_id, uow, cache)
+    active = bool(record["found"]) and not record["revoked"]
+    matches = api_keys.matches(secret, record["digest"] if active else _NO_DIGEST)
+    return {**record, "key_id": key_id} if active and matches else None
+
+
+_NO_DIGEST = "0" * 64
+
+
 def lookup(key_id: str, uow: UnitOfWork, cache: Cache) -> dict[str, Any]:
     """What the authorizer needs of a key (`{"found": false}` for an unknown one): cached, since every
     authorized request asks; revocation drops the entry."""
