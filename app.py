@@ -126,8 +126,7 @@ def get_trade(request: Request, user_id: str, transaction_id: str) -> Response:
               reads_cache_first=True)
 def list_trades_in_range(request: Request, user_id: str, start: str, end: str, query: PageQuery) -> Response:
     between = requests.time_range(start, end)
-    return page_response(request, services.history.list_in_range(user_id, between, (start, end), query, UnitOfWork(),
-                                                                 get_cache()))
+    return page_response(request, services.history.list_in_range(user_id, between, query, UnitOfWork(), get_cache()))
 
 
 @routes.route("/health", access=PUBLIC, response="HealthOut", other_responses=((503, "HealthOut"),),

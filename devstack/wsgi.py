@@ -9,13 +9,20 @@ stalls (~44 ms median under 16 keep-alive clients). Its server is also threaded 
 request at a time per worker process (no shared request state), TCP_NODELAY on every socket, workers for
 concurrency.
 
-    gunicorn 'devstack.wsgi:application' --worker-class gthread --threads 1 --workers 4
+Slow or hostile clients must not starve the others: each worker has a pool of threads that read requests (a
+request body must arrive within BODY_READ_TIMEOUT_S, else 408), while the app itself still runs one invocation at a
+time per worker, as a Lambda container does (Chalice keeps the current request on the app object). Chunked bodies
+are read like any other, and gunicorn's own refusals answer in the API's error shape (devstack/http_worker.py).
+
+    gunicorn 'devstack.wsgi:application' --worker-class devstack.http_worker.JsonErrorThreadWorker --threads 16
 """
 from __future__ import annotations
 
 import json
 import os
 import sys
+import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -26,6 +33,8 @@ from chalicelib.api.gateway import GATEWAY_HEADERS, GATEWAY_RESPONSES, gateway_e
 from devstack.paths import ROOT
 
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway refuses larger payloads before the function runs
+BODY_READ_TIMEOUT_S = 5.0  # the whole body, however it trickles in
+READ_THREADS = 16
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -33,7 +42,8 @@ StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 def gunicorn_command(bind: str, workers: int | str, target: str = "devstack.wsgi:application") -> list[str]:
     """How the local stack and the benchmarks serve a WSGI app: one request at a time per worker process."""
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    return [gunicorn, target, "--worker-class", "gthread", "--threads", "1", "--workers", str(workers),
+    return [gunicorn, target, "--worker-class", "devstack.http_worker.JsonErrorThreadWorker",
+            "--threads", str(READ_THREADS), "--workers", str(workers),
             "--bind", bind, "--graceful-timeout", "5", "--log-level", "warning"]
 
 
@@ -47,22 +57,20 @@ class ChaliceWSGI:
         for name, value in config.environment_variables.items():
             os.environ.setdefault(name, value)
         self._gateway = LocalGateway(config.chalice_app, config)
+        self._one_invocation_at_a_time = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         from chalice.local import LocalGatewayException
 
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= API_GATEWAY_MAX_BODY:
-            status, headers, payload = _gateway_response("REQUEST_TOO_LARGE" if length > 0 else "DEFAULT_4XX", 400)
+        body, refused = _read_body(environ)
+        if refused is not None:
+            status, headers, payload = refused
         else:
-            body = environ["wsgi.input"].read(length) if length else b""
             try:
-                response = self._gateway.handle_request(
-                    method=environ["REQUEST_METHOD"], path=_raw_path(environ), headers=_headers(environ), body=body
-                )
+                with self._one_invocation_at_a_time:
+                    response = self._gateway.handle_request(
+                        method=environ["REQUEST_METHOD"], path=_raw_path(environ), headers=_headers(environ),
+                        body=body)
                 status, headers, payload = response["statusCode"], dict(response["headers"]), response["body"]
                 for name, values in (response.get("multiValueHeaders") or {}).items():
                     headers[name] = ", ".join(values)
@@ -79,6 +87,44 @@ class ChaliceWSGI:
         return [payload]
 
 
+Answer = tuple[int, dict[str, str], bytes]
+
+
+def _read_body(environ: dict[str, Any]) -> tuple[bytes, Answer | None]:
+    """The whole body (Content-Length or chunked), read before the app is entered and within BODY_READ_TIMEOUT_S;
+    else what API Gateway would answer instead. gunicorn drains or closes a connection whose body was not read."""
+    chunked = "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = -1
+    if length < 0 or length > API_GATEWAY_MAX_BODY:
+        return b"", _gateway_response("REQUEST_TOO_LARGE" if length > 0 else "DEFAULT_4XX", 400)
+    if not length and not chunked:
+        return b"", None
+    connection = environ.get("gunicorn.socket")
+    deadline = time.monotonic() + BODY_READ_TIMEOUT_S
+    limit = length if length else API_GATEWAY_MAX_BODY + 1
+    parts: list[bytes] = []
+    received = 0
+    try:
+        while received < limit:
+            if connection is not None:
+                connection.settimeout(max(0.01, deadline - time.monotonic()))
+            part = environ["wsgi.input"].read(min(64 * 1024, limit - received))
+            if not part:
+                break
+            parts.append(part)
+            received += len(part)
+            if time.monotonic() > deadline:
+                raise TimeoutError
+    except TimeoutError:
+        return b"", error_answer(408, "request_timeout", f"request body not received within {BODY_READ_TIMEOUT_S:g} s")
+    if received > API_GATEWAY_MAX_BODY:
+        return b"", _gateway_response("REQUEST_TOO_LARGE", 413)
+    return b"".join(parts), None
+
+
 def _gateway_response_type(error: Any) -> str:
     """Which of API Gateway's responses Chalice's local gateway is emulating with `error`."""
     if error.CODE == 401:  # no Authorization header, or the authorizer refused the key
@@ -91,10 +137,16 @@ def _gateway_response_type(error: Any) -> str:
     return f"DEFAULT_{error.CODE // 100}XX"
 
 
-def _gateway_response(kind: str, status: int) -> tuple[int, dict[str, str], bytes]:
+def _gateway_response(kind: str, status: int) -> Answer:
     configured, _, _ = GATEWAY_RESPONSES[kind]
     body = json.dumps(gateway_error_body(kind), separators=(",", ":")).encode()
     return configured or status, {"Content-Type": "application/json", **GATEWAY_HEADERS.get(kind, {})}, body
+
+
+def error_answer(status: int, code: str, message: str) -> Answer:
+    """An answer the server gives before any function runs, in the API's one error shape."""
+    body = json.dumps({"error": {"code": code, "message": message, "details": []}}, separators=(",", ":")).encode()
+    return status, {"Content-Type": "application/json"}, body
 
 
 def _raw_path(environ: dict[str, Any]) -> str:

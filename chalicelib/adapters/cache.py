@@ -19,8 +19,10 @@ Loaded = TypeVar("Loaded")
 
 class CacheKeys:
     """Key names under a prefix and a kind, so user "AAPL" never meets ticker "AAPL". The names keep the
-    structure existing deployments' keys have (`{username}_transactions`, `stock_data`), and use the reference
-    the client sent (a username or a user id)."""
+    structure existing deployments' keys have (`{username}_transactions`, `stock_data`), and are injective: no
+    two different (kind, reference, bounds, page) spell one key. Callers pass canonical parts: a username or a
+    canonical user id, range bounds in a fixed-width UTC format holding ':' (which no username holds), and a page
+    suffix of limit and cursor."""
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix

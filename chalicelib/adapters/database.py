@@ -32,6 +32,22 @@ def get_engine() -> Engine:
     return get_database().engine
 
 
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE the server reported with `exc`, or None when the error did not come from the server."""
+    args = getattr(getattr(exc, "orig", None), "args", None)
+    if args and isinstance(args[0], dict):
+        state = args[0].get("C")
+        return state if isinstance(state, str) else None
+    return None
+
+
+def connection_in_step(exc: BaseException) -> bool:
+    """Whether a connection that raised `exc` can serve the next request. Only an error the server reported
+    leaves the protocol in step (the server answered, then waits for the next command); a driver or client-side
+    failure may have sent half a message, so that connection must be thrown away, never pooled."""
+    return sqlstate(exc) is not None and not getattr(exc, "connection_invalidated", False)
+
+
 def _build_engine() -> Engine:
     settings = get_settings()
     connect_args = {

@@ -12,13 +12,11 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.api.access import PUBLIC
-from chalicelib.api.requests import BOUND_PATTERNS
+from chalicelib.api.requests import BOUND_PATTERNS, IDEMPOTENCY_KEY, PATH_PATTERNS
 from chalicelib.api.responses import JSON_TYPE
 from chalicelib.api.router import RouteSpec, shape
 from chalicelib.api.shapes import ErrorOut
 from chalicelib.api.swagger import TITLE
-from chalicelib.domain import patterns
-from chalicelib.domain.api_keys import KEY_ID_PATTERN
 
 VERSION = "1.0.0"
 # JSON Schema of each (model, mode) the document uses, as pydantic returns them.
@@ -39,7 +37,7 @@ _REQUEST_HEADERS = {
         "required": False,
         "description": "The same key with the same body returns the first answer and creates nothing; with a "
                        "different body it is a 409. `client_order_id` in the body works the same way.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x20-\x7e]+$"},
+        "schema": {"type": "string", "pattern": f"^{IDEMPOTENCY_KEY.pattern}$"},
     },
 }
 _BOUND = {"anyOf": [{"type": "string", "pattern": f"^{pattern.pattern}$"} for pattern in BOUND_PATTERNS],
@@ -47,15 +45,14 @@ _BOUND = {"anyOf": [{"type": "string", "pattern": f"^{pattern.pattern}$"} for pa
                          "seconds; start <= timestamp <= end"}
 # Path parameters as the routes accept them; the rules are the ones the validators enforce.
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
-    "username": {"type": "string", "pattern": patterns.USERNAME.anchored},
-    "ticker": {"type": "string", "pattern": patterns.TICKER.any_case().anchored, "description": "matched in any case"},
-    "user_id": {"type": "string", "minLength": 1, "maxLength": patterns.USERNAME.max,
-                "description": "a user id (UUID) or username"},
+    "username": {"type": "string", "pattern": PATH_PATTERNS["username"]},
+    "ticker": {"type": "string", "pattern": PATH_PATTERNS["ticker"], "description": "matched in any case"},
+    "user_id": {"type": "string", "pattern": PATH_PATTERNS["user_id"], "description": "a user id (UUID) or username"},
     "transaction_id": {"type": "string", "format": "uuid"},
     "start": {**_BOUND, "examples": ["2026-01-01"]},
     "end": {**_BOUND, "examples": ["2026-12-31"]},
-    "asset": {"type": "string", "minLength": 1},
-    "key_id": {"type": "string", "pattern": KEY_ID_PATTERN},
+    "asset": {"type": "string", "pattern": PATH_PATTERNS["asset"]},
+    "key_id": {"type": "string", "pattern": PATH_PATTERNS["key_id"]},
 }
 _BEARER = "bearerAuth"
 _RESPONSE_HEADERS = {

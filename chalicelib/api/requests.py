@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -12,10 +14,59 @@ from chalice.app import Request
 
 from chalicelib.api.responses import JSON_TYPE
 from chalicelib.config import get_settings
+from chalicelib.domain import patterns
+from chalicelib.domain.api_keys import KEY_ID_PATTERN
 from chalicelib.domain.errors import MalformedRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
 if TYPE_CHECKING:
     import uuid
+
+# What each path parameter may hold, checked by the router before any view runs; the OpenAPI document says the same.
+# A user is named by username or by id, and a UUID is spelled with username characters.
+PATH_PATTERNS = {
+    "username": patterns.USERNAME.anchored,
+    "user_id": patterns.USERNAME.anchored,
+    "ticker": patterns.TICKER.any_case().anchored,
+    "key_id": KEY_ID_PATTERN,
+    "asset": r"^[A-Za-z0-9_.\-]{1,100}$",
+}
+_COMPILED_PATH_PATTERNS = {name: re.compile(pattern) for name, pattern in PATH_PATTERNS.items()}
+MAX_PARAMETER_CHARS = 255
+PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
+
+
+def path_parameters(raw: dict[str, str]) -> dict[str, str]:
+    """Path parameters, percent-decoded; each printable ASCII within its pattern, else a 400 naming it."""
+    decoded = {name: urllib.parse.unquote(value) for name, value in raw.items()}
+    details = [{"field": name, "message": _parameter_problem(name, value), "type": "path"}
+               for name, value in decoded.items() if _parameter_problem(name, value)]
+    if details:
+        raise ValidationFailed.naming(details)
+    return decoded
+
+
+def query_parameters(request: Request) -> dict[str, str]:
+    """Query parameters, one value each; printable ASCII and bounded, else a 400 naming them."""
+    found = dict(request.query_params or {})
+    details = [{"field": name, "message": f"must be at most {MAX_PARAMETER_CHARS} printable ASCII characters",
+                "type": "query"} for name, value in found.items() if not _printable(value)]
+    if details:
+        raise ValidationFailed.naming(details)
+    return found
+
+
+def _parameter_problem(name: str, value: str) -> str:
+    if not _printable(value):
+        return f"must be at most {MAX_PARAMETER_CHARS} printable ASCII characters"
+    pattern = _COMPILED_PATH_PATTERNS.get(name)
+    if pattern is not None and not pattern.fullmatch(value):
+        return f"must match {PATH_PATTERNS[name]}"
+    return ""
+
+
+def _printable(value: str) -> bool:
+    return len(value) <= MAX_PARAMETER_CHARS and PRINTABLE_ASCII.fullmatch(value) is not None
+
 
 def json_body(request: Request) -> Any:
     """The request body as JSON, numbers as Decimal (never float), with the size and type rules of the API."""
@@ -28,28 +79,102 @@ def json_body(request: Request) -> Any:
         raise UnsupportedMediaType(f"expected Content-Type {JSON_TYPE}, got {content_type!r}")
     if not raw.strip():
         raise MalformedRequest("request body is empty; expected a JSON object")
-    try:
-        body = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedRequest(f"request body is not valid JSON: {exc}") from None
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise MalformedRequest("request body must be a JSON object")
     return body
 
 
+# Input limits, said once (the README repeats them): JSON nested deeper than MAX_DEPTH, a number literal longer
+# than MAX_NUMBER_CHARS or with an exponent beyond +-MAX_EXPONENT is refused before anything converts it, since
+# converting 1e700000 to an int alone takes seconds of CPU.
+MAX_DEPTH = 16
+MAX_NUMBER_CHARS = 40
+MAX_EXPONENT = 40
+_STRING_LITERAL = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_A_BRACKET = re.compile(rb"[^\[\]{}]")
+
+
+def parse_json(raw: str | bytes) -> Any:
+    """JSON as this API reads it: numbers as Decimal (never float) within bounds, no NaN or Infinity, no duplicate
+    keys, nesting at most MAX_DEPTH deep. Anything else is a 400 that names what is wrong."""
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
+        _check_depth(raw)
+    try:
+        return json.loads(raw, parse_float=_bounded_decimal, parse_int=_bounded_int,
+                          parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except _Refused as refused:
+        raise MalformedRequest(f"request body is not accepted: {refused}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedRequest(f"request body is not valid JSON: {exc}") from None
+
+
+class _Refused(ValueError):
+    """Valid JSON this API will not read."""
+
+
+def _check_depth(raw: bytes) -> None:
+    # Only bodies with more brackets than the limit get here; brackets inside strings do not count.
+    depth = deepest = 0
+    for bracket in _NOT_A_BRACKET.sub(b"", _STRING_LITERAL.sub(b"", raw)):
+        depth += 1 if bracket in b"[{" else -1
+        deepest = max(deepest, depth)
+    if deepest > MAX_DEPTH:
+        raise MalformedRequest(f"request body is nested deeper than {MAX_DEPTH} levels")
+
+
+def _bounded_decimal(literal: str) -> Decimal:
+    _check_number_size(literal)
+    number = Decimal(literal)
+    exponent = number.as_tuple().exponent
+    if not isinstance(exponent, int) or abs(exponent) > MAX_EXPONENT or abs(number.adjusted()) > MAX_EXPONENT:
+        raise _Refused(f"number {literal} is out of range (at most {MAX_EXPONENT} digits either side of the point)")
+    return number
+
+
+def _bounded_int(literal: str) -> int:
+    _check_number_size(literal)
+    return int(literal)
+
+
+def _check_number_size(literal: str) -> None:
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise _Refused(f"a number is longer than {MAX_NUMBER_CHARS} characters")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        counts = Counter(key for key, _ in pairs)
+        repeated = next(key for key, count in counts.items() if count > 1)
+        raise _Refused(f"key {repeated!r} appears more than once in one object")
+    return found
+
+
 def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
+    raise _Refused(f"{name} is not a JSON number")
+
+
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x2b\x2d-\x7e]{1,255}")  # printable ASCII, no space, no comma
 
 
 def idempotency_key(request: Request) -> str | None:
+    """The one Idempotency-Key header. Servers join repeated headers with commas (API Gateway also lists them in
+    the event's multiValueHeaders), so a comma or a second value means several keys were sent: a 400."""
     key: str | None = request.headers.get("idempotency-key")
     if key is None:
         return None
-    if not 1 <= len(key) <= 255 or not (key.isascii() and key.isprintable()):
-        raise ValidationFailed(
-            "Invalid request: Idempotency-Key",
-            [{"field": "Idempotency-Key", "message": "must be 1-255 printable ASCII characters", "type": "header"}],
-        )
+    repeated = {name.lower(): values for name, values in
+                (request.to_original_event().get("multiValueHeaders") or {}).items()}.get("idempotency-key") or []
+    if len(repeated) > 1 or "," in key:
+        raise ValidationFailed.naming([{"field": "Idempotency-Key", "message": "send one Idempotency-Key header",
+                                        "type": "header"}])
+    if not IDEMPOTENCY_KEY.fullmatch(key):
+        raise ValidationFailed.naming([{"field": "Idempotency-Key",
+                                        "message": "must be 1-255 printable ASCII characters, no space or comma",
+                                        "type": "header"}])
     return key
 
 
@@ -63,9 +188,9 @@ def transaction_id(raw: str) -> uuid.UUID:
                                         "type": "uuid_parsing"}]) from None
 
 
-UNIX_SECONDS = re.compile(r"-?\d{1,12}(\.\d{1,6})?")
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?")
+UNIX_SECONDS = re.compile(r"-?\d{1,12}(\.\d{1,6})?", re.ASCII)
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?", re.ASCII)
 BOUND_PATTERNS = (UNIX_SECONDS, DATE, DATE_TIME)
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Request, Response
 
 from chalicelib.adapters.logs import get_logger
-from chalicelib.domain.errors import ApiError, InternalError, ServiceUnavailable
+from chalicelib.domain.errors import ApiError, InternalError, MalformedRequest, ServiceUnavailable
 
 if TYPE_CHECKING:
     from chalicelib.domain.paging import Page
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 JSON_TYPE = "application/json"
 
 # SQLSTATEs that mean "the database cannot serve now", not "the request is wrong".
+# SQLSTATE class 22, data exception: the value, not the server, is at fault.
+_DATA_EXCEPTION_CLASS = "22"
 _UNAVAILABLE_SQLSTATES = {"57014", "55P03", "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006"}
 
 
@@ -44,11 +46,20 @@ def page_response(request: Request, page: Page) -> Response:
 
 
 def classify(exc: Exception) -> ApiError:
-    """What an unexpected exception means to the client: a dependency that is down (503), else a bug (500)."""
+    """What an unexpected exception means to the client: a value the database cannot take (400), a dependency
+    that is down (503), else a bug (500)."""
     from sqlalchemy import exc as sa_exc  # imported late: only failures pay for it
 
+    from chalicelib.adapters.database import sqlstate
+
+    state = sqlstate(exc)
+    if state is not None and state.startswith(_DATA_EXCEPTION_CLASS):
+        # A value that passed validation but the database cannot store or compare (a NUL byte, say): the request's
+        # fault, never a 500. The server's message may quote the value, so it is logged, not answered.
+        get_logger().info("value refused by the database", extra={"event": "data_exception", "sqlstate": state})
+        return MalformedRequest("a value in the request cannot be stored or compared")
     if isinstance(exc, (sa_exc.InterfaceError, sa_exc.OperationalError, sa_exc.TimeoutError)) or (
-        isinstance(exc, sa_exc.DBAPIError) and _sqlstate(exc) in _UNAVAILABLE_SQLSTATES
+        isinstance(exc, sa_exc.DBAPIError) and state in _UNAVAILABLE_SQLSTATES
     ):
         get_logger().warning("database unavailable", extra={"event": "database_unavailable", "error": str(exc)})
         return ServiceUnavailable("the database is unavailable; try again shortly")
@@ -59,11 +70,3 @@ def classify(exc: Exception) -> ApiError:
         return ServiceUnavailable("a service this API depends on did not answer; try again shortly")
     get_logger().exception("unhandled error", extra={"event": "unhandled_error"})
     return InternalError("an internal error occurred")
-
-
-def _sqlstate(exc: Any) -> str | None:
-    args = getattr(getattr(exc, "orig", None), "args", None)
-    if args and isinstance(args[0], dict):
-        state = args[0].get("C")
-        return state if isinstance(state, str) else None
-    return None

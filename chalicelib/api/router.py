@@ -5,7 +5,6 @@ document is generated from the same declarations, so the two cannot drift apart.
 from __future__ import annotations
 
 import functools
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 from chalice.app import Chalice, CORSConfig, Request, Response
 
 from chalicelib.api import access as access_module
-from chalicelib.api.requests import json_body
+from chalicelib.api.requests import json_body, path_parameters, query_parameters
 from chalicelib.api.responses import JSON_TYPE, classify, error_response
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import ApiError
@@ -99,14 +98,14 @@ class Router:
                       principal: access_module.Principal | None) -> dict[str, object]:
             """The view's arguments: path parameters, the validated body and query; the principal is held to the
             route's rule on the way, before the body is read wherever the path or the rule alone decides."""
-            decoded: dict[str, object] = {name: urllib.parse.unquote(value) for name, value in params.items()}
+            decoded: dict[str, object] = dict(path_parameters(params))
             by_body = principal is not None and access_module.needs_body(access, decoded)
             if principal is not None and not by_body:
                 access_module.check(access, principal, request.method, decoded, None)
             if body is not None:
                 decoded["body"] = _request_shape(body).parse(json_body(request))
             if query is not None:
-                decoded["query"] = _request_shape(query).parse(dict(request.query_params or {}))
+                decoded["query"] = _request_shape(query).parse(query_parameters(request))
             if principal is not None and by_body:
                 access_module.check(access, principal, request.method, decoded, decoded.get("body"))
             return decoded

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -27,18 +27,20 @@ from chalicelib.domain.paging import DEFAULT_LIMIT, MAX_LIMIT
 
 USERNAME_RE = patterns.USERNAME.compiled
 TICKER_RE = patterns.TICKER.compiled
-# Surrounding spaces and trailing zeros are tolerated (existing clients send them); nothing is ever rounded.
-MONEY_STRING_RE = re.compile(r"\s*\d{1,10}(\.\d{1,2}0*)?\s*")
+TICKER_ANY_CASE_RE = re.compile(f" *{patterns.TICKER.any_case().regex} *")
+MAX_INT_DIGITS = 18
+# Surrounding spaces and trailing zeros are tolerated (existing clients send them); nothing is ever rounded. ASCII
+# only: Decimal() would read Arabic-Indic digits and non-breaking spaces, and the document promises digits.
+MONEY_STRING_RE = re.compile(r" *[0-9]{1,10}(\.[0-9]{1,2}0{0,8})? *")
 _MONEY_PATTERN = f"^{MONEY_STRING_RE.pattern}$"
 
 
 def _to_money(value: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+    if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
         raise ValueError("must be a decimal number or a string holding one")
-    try:
-        amount = value if isinstance(value, Decimal) else Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError("must be a decimal number or a string holding one") from None
+    if isinstance(value, str) and not MONEY_STRING_RE.fullmatch(value):
+        raise ValueError('must be written as digits with at most 2 decimals, such as "1000.00"')
+    amount = value if isinstance(value, Decimal) else Decimal(value)
     if not amount.is_finite():
         raise ValueError("must be a finite number")
     if amount < 0:
@@ -47,8 +49,6 @@ def _to_money(value: Any) -> Decimal:
         raise ValueError(f"must be <= {MAX_MONEY}")
     if amount != amount.quantize(CENT):  # 10.001 is refused, never rounded; 10.000 is 10.00
         raise ValueError("must have at most 2 decimal places")
-    if isinstance(value, str) and not MONEY_STRING_RE.fullmatch(value):
-        raise ValueError('must be written as digits with at most 2 decimals, such as "1000.00"')
     return amount.quantize(CENT)
 
 
@@ -95,7 +95,12 @@ def _is_uuid(value: str) -> bool:
 
 
 def _to_ticker(value: Any) -> Any:
-    return value.strip().upper() if isinstance(value, str) else value
+    # The raw input meets the documented ASCII pattern before any case mapping: "ﬁx".upper() is "FIX".
+    if isinstance(value, str):
+        if not TICKER_ANY_CASE_RE.fullmatch(value):
+            raise ValueError(f"must be {patterns.TICKER.description}")
+        return value.strip(" ").upper()
+    return value
 
 
 def _check_ticker(value: str) -> str:
@@ -105,12 +110,15 @@ def _check_ticker(value: str) -> str:
 
 
 def _to_int(value: Any) -> Any:
-    # JSON numbers arrive as Decimal (no float rounding); 10.0 is an integer, 10.5 and true are not.
+    # JSON numbers arrive as Decimal (no float rounding); 10.0 is an integer, 10.5 and true are not. The bound
+    # comes before int(), which is quadratic in the exponent.
     if isinstance(value, bool):
         raise ValueError("must be an integer")
     if isinstance(value, Decimal):
         if not value.is_finite() or value != value.to_integral_value():
             raise ValueError("must be an integer")
+        if value.adjusted() > MAX_INT_DIGITS:
+            raise ValueError(f"must have at most {MAX_INT_DIGITS} digits")
         return int(value)
     return value
 
@@ -126,7 +134,7 @@ Username = Annotated[
 Ticker = Annotated[
     str,
     BeforeValidator(_to_ticker),
-    Field(strict=True, json_schema_extra={"pattern": rf"^\s*{patterns.TICKER.any_case().regex}\s*$"}),
+    Field(strict=True, json_schema_extra={"pattern": f"^{TICKER_ANY_CASE_RE.pattern}$"}),
     AfterValidator(_check_ticker),
 ]
 StockVolume = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_to_int)]
@@ -253,7 +261,7 @@ Side = Annotated[
                     "examples": ["buy", "sell"]}, mode="validation"),
 ]
 TradeVolume = Annotated[int, Field(ge=1, le=10**9), BeforeValidator(_to_int)]
-UserRef = Annotated[str, Field(strict=True, min_length=1, max_length=50)]
+UserRef = Annotated[str, Field(strict=True, pattern=patterns.USERNAME.anchored)]
 ClientOrderId = Annotated[str, Field(strict=True, min_length=1, max_length=48, pattern=r"^[\x21-\x7e]+$")]
 
 

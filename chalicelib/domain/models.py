@@ -143,7 +143,8 @@ class Trade(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.clock_timestamp())
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     client_order_id: Mapped[str | None] = mapped_column(String(48))
-    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # "header:<Idempotency-Key>" or "order:<client_order_id>": two key spaces that never meet.
+    idempotency_key: Mapped[str | None] = mapped_column(String(300))
     # sha256 of the canonical request, so a reused key with another body is told apart.
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
 

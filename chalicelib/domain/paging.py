@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.patterns import TICKER as TICKER_PATTERN
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 Row = TypeVar("Row")
+# Any ticker a stock or holding may already have (older rows predate the first-character rule).
+TICKER = re.compile(f"[{TICKER_PATTERN.chars}]{{{TICKER_PATTERN.min},{TICKER_PATTERN.max}}}")
 
 
 class PageRequest(Protocol):
@@ -58,7 +62,12 @@ def ticker_cursor(ticker: str) -> str:
 
 def after_ticker(page: PageRequest) -> str | None:
     """The ticker a by-ticker page starts after, from its cursor."""
-    return None if page.cursor is None else _decode(page.cursor, 1)[0]
+    if page.cursor is None:
+        return None
+    (ticker,) = _decode(page.cursor, 1)
+    if not TICKER.fullmatch(ticker):
+        raise _invalid_cursor()
+    return ticker
 
 
 def trade_cursor(created_at: datetime, trade_id: uuid.UUID) -> str:
@@ -66,17 +75,18 @@ def trade_cursor(created_at: datetime, trade_id: uuid.UUID) -> str:
 
 
 def after_trade(page: PageRequest) -> tuple[datetime, uuid.UUID] | None:
-    """The (timestamp, id) a newest-first page of trades starts after, from its cursor."""
+    """The (timestamp, id) a newest-first page of trades starts after, from its cursor: a UTC timestamp and a
+    UUID exactly as this API writes them, or a 400."""
     if page.cursor is None:
         return None
     created_at, trade_id = _decode(page.cursor, 2)
     try:
-        moment = datetime.fromisoformat(created_at)
-        if moment.tzinfo is None:
-            raise ValueError("naive")
-        return moment, uuid.UUID(trade_id)
+        moment, after_id = datetime.fromisoformat(created_at), uuid.UUID(trade_id)
     except ValueError:
         raise _invalid_cursor() from None
+    if moment.utcoffset() != timedelta(0) or trade_cursor(moment, after_id) != page.cursor:
+        raise _invalid_cursor()
+    return moment, after_id
 
 
 def _encode(*parts: str) -> str:
@@ -85,12 +95,12 @@ def _encode(*parts: str) -> str:
 
 
 def _decode(cursor: str, parts: int) -> list[str]:
-    """The sort key a cursor holds; a cursor this API did not issue is a 400."""
+    """The sort key a cursor holds, in the one spelling this API writes; anything else is a 400."""
     try:
-        decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
+        decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii").split("|")
     except (ValueError, binascii.Error, UnicodeDecodeError):
         decoded = []
-    if len(decoded) != parts or not all(decoded):
+    if len(decoded) != parts or not all(decoded) or _encode(*decoded) != cursor:
         raise _invalid_cursor()
     return decoded
 

@@ -13,15 +13,30 @@ from chalicelib.services.unit_of_work import UnitOfWork
 
 
 def list_for_user(user_ref: str, page: paging.PageRequest, uow: UnitOfWork, cache: Cache) -> paging.Page:
-    key = cache.keys.transactions(user_ref, paging.page_key(page))
-    return _cached_page(key, user_ref, page, uow, cache, None)
+    after = paging.after_trade(page)
+    key = cache.keys.transactions(_canonical(user_ref), paging.page_key(page))
+    return _cached_page(key, user_ref, page, after, uow, cache, None)
 
 
-def list_in_range(user_ref: str, between: tuple[datetime, datetime], raw_bounds: tuple[str, str],
-                  page: paging.PageRequest, uow: UnitOfWork, cache: Cache) -> paging.Page:
-    """`raw_bounds` as the client wrote them name the cache key; `between` is what they mean."""
-    key = cache.keys.transactions_range(user_ref, *raw_bounds, paging.page_key(page))
-    return _cached_page(key, user_ref, page, uow, cache, between)
+def list_in_range(user_ref: str, between: tuple[datetime, datetime], page: paging.PageRequest, uow: UnitOfWork,
+                  cache: Cache) -> paging.Page:
+    after = paging.after_trade(page)
+    start, end = (moment.strftime(_BOUND_FORMAT) for moment in between)
+    key = cache.keys.transactions_range(_canonical(user_ref), start, end, paging.page_key(page))
+    return _cached_page(key, user_ref, page, after, uow, cache, between)
+
+
+# Fixed width, and with ':' which no username holds, so a range key can never spell another user's key.
+_BOUND_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def _canonical(user_ref: str) -> str:
+    """One spelling per user reference: a user id in any case or hyphenation is its canonical UUID, so every
+    spelling shares one cache entry (and one invalidation); a username is itself."""
+    try:
+        return str(uuid.UUID(user_ref))
+    except ValueError:
+        return user_ref
 
 
 def get_one(user_ref: str, trade_id: uuid.UUID, uow: UnitOfWork) -> dict[str, Any]:
@@ -33,10 +48,9 @@ def get_one(user_ref: str, trade_id: uuid.UUID, uow: UnitOfWork) -> dict[str, An
         return views.trade(trade, user.username)
 
 
-def _cached_page(key: str, user_ref: str, page: paging.PageRequest, uow: UnitOfWork, cache: Cache,
-                 between: tuple[datetime, datetime] | None) -> paging.Page:
+def _cached_page(key: str, user_ref: str, page: paging.PageRequest, after: tuple[datetime, uuid.UUID] | None,
+                 uow: UnitOfWork, cache: Cache, between: tuple[datetime, datetime] | None) -> paging.Page:
     def load() -> tuple[dict[str, Any], str]:
-        after = paging.after_trade(page)
         with uow:
             user = uow.users.get(user_ref)
             found = paging.page_of(uow.trades.page(user.id, after, page.limit, between), page,

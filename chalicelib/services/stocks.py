@@ -59,10 +59,11 @@ def get(ticker: str, uow: UnitOfWork, cache: Cache) -> dict[str, Any]:
 
 
 def list_all(page: paging.PageRequest, uow: UnitOfWork, cache: Cache) -> paging.Page:
-    """Stocks by ticker, a page at a time; every page is cached and dropped by any change to a stock."""
+    """Stocks by ticker, a page at a time; every page is cached and dropped by any change to a stock. A cursor
+    this API did not issue is refused before the cache is asked, so it never becomes an entry."""
+    after = paging.after_ticker(page)
 
     def load() -> tuple[dict[str, Any], str]:
-        after = paging.after_ticker(page)
         with uow:
             found = paging.page_of(uow.stocks.page(after, page.limit), page, views.stock,
                                    lambda stock: paging.ticker_cursor(stock.ticker))

@@ -47,14 +47,14 @@ class Placed:
 
 def place(new: NewTrade, idempotency_key: str | None, uow: UnitOfWork) -> Placed:
     """`idempotency_key` is the header's; `client_order_id` in the body serves as the key without one."""
-    key = idempotency_key or new.client_order_id
+    keyed = _stored_key(idempotency_key, new.client_order_id)
+    key = keyed[0] if keyed else None
     with uow:
         # The user row lock serialises a user's placements: reservations and idempotency keys stay exact.
         user = uow.users.get(new.user_ref, for_update=True)
         fingerprint = _fingerprint(user.id, new)
-        if key is not None:
-            earlier = _earlier_with_key(uow, user, key, fingerprint, "Idempotency-Key" if idempotency_key
-                                        else "client_order_id")
+        if keyed is not None:
+            earlier = _earlier_with_key(uow, user, *keyed, fingerprint)
             if earlier is not None:
                 return Placed(views.trade_accepted(earlier, user.username), replayed=True)
         stock = uow.stocks.get(new.ticker)
@@ -76,7 +76,17 @@ def place(new: NewTrade, idempotency_key: str | None, uow: UnitOfWork) -> Placed
     return Placed(views.trade_accepted(trade, user.username), replayed=False)
 
 
-def _earlier_with_key(uow: UnitOfWork, user: User, key: str, fingerprint: str, field: str) -> Trade | None:
+def _stored_key(header: str | None, client_order_id: str | None) -> tuple[str, str] | None:
+    """The key a request is remembered by, and the field that gave it. The header and `client_order_id` are
+    separate key spaces: a header equal to an earlier order's `client_order_id` is a request of its own."""
+    if header is not None:
+        return f"header:{header}", "Idempotency-Key"
+    if client_order_id is not None:
+        return f"order:{client_order_id}", "client_order_id"
+    return None
+
+
+def _earlier_with_key(uow: UnitOfWork, user: User, key: str, field: str, fingerprint: str) -> Trade | None:
     """The trade an earlier request with this key placed; the same key with another request is a conflict."""
     earlier = uow.trades.by_idempotency_key(user.id, key)
     if earlier is None:

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.domain.errors import ApiError
+
 if TYPE_CHECKING:
     import uuid
 
@@ -54,7 +56,15 @@ class UnitOfWork:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         # close() rolls back whatever was not committed and detaches objects with their loaded values intact
-        # (rollback() would expire them), so views can still be built from them after the block.
+        # (rollback() would expire them), so views can still be built from them after the block. After a failure
+        # that may have left the connection out of step with the server (anything but a refusal of ours or an
+        # error the server reported), the connection is discarded instead, so the next request gets a clean one.
+        if exc is not None and not isinstance(exc, ApiError):
+            from chalicelib.adapters.database import connection_in_step
+
+            if not connection_in_step(exc):
+                self.session.invalidate()
+                return
         self.session.close()
 
     def record(self, event: Event) -> None:
