@@ -46,8 +46,8 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
             bounds = (middle.isoformat(), (middle + timedelta(days=1)).isoformat())
             reads = {
                 "first page": lambda: history.list_for_user("grower", PageQuery(), UnitOfWork(), cache),
-                "range, first page": lambda bounds=bounds: history.list_in_range("grower", time_range(*bounds), bounds,
-                                                                   PageQuery(), UnitOfWork(), cache),
+                "range, first page": lambda bounds=bounds: history.list_in_range("grower", time_range(*bounds),
+                                                                                 PageQuery(), UnitOfWork(), cache),
             }
             timings[size], plans[size] = {}, {}
             for name, read in reads.items():

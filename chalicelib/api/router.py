@@ -89,6 +89,8 @@ class Router:
         if access not in access_module.RULES:
             raise ValueError(f"{path}: access must be one of {access_module.RULES}, not {access!r}")
         keyed = access != access_module.PUBLIC
+        if "{" in path or query is not None:  # path and query parameters are checked before the view runs
+            errors = tuple(dict.fromkeys((400, *errors)))
         if keyed:
             errors = tuple(dict.fromkeys((*KEYED_ERRORS, *errors)))
         elif limit_by_source:

@@ -81,7 +81,9 @@ def test_storm_of_trades_settled_by_two_pollers_with_every_message_twice(sqs, qu
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=600)
+    assert not any(thread.is_alive() for thread in threads), f"traders still running: {len(accepted)} accepted, " \
+        f"{len(refused)} refused so far"
 
     assert len(accepted) + len(refused) == 2000
     # How many are accepted depends on how fast the pollers settle (a sell needs shares a settled buy brought):

@@ -1,7 +1,10 @@
 """Schemathesis drives the whole OpenAPI document against the app as it is served (the WSGI adapter over Chalice's
 local API Gateway, as `make run` serves it), with real PostgreSQL, Redis and SQS behind it: no 5xx, no answer that
 breaks its own schema, every malformed request refused with a 4xx, and, once every accepted trade is settled, no
-broken invariant. Operations run in one random sequence, so reads see what earlier writes made."""
+broken invariant. Operations run in one random sequence, so reads see what earlier writes made; one in eight is
+something an attacker would send instead (tests/integration/hostile.py), which must be refused with a 4xx. The
+data is generated afresh each run; hypothesis keeps what failed in its example database (.hypothesis/) and
+replays it first next time."""
 from __future__ import annotations
 
 import json
@@ -15,11 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
+from schemathesis.core.parameters import ParameterLocation
+from werkzeug.test import Client as WsgiClient
 
 from chalicelib.adapters.database import get_engine
 from devstack.invariants import violations
 from devstack.wsgi import ChaliceWSGI
 from tests.integration.helpers import drain
+from tests.integration.hostile import attacks
 
 SEEDED_USERS = {"alice": "50000.00", "bob": "25000.00"}
 SEEDED_STOCKS = {"AAPL": ("101.25", 5_000), "MSFT": ("37.10", 3_000)}
@@ -104,15 +110,25 @@ def authorization(market: Market, operation: Any, case: Any, draw: Any) -> str |
     return draw(st.sampled_from(choices)) if draw(st.integers(0, 3)) == 0 else fitting
 
 
-def test_fuzz_every_operation_in_one_random_sequence(operations, market, sqs, queues) -> None:
+def test_fuzz_every_operation_in_one_random_sequence(app_under_test, operations, market, sqs, queues) -> None:
     # Trades are where money moves, so placing one is drawn three times as often as any other operation.
     labels = sorted(operations) + ["POST /transactions"] * 2
 
-    # Derandomized: the same sequence every run, so CI never flakes on what one run happened to draw.
-    @settings(max_examples=400, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    raw = WsgiClient(app_under_test)
+
+    @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
     @given(data=st.data())
     def run(data: st.DataObject) -> None:
+        if data.draw(st.integers(0, 7), label="hostile") == 0:
+            attack = data.draw(attacks(), label="attack")
+            key = market.keys["alice"] if attack.path.startswith(("/users/alice", "/transactions")) \
+                else market.admin_key
+            answer = raw.open(attack.path, method=attack.method, data=attack.body or b"", headers={
+                "Content-Type": "application/json", "Authorization": f"Bearer {key}", **attack.headers})
+            market.answers["hostile"][answer.status_code] += 1
+            assert 400 <= answer.status_code < 500, (attack, answer.data)
+            assert set(json.loads(answer.data)["error"]) == {"code", "message", "details"}
+            return
         label = data.draw(st.sampled_from(labels), label="operation")
         operation = operations[label]
         mode = data.draw(st.sampled_from([GenerationMode.POSITIVE, GenerationMode.NEGATIVE]), label="mode")
@@ -130,11 +146,17 @@ def test_fuzz_every_operation_in_one_random_sequence(operations, market, sqs, qu
                     case.body.pop("user_id", None) if field == "user" else None
             if data.draw(st.booleans()):  # an order small enough to be filled
                 case.body["transaction_volume"] = data.draw(st.integers(1, 50))
-        if (key := authorization(market, operation, case, data.draw)) is not None:
-            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {key}"}
+        # A negative header (a malformed Authorization, say) is sent as generated: it must be refused.
+        negative_header = case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER)
+        key = None if negative_header else authorization(market, operation, case, data.draw)
+        if key is not None and case.headers:
+            case.headers.pop("Authorization", None)
         # Business rules the document cannot express (low <= price <= high, start <= end, buying power) refuse
         # some schema-valid requests with a 400 by design, so that one check is left out; every other one runs.
-        response = case.call_and_validate(excluded_checks=[positive_data_acceptance])
+        # The key is passed as an explicit header, so schemathesis's auth check re-sends each first success
+        # without it and with a made-up one, and expects a 401 or 403.
+        response = case.call_and_validate(headers={"Authorization": f"Bearer {key}"} if key else None,
+                                          excluded_checks=[positive_data_acceptance])
         market.record(label, response)
 
     run()

@@ -159,7 +159,7 @@ def test_settlement_drops_every_cache_entry_it_changes(api, sqs, queues, redis_c
     keys = [f"{cache_prefix}:user:alice", f"{cache_prefix}:stock:AAPL", f"{cache_prefix}:stocks:stock_data",
             f"{cache_prefix}:transactions:alice_transactions",
             f"{cache_prefix}:transactions:{ids['alice']}_transactions",
-            f"{cache_prefix}:transactions:alice_2000-01-01_2100-01-01_transactions"]
+            f"{cache_prefix}:transactions:alice_2000-01-01T00:00:00.000000Z_2100-01-01T23:59:59.999999Z_transactions"]
     assert redis_client.exists(*keys) == len(keys)
 
     drain(sqs, queues["queue"])

@@ -175,7 +175,7 @@ def test_concurrent_duplicates_under_one_key_create_one_trade() -> None:
         conn.execute(text("INSERT INTO stocks VALUES ('AAPL', 100, 100, 100, 100, 1000, now())"))
     order = NewTrade.parse(trade(volume=10))
     answers: list[str] = []
-    barrier = threading.Barrier(8)
+    barrier = threading.Barrier(8, timeout=60)
 
     def place() -> None:
         barrier.wait()
@@ -185,7 +185,8 @@ def test_concurrent_duplicates_under_one_key_create_one_trade() -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), f"placements still running; answered: {answers}"
     assert len(answers) == 8 and len(set(answers)) == 1
     assert scalar("SELECT count(*) FROM trades") == 1
     assert scalar("SELECT reserved_cash FROM users") == 1000

@@ -1,6 +1,7 @@
 """GET /transactions/{user_id}[/{transaction_id} | /{start}/{end}] and GET /users/{username}/holdings."""
 from __future__ import annotations
 
+import base64
 import json
 import urllib.parse
 import uuid
@@ -80,6 +81,40 @@ def test_bad_paging_parameters_are_400(api, query: str, field: str) -> None:
     assert error_fields(response) == {field}
 
 
+def _cursor(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+TRADE_ID = "6f1d0c1e-1a52-4a8e-9d53-2b0f6a9d8c11"
+# Each decodes to a sort key of the right shape, but not one this API ever wrote.
+DECODING_FORGERIES = {
+    "skewed offset": _cursor(f"9999-12-31T23:59:59-23:59|{TRADE_ID}"),
+    "naive timestamp": _cursor(f"2026-01-01T00:00:00|{TRADE_ID}"),
+    "Z for +00:00": _cursor(f"2026-01-01T00:00:00Z|{TRADE_ID}"),
+    "year zero-ish": _cursor(f"0001-01-01T00:00:00-01:00|{TRADE_ID}"),
+    "not a timestamp": _cursor(f"yesterday|{TRADE_ID}"),
+    "not a UUID": _cursor("2026-01-01T00:00:00+00:00|'; DROP TABLE trades;--"),
+    "upper-case UUID": _cursor(f"2026-01-01T00:00:00+00:00|{TRADE_ID.upper()}"),
+    "padded": base64.urlsafe_b64encode(f"2026-01-01T00:00:00+00:00|{TRADE_ID}".encode()).decode() + "=",
+    "a ticker": _cursor("AAPL"),
+    "a lower-case word": _cursor("foobar"),
+}
+
+
+@pytest.mark.parametrize("forgery", sorted(DECODING_FORGERIES))
+@pytest.mark.parametrize("path", ["/transactions/alice", "/transactions/alice/2000-01-01/2100-01-01", "/stocks",
+                                  "/users/alice/holdings"])
+def test_cursors_that_decode_but_were_never_issued_are_400(api, path: str, forgery: str) -> None:
+    seed(api)
+    cursor = DECODING_FORGERIES[forgery]
+    if path in ("/stocks", "/users/alice/holdings") and forgery == "a ticker":
+        assert api.get(f"{path}?cursor={cursor}").status_code == 200  # a ticker is what these lists' cursors hold
+        return
+    response = api.get(f"{path}?cursor={cursor}")
+    assert_error(response, 400, "validation_error")
+    assert error_fields(response) == {"cursor"}
+
+
 def test_one_transaction_and_404s(api) -> None:
     ids = seed(api, {"alice": "1000", "bob": "1000"})
     trade_id = place(api, 1)[0]
@@ -137,7 +172,7 @@ def test_lists_are_cached_under_the_older_key_names_and_dropped_by_a_new_trade(a
     api.get("/transactions/alice/2000-01-01/2100-01-01")
     api.get("/transactions/alice?limit=1")
     keys = [f"{cache_prefix}:transactions:alice_transactions",
-            f"{cache_prefix}:transactions:alice_2000-01-01_2100-01-01_transactions",
+            f"{cache_prefix}:transactions:alice_2000-01-01T00:00:00.000000Z_2100-01-01T23:59:59.999999Z_transactions",
             f"{cache_prefix}:transactions:alice_transactions:1:"]
     assert redis_client.exists(*keys) == 3
     assert len(json.loads(redis_client.get(keys[0]))["items"]) == 1
