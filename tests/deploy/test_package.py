@@ -102,11 +102,23 @@ def test_api_gateway_answers_its_own_errors_in_the_api_error_shape(template: dic
             "code", "message", "details"}
 
 
-def test_functions_may_use_the_trade_queue(template: dict) -> None:
-    for role in ("SettleTradesRole", "RelayOutboxRole", "ApiHandlerRole", "ApiKeyAuthorizerRole"):
-        statements = template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-        actions = {a for s in statements for a in s["Action"]}
-        assert {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueUrl"} <= actions
+QUEUE_ACTIONS = {
+    # The API and the relay send settlement messages; only the consumer receives and deletes them; the authorizer
+    # never touches the queue.
+    "ApiHandlerRole": {"sqs:GetQueueUrl", "sqs:SendMessage"},
+    "RelayOutboxRole": {"sqs:GetQueueUrl", "sqs:SendMessage"},
+    "SettleTradesRole": {"sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+                         "sqs:ChangeMessageVisibility"},
+    "ApiKeyAuthorizerRole": set(),
+}
+
+
+@pytest.mark.parametrize("role", sorted(QUEUE_ACTIONS))
+def test_each_function_may_do_with_the_queue_exactly_what_it_needs(template: dict, role: str) -> None:
+    statements = template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    actions = {a for s in statements for a in s["Action"]}
+    assert {a for a in actions if a.startswith("sqs:")} == QUEUE_ACTIONS[role]
+    assert not [a for a in actions if a.endswith(":*") or a == "*"]
 
 
 def test_compose_file_pins_images_and_checks_health() -> None:

@@ -37,10 +37,11 @@ def test_merge_template_declares_the_queues_settings_name(defaults: Settings) ->
     assert queue["RedrivePolicy"]["maxReceiveCount"] == defaults.trade_max_receive_count
 
 
-def test_policy_grants_the_queue_settings_name(defaults: Settings) -> None:
-    statements = json.loads((ROOT / ".chalice" / "policy.json").read_text())["Statement"]
-    queue_statement = next(s for s in statements if s["Sid"] == "TradeQueueSendAndConsume")
-    assert queue_statement["Resource"].endswith(f":{defaults.trade_queue_name}")
+@pytest.mark.parametrize("policy", ["policy-api.json", "policy-relay.json", "policy-consumer.json"])
+def test_policies_grant_the_queue_settings_name(defaults: Settings, policy: str) -> None:
+    statements = json.loads((ROOT / ".chalice" / policy).read_text())["Statement"]
+    queue_statements = [s for s in statements if s["Sid"].startswith("TradeQueue")]
+    assert queue_statements and all(s["Resource"].endswith(f":{defaults.trade_queue_name}") for s in queue_statements)
 
 
 def test_app_consumes_the_queue_and_allows_the_origin_settings_name(defaults: Settings) -> None:
