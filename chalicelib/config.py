@@ -23,6 +23,7 @@ class Settings:
     # "queue" keeps a small pool for the life of the warm container.
     db_pool: str
     db_pool_size: int
+    db_ping_after_idle_s: float
     db_connect_timeout_s: float
     db_statement_timeout_ms: int
     redis_url: str
@@ -66,6 +67,7 @@ def get_settings() -> Settings:
         database_url=env("DATABASE_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/tradeapi"),
         db_pool=env("DB_POOL", "queue"),
         db_pool_size=_int("DB_POOL_SIZE", 2),
+        db_ping_after_idle_s=_float("DB_PING_AFTER_IDLE_S", 5.0),
         db_connect_timeout_s=_float("DB_CONNECT_TIMEOUT_S", 5.0),
         db_statement_timeout_ms=_int("DB_STATEMENT_TIMEOUT_MS", 10_000),
         redis_url=env("REDIS_URL", "redis://127.0.0.1:6379/0"),
@@ -89,7 +91,7 @@ def get_settings() -> Settings:
         # Deliveries of one message before SQS moves it to the dead-letter queue (the queue's redrive policy).
         trade_max_receive_count=_int("TRADE_MAX_RECEIVE_COUNT", 5),
         # The API sends right after commit; the relay only picks up rows older than this, which the API missed.
-        outbox_relay_min_age_s=_float("OUTBOX_RELAY_MIN_AGE_S", 10.0),
+        outbox_relay_min_age_s=_float("OUTBOX_RELAY_MIN_AGE_S", 60.0),
         # A sent message whose trade is still pending this long later was lost (a purged queue, a restarted
         # emulator): the relay sends it again, at most OUTBOX_MAX_ATTEMPTS times in all.
         outbox_resend_after_s=_float("OUTBOX_RESEND_AFTER_S", 900.0),

@@ -143,16 +143,15 @@ class Cache:
 
     def drop_listed(self, *indexes: str) -> None:
         """Drop every page named in each index set, and the sets."""
+        self.invalidate(indexes=indexes)
 
-        def drop() -> None:
-            # Two round trips whatever the number of lists: read every index, then delete it all at once.
-            pipe = self._client.pipeline(transaction=False)
-            for index in indexes:
-                pipe.smembers(index)
-            pages = [key for members in pipe.execute() for key in members]
-            self._client.delete(*indexes, *pages)
-
-        self._guard("delete", drop)
+    def invalidate(self, *keys: str, indexes: tuple[str, ...] = ()) -> None:
+        """Drop `keys`, and every page named in each of `indexes` with the index itself, in one round trip: a
+        script reads the sets and deletes what they name where the data is. (The pages a set names share its
+        prefix and live on the same Redis; a cluster would need them in one hash slot.)"""
+        if keys or indexes:
+            self._guard("delete", lambda: self._client.eval(_INVALIDATE, len(indexes) + len(keys), *indexes, *keys,
+                                                            len(indexes)))
 
     def count_request(self, key: str, window_s: int, used: tuple[str, str, str] | None,
                       counted: Callable[[int | None], None], *, with_next_read: bool = False) -> None:
@@ -209,6 +208,20 @@ class Cache:
                 "cache unavailable", extra={"event": "cache_unavailable", "operation": operation, "error": str(exc)}
             )
             return None
+
+
+# KEYS: the index sets, then the plain keys; ARGV[1]: how many of KEYS are index sets. EVALSHA would save the
+# script's bytes on each call but needs a SCRIPT LOAD after every Redis restart; the script is short.
+_INVALIDATE = """
+local count = 0
+for i = 1, tonumber(ARGV[1]) do
+    local pages = redis.call('SMEMBERS', KEYS[i])
+    for start = 1, #pages, 1000 do
+        count = count + redis.call('DEL', unpack(pages, start, math.min(start + 999, #pages)))
+    end
+end
+return count + redis.call('DEL', unpack(KEYS))
+"""
 
 
 def _dumps(value: JSONValue) -> str:

@@ -1,9 +1,14 @@
-"""The SQLAlchemy engine and its session factory: built on first use, kept for the life of the process."""
+"""The SQLAlchemy engines and the session factory: built on first use, kept for the life of the process. One
+engine serves transactions (sessions); the other runs single statements that commit by themselves (placing an
+order), so they cost no BEGIN and no COMMIT round trip."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -15,17 +20,20 @@ from chalicelib.lazy import lazy
 class Database:
     engine: Engine
     sessions: sessionmaker[Session]
+    autocommit: Engine
 
 
 def _dispose(database: Database) -> None:
     database.engine.dispose()
+    database.autocommit.dispose()
 
 
 @lazy(close=_dispose)
 def get_database() -> Database:
     """Forget it with `get_database.cache_clear()` (tests point the process at another database)."""
     engine = _build_engine()
-    return Database(engine, sessionmaker(bind=engine, expire_on_commit=False))
+    return Database(engine, sessionmaker(bind=engine, expire_on_commit=False),
+                    _build_engine(isolation_level="AUTOCOMMIT"))
 
 
 def get_engine() -> Engine:
@@ -48,7 +56,7 @@ def connection_in_step(exc: BaseException) -> bool:
     return sqlstate(exc) is not None and not getattr(exc, "connection_invalidated", False)
 
 
-def _build_engine() -> Engine:
+def _build_engine(**options: Any) -> Engine:
     settings = get_settings()
     connect_args = {
         # Socket timeout: a dead or stalled server fails the request instead of hanging the Lambda.
@@ -62,13 +70,35 @@ def _build_engine() -> Engine:
         },
     }
     if settings.db_pool == "null":
-        return create_engine(settings.database_url, poolclass=NullPool, connect_args=connect_args)
-    return create_engine(
+        return create_engine(settings.database_url, poolclass=NullPool, connect_args=connect_args, **options)
+    engine = create_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
         pool_recycle=300,
         pool_timeout=settings.db_connect_timeout_s,
         connect_args=connect_args,
+        **options,
     )
+    _ping_when_idle(engine, settings.db_ping_after_idle_s)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """A connection that sat idle longer than `idle_s` is pinged before use (it may have been cut while it waited:
+    a database restart, a failover); a busy one is not, so a request under load pays no extra round trip. A
+    connection that dies in use is discarded with every other one of its pool as soon as its error is seen."""
+
+    @event.listens_for(engine, "checkin")
+    def _remember(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < idle_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"pinged after {idle_s} s idle: {exc}") from exc

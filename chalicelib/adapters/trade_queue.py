@@ -1,5 +1,6 @@
-"""The trade queue (SQS): sends settlement messages in batches of at most ten, and records on the outbox which
-went out."""
+"""The trade queue (SQS): sends settlement messages in batches of at most ten. Right after a placement commits its
+message is sent and nothing is written back (no second transaction per order); the outbox relay sends what that
+missed, and records on the outbox what it sent."""
 from __future__ import annotations
 
 import json
@@ -58,12 +59,19 @@ class TradeQueue:
             failed.update({chunk[int(e["Id"])]: e.get("Message", e["Code"]) for e in answer.get("Failed", [])})
         return SendResult(sent, failed)
 
+    def send_committed(self, messages: dict[uuid.UUID, dict[str, Any]]) -> set[uuid.UUID]:
+        """Send messages whose outbox rows just committed; returns those sent. One that fails stays in the outbox,
+        and the relay sends it once it is older than OUTBOX_RELAY_MIN_AGE_S."""
+        result = self.send({str(trade_id): body for trade_id, body in messages.items()})
+        for trade_id, error in result.failed.items():
+            get_logger().warning("queue send failed; the outbox relay will send it",
+                                 extra={"event": "queue_send_failed", "transaction_id": trade_id, "error": error})
+        return {uuid.UUID(trade_id) for trade_id in result.sent}
+
     def deliver(self, outbox: Outbox, messages: dict[uuid.UUID, dict[str, Any]]) -> int:
-        """Send outbox messages and record on `outbox` which went out; a failed send stays for the relay.
+        """Send outbox messages (the relay's) and record on `outbox` which went out and which failed.
         Returns how many were sent."""
         result = self.send({str(trade_id): body for trade_id, body in messages.items()})
-        for trade_id in result.sent:
-            get_logger().info("settlement message sent", extra={"event": "trade_queued", "transaction_id": trade_id})
         if result.sent:
             outbox.mark_sent([uuid.UUID(trade_id) for trade_id in result.sent])
         for trade_id, error in result.failed.items():

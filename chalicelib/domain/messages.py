@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 # Delivers settlement messages {trade id: message} from the outbox.
-SendMessages = Callable[[dict[uuid.UUID, dict[str, Any]]], object]
+# Sends {trade id: message} for outbox rows that committed; answers the ids it sent.
+SendMessages = Callable[[dict[uuid.UUID, dict[str, Any]]], set[uuid.UUID]]
 
 
 class PoisonMessage(ValueError):

@@ -50,17 +50,23 @@ class Decision:
     stock_volume: int
 
 
+# What each side needs, in the order a refusal names it: (the amount asked for, what must cover it, the reason
+# when it does not). Placement checks these in SQL (chalicelib/adapters/placement.py builds its conditions from
+# this table) and in `refusal` below, which names the reason; settlement checks them in `refusal` too.
+LIMITS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    BUY: (("cost", "available_cash", INSUFFICIENT_FUNDS), ("volume", "stock_volume", INSUFFICIENT_VOLUME)),
+    SELL: (("volume", "available_shares", INSUFFICIENT_SHARES),),
+}
+
+
 def refusal(side: str, volume: int, cost: Decimal, available_cash: Decimal, available_shares: int,
             stock_volume: int) -> str | None:
     """Why an order cannot be filled from what is available, or None if it can."""
-    if side == BUY:
-        if cost > available_cash:
-            return INSUFFICIENT_FUNDS
-        if volume > stock_volume:
-            return INSUFFICIENT_VOLUME
-        return None
-    if volume > available_shares:
-        return INSUFFICIENT_SHARES
+    amounts: dict[str, Decimal | int] = {"volume": volume, "cost": cost, "available_cash": available_cash,
+               "available_shares": available_shares, "stock_volume": stock_volume}
+    for needed, cover, reason in LIMITS[side]:
+        if amounts[needed] > amounts[cover]:
+            return reason
     return None
 
 

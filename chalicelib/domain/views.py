@@ -5,13 +5,44 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.domain.money import format_money
 
 if TYPE_CHECKING:
+    import uuid
+
     from chalicelib.domain.api_keys import IssuedKey
-    from chalicelib.domain.models import ApiKey, Holding, Stock, Trade, User
+    from chalicelib.domain.models import ApiKey, Holding, Stock, User
+
+
+class TradeRecord(Protocol):
+    """A trade as stored: the model, or the row the one-statement placement returns."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def user_id(self) -> uuid.UUID: ...
+    @property
+    def ticker(self) -> str: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def volume(self) -> int: ...
+    @property
+    def price(self) -> Decimal | None: ...
+    @property
+    def total(self) -> Decimal | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def settled_at(self) -> datetime | None: ...
+    @property
+    def client_order_id(self) -> str | None: ...
 
 
 def user(record: User) -> dict[str, Any]:
@@ -58,7 +89,7 @@ def holding(record: Holding) -> dict[str, Any]:
             "available": record.quantity - record.reserved_quantity}
 
 
-def trade(record: Trade, username: str) -> dict[str, Any]:
+def trade(record: TradeRecord, username: str) -> dict[str, Any]:
     return {
         "transaction_id": str(record.id),
         "user": username,
@@ -76,7 +107,7 @@ def trade(record: Trade, username: str) -> dict[str, Any]:
     }
 
 
-def trade_accepted(record: Trade, username: str) -> dict[str, Any]:
+def trade_accepted(record: TradeRecord, username: str) -> dict[str, Any]:
     return {**trade(record, username), "message": "Transaction is in progress."}
 
 

@@ -23,12 +23,11 @@ from chalicelib.domain.messages import SendMessages, settlement_message
 
 
 def handle(events: list[Event], send: SendMessages) -> None:
-    """`send` delivers settlement messages from the outbox (in a transaction of its own)."""
+    """`send` sends settlement messages whose outbox rows committed."""
     for event in events:
         steps: list[Callable[[], object]] = []
         if isinstance(event, TradePlaced):
-            # In this order: the trade is logged as placed before its message can be settled.
-            steps += [partial(_log_placed, event), partial(send, {event.trade_id: settlement_message(event.trade_id)})]
+            steps.append(partial(_send_and_log_placed, event, send))
         steps.append(partial(_refresh, event))
         for step in steps:
             try:
@@ -47,11 +46,10 @@ def refresh_cache(event: Event, cache: Cache) -> None:
         cache.drop_listed(keys.stock_lists())
     elif isinstance(event, TradePlaced):
         # The reservation changed the available balance; the new trade heads every list of the user's trades.
-        cache.delete(keys.user(event.username))
-        cache.drop_listed(keys.transaction_keys(str(event.user_id)))
+        cache.invalidate(keys.user(event.username), indexes=(keys.transaction_keys(str(event.user_id)),))
     elif isinstance(event, TradesSettled):
-        cache.delete(*map(keys.user, event.users.values()), *map(keys.stock, event.tickers))
-        cache.drop_listed(keys.stock_lists(), *(keys.transaction_keys(str(user_id)) for user_id in event.users))
+        cache.invalidate(*map(keys.user, event.users.values()), *map(keys.stock, event.tickers),
+                         indexes=(keys.stock_lists(), *(keys.transaction_keys(str(u)) for u in event.users)))
     elif isinstance(event, KeyIssued):
         # Written through, so a new key is checked without the database (and works while it is down).
         cache.set(keys.api_key(event.key_id), event.record, settings.cache_ttl_api_key_s)
@@ -64,7 +62,9 @@ def _refresh(event: Event) -> None:
     refresh_cache(event, get_cache())
 
 
-def _log_placed(event: TradePlaced) -> None:
+def _send_and_log_placed(event: TradePlaced, send: SendMessages) -> None:
+    """One line per placement, after its message was handed to the queue (`queued` false: the relay sends it)."""
+    queued = event.trade_id in send({event.trade_id: settlement_message(event.trade_id)})
     get_logger().info("transaction placed", extra={
         "event": "trade_placed", "outcome": "pending", "transaction_id": str(event.trade_id),
-        "user_id": str(event.user_id), **event.details})
+        "user_id": str(event.user_id), "queued": queued, **event.details})

@@ -46,15 +46,32 @@ class Placed:
 
 
 def place(new: NewTrade, idempotency_key: str | None, uow: UnitOfWork) -> Placed:
-    """`idempotency_key` is the header's; `client_order_id` in the body serves as the key without one."""
+    """`idempotency_key` is the header's; `client_order_id` in the body serves as the key without one.
+
+    Most orders are placed by one statement that locks, checks, reserves and writes in a single round trip. When
+    it places nothing, the order is looked at again in a transaction that locks the same rows: that says why (a
+    replay, a reused key, no such user or stock, not enough available), or places it if what was missing has
+    arrived since."""
     keyed = _stored_key(idempotency_key, new.client_order_id)
+    fingerprint = _fingerprint(new)
+    trade_id = uuid.uuid4()
+    placed = uow.place_order(trade_id=trade_id, user_ref=new.user_ref, ticker=new.ticker,
+                             side=new.transaction_type, volume=new.transaction_volume,
+                             client_order_id=new.client_order_id, idempotency_key=keyed[0] if keyed else None,
+                             fingerprint=fingerprint, message=settlement_message(trade_id))
+    if placed is not None:
+        return Placed(views.trade_accepted(placed, placed.username), replayed=False)
+    return _place_in_a_transaction(new, keyed, fingerprint, trade_id, uow)
+
+
+def _place_in_a_transaction(new: NewTrade, keyed: tuple[str, str] | None, fingerprint: str, trade_id: uuid.UUID,
+                            uow: UnitOfWork) -> Placed:
     key = keyed[0] if keyed else None
     with uow:
         # The user row lock serialises a user's placements: reservations and idempotency keys stay exact.
         user = uow.users.get(new.user_ref, for_update=True)
-        fingerprint = _fingerprint(user.id, new)
         if keyed is not None:
-            earlier = _earlier_with_key(uow, user, *keyed, fingerprint)
+            earlier = _earlier_with_key(uow, user, *keyed, fingerprint, _legacy_fingerprint(user.id, new))
             if earlier is not None:
                 return Placed(views.trade_accepted(earlier, user.username), replayed=True)
         stock = uow.stocks.get(new.ticker)
@@ -64,7 +81,7 @@ def place(new: NewTrade, idempotency_key: str | None, uow: UnitOfWork) -> Placed
         order = rules.Order(new.transaction_type, new.transaction_volume, stock.close_price)
         _pre_check(order, user, stock, holding)
         cash, shares = _reserve(order, user, holding)
-        trade = uow.trades.add(id=uuid.uuid4(), user_id=user.id, ticker=stock.ticker, side=order.side,
+        trade = uow.trades.add(id=trade_id, user_id=user.id, ticker=stock.ticker, side=order.side,
                                volume=order.volume, reserved_cash=cash, reserved_quantity=shares,
                                status=rules.PENDING, client_order_id=new.client_order_id, idempotency_key=key,
                                request_fingerprint=fingerprint)
@@ -86,12 +103,12 @@ def _stored_key(header: str | None, client_order_id: str | None) -> tuple[str, s
     return None
 
 
-def _earlier_with_key(uow: UnitOfWork, user: User, key: str, field: str, fingerprint: str) -> Trade | None:
+def _earlier_with_key(uow: UnitOfWork, user: User, key: str, field: str, *fingerprints: str) -> Trade | None:
     """The trade an earlier request with this key placed; the same key with another request is a conflict."""
     earlier = uow.trades.by_idempotency_key(user.id, key)
     if earlier is None:
         return None
-    if earlier.request_fingerprint != fingerprint:
+    if earlier.request_fingerprint not in fingerprints:
         raise Conflict("this idempotency key was already used with a different request", [{"field": field}])
     get_logger().info("idempotent replay", extra={"event": "trade_replayed", "transaction_id": str(earlier.id)})
     return earlier
@@ -124,14 +141,20 @@ def _reserve(order: rules.Order, user: User, holding: Holding | None) -> tuple[D
     return cash, shares
 
 
-def _fingerprint(user_id: uuid.UUID, new: NewTrade) -> str:
-    canonical = {
-        "user_id": str(user_id),
-        "ticker": new.ticker,
-        "side": new.transaction_type,
-        "volume": new.transaction_volume,
-        "client_order_id": new.client_order_id,
-    }
+def _fingerprint(new: NewTrade) -> str:
+    """What tells a repeated request from another one under the same key (keys are per user, so the user is not
+    part of it)."""
+    return _digest({"ticker": new.ticker, "side": new.transaction_type, "volume": new.transaction_volume,
+                            "client_order_id": new.client_order_id})
+
+
+def _legacy_fingerprint(user_id: uuid.UUID, new: NewTrade) -> str:
+    # Trades placed before the one-statement placement were fingerprinted with their user's id.
+    return _digest({"user_id": str(user_id), "ticker": new.ticker, "side": new.transaction_type,
+                    "volume": new.transaction_volume, "client_order_id": new.client_order_id})
+
+
+def _digest(canonical: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalicelib.domain.errors import ApiError
 
 if TYPE_CHECKING:
     import uuid
 
+    from sqlalchemy import Connection
     from sqlalchemy.orm import Session, sessionmaker
 
+    from chalicelib.adapters.placement import PlacedRow
     from chalicelib.adapters.repositories import ApiKeys, Holdings, Outbox, Stocks, Trades, Users
     from chalicelib.domain.events import Event
     from chalicelib.domain.messages import SendMessages
 
 AfterCommit = Callable[[list["Event"], "SendMessages"], None]
+Result = TypeVar("Result")
 
 
 class UnitOfWork:
@@ -77,19 +80,56 @@ class UnitOfWork:
         if events:
             self._handle(events)
 
+    def place_order(self, **order: Any) -> PlacedRow | None:
+        """Place an order in one statement that commits by itself (chalicelib/adapters/placement.py), then hand
+        its event to what follows a commit. None when it could not be placed as asked: the caller finds out why
+        in a transaction of its own."""
+        from chalicelib.adapters import placement
+        from chalicelib.domain.events import TradePlaced
+
+        row = self._alone(lambda conn: placement.place(conn, **order))
+        if row is not None:
+            self._handle([TradePlaced(row.id, row.user_id, row.username, {
+                "ticker": row.ticker, "side": row.side, "volume": row.volume,
+                "reserved_cash": str(row.reserved_cash), "idempotency_key": order.get("idempotency_key")})])
+        return row
+
+    def _alone(self, work: Callable[[Connection], Result]) -> Result:
+        """`work` on a connection whose statement commits by itself. A connection found dead (cut while pooled:
+        a restart, a failover) is discarded with its pool and `work` runs once more on a fresh one, so `work` must
+        be safe to repeat; a client-side failure discards the connection."""
+        from sqlalchemy.exc import DBAPIError
+
+        from chalicelib.adapters.database import connection_in_step, get_database
+
+        engine = get_database().autocommit
+        for attempt in (1, 2):
+            conn = engine.connect()
+            try:
+                return work(conn)
+            except DBAPIError as error:
+                if attempt == 1 and error.connection_invalidated:
+                    continue
+                raise
+            except BaseException as error:
+                if not isinstance(error, ApiError) and not connection_in_step(error):
+                    conn.invalidate()
+                raise
+            finally:
+                conn.close()
+        raise AssertionError("unreachable")
+
     def ping(self) -> None:
         """One round trip to the database; raises when it cannot serve."""
         with self:
             self.session.connection().exec_driver_sql("SELECT 1")
 
-    def send_settlement_messages(self, messages: dict[uuid.UUID, dict[str, Any]]) -> int:
-        """Send outbox messages and record which went out, in a transaction of its own (this one has committed)."""
+    def send_settlement_messages(self, messages: dict[uuid.UUID, dict[str, Any]]) -> set[uuid.UUID]:
+        """Send the messages of outbox rows this unit committed; returns those sent. Nothing is written back: the
+        relay tells a lost send from a pending one by the row's age (settlement removes the row)."""
         from chalicelib.adapters.trade_queue import get_trade_queue
 
-        with UnitOfWork(self._session_factory, self._after_commit) as sending:
-            sent = get_trade_queue().deliver(sending.outbox, messages)
-            sending.commit()
-        return sent
+        return get_trade_queue().send_committed(messages)
 
     def _handle(self, events: list[Event]) -> None:
         if self._after_commit is None:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 from werkzeug.test import Client as WsgiClient
 
-from chalicelib.adapters.database import get_engine
+from chalicelib.adapters.database import get_database, get_engine
 from chalicelib.api.shapes import NewTrade, NewUser
 from chalicelib.config import get_settings
 from chalicelib.services import users as users_service
@@ -281,7 +281,9 @@ def test_sql_shaped_input_only_ever_travels_as_a_bound_parameter(api, injection:
     def watch(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
         statements.append((statement, parameters))
 
-    event.listen(get_engine(), "before_cursor_execute", watch)
+    engines = (get_database().engine, get_database().autocommit)  # transactions, and one-statement placements
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", watch)
     try:
         placed = api.post("/transactions", trade(volume=1, client_order_id=injection.replace(" ", "_")),
                           headers={"Idempotency-Key": injection.replace(" ", "_")})
@@ -290,7 +292,8 @@ def test_sql_shaped_input_only_ever_travels_as_a_bound_parameter(api, injection:
         for path in (f"/users/{urllib.parse.quote(injection)}", f"/stocks/{urllib.parse.quote(injection)}"):
             assert api.get(path, key=api.admin_key).status_code == 400
     finally:
-        event.remove(get_engine(), "before_cursor_execute", watch)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", watch)
     sent = injection.replace(" ", "_")
     assert [t["client_order_id"] for t in listed] == [sent]
     assert statements and not [sql for sql, _ in statements if sent in sql]

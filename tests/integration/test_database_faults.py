@@ -86,19 +86,61 @@ def test_database_down_is_503_with_nothing_written_and_recovers_by_itself(api, d
 
 
 def test_connection_lost_just_before_commit_leaves_nothing_half_written(api, db_proxy, direct, sqs, queues):
+    """Registration writes the user and its key in one transaction; cut just before its COMMIT, nothing is kept."""
     seed(api)
     before = counts(direct)
     db_proxy.cut_when_client_sends(b"commit")
 
-    assert_error(api.post("/transactions", trade()), 503, "service_unavailable")
+    assert_error(api.post("/users", {"username": "bob", "balance": "10"}), 503, "service_unavailable")
 
-    # Locks, reservation, trade and outbox row were one transaction: the server rolled all of it back, and the
-    # queue message (sent only after a commit) never went out.
     assert counts(direct) == before
-    assert queue_depth(sqs, queues["queue"]) == 0
-    accepted = api.post("/transactions", trade())
-    assert accepted.status_code == 202
-    assert counts(direct)["trades"] == 1 and queue_depth(sqs, queues["queue"]) == 1
+    assert api.post("/users", {"username": "bob", "balance": "10"}).status_code == 201
+    assert counts(direct)["users"] == before["users"] + 1
+
+
+def test_a_placement_cut_on_its_way_is_placed_once_on_a_fresh_connection(api, db_proxy, direct, sqs, queues):
+    """The one-statement placement commits by itself; a connection cut before the server got it is discarded
+    and the statement runs once more on a fresh one. It cannot place twice: the trade's id is written once."""
+    seed(api)
+    before = counts(direct)
+    db_proxy.cut_when_client_sends(b"INSERT INTO trades")
+
+    accepted = api.post("/transactions", trade(volume=3))
+    assert accepted.status_code == 202, accepted.body
+    after = counts(direct)
+    assert (after["trades"], after["outbox"]) == (before["trades"] + 1, before["outbox"] + 1)
+    assert queue_depth(sqs, queues["queue"]) == 1
+    with direct.connect() as conn:
+        assert conn.execute(text("SELECT reserved_cash FROM users WHERE username = 'alice'")).scalar() == 300
+
+
+def test_connections_cut_while_pooled_cost_no_failed_request(api, db_proxy, monkeypatch):
+    """No ping on every checkout: a pooled connection is pinged only after it sat idle, and a placement that
+    meets a dead one runs again on a fresh one; the pool drops every connection older than the failure."""
+    seed(api)
+    for path in ("/users/alice", "/stocks/AAPL"):
+        assert api.get(path).status_code == 200
+    monkeypatch.setenv("DB_PING_AFTER_IDLE_S", "3600")  # the pooled connections will not be pinged
+    get_settings.cache_clear()
+    get_database.cache_clear()
+    assert api.post("/transactions", trade(volume=1)).status_code == 202  # the pools hold live connections now
+    assert_error(api.get("/transactions/alice/00000000-0000-0000-0000-000000000000"), 404)
+
+    db_proxy.down()  # a restart: every pooled connection is cut
+    db_proxy.up()
+    assert api.post("/transactions", trade(volume=1)).status_code == 202  # retried on a fresh connection
+    # The session pool's dead connection fails one read (a read is not run twice); the pool then drops all it held.
+    assert_error(api.get("/transactions/alice/00000000-0000-0000-0000-000000000000"), 503)
+    assert_error(api.get("/transactions/alice/00000000-0000-0000-0000-000000000000"), 404)
+
+    monkeypatch.setenv("DB_PING_AFTER_IDLE_S", "0")  # now every checkout after any idle time pings
+    get_settings.cache_clear()
+    get_database.cache_clear()
+    assert_error(api.get("/transactions/alice/00000000-0000-0000-0000-000000000000"), 404)
+    db_proxy.down()
+    db_proxy.up()
+    assert_error(api.get("/transactions/alice/00000000-0000-0000-0000-000000000000"), 404)  # pinged, replaced
+    assert api.post("/transactions", trade(volume=1)).status_code == 202
 
 
 def test_stalled_database_answers_503_within_the_configured_limit(api, db_proxy):

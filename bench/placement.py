@@ -1,0 +1,219 @@
+"""Placement under load: POST /transactions over HTTP to the API served as `make run` serves it (gunicorn, four
+workers, the emulator's SQS), from 16 keep-alive connections, for one user and for 32 users, with settlement
+paused (no consumer) and running (two pollers, as `make run` starts). The floor is the same placement done by one
+hand-written SQL statement through pg8000 plus one SQS send (bench/floor_apps.py), under the same server and load.
+
+The load comes from wrk when it is installed (a C load generator: the figures the issue's targets were measured
+with), else from threads in this process, which compete with the server for the same two cores."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from bench.figures import Figure, InvariantBroken, Spread, percentile
+from bench.stack import BenchStack
+from devstack.paths import ROOT
+from devstack.services import free_port, stop_process, wait_for_port
+from devstack.wsgi import gunicorn_command
+
+USERS = 32
+CONNECTIONS = 16
+WORKERS = 4
+PRICE = Decimal("1.00")
+BALANCE = Decimal("9999999999.00")
+
+
+@dataclass(frozen=True)
+class Load:
+    requests: int
+    accepted: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.accepted / self.seconds
+
+
+def run(stack: BenchStack, quick: bool) -> list[Figure]:
+    from devstack.aws import ensure_trade_queues, sqs_client
+
+    seconds, rounds = (2.0, 1) if quick else (10.0, 3)
+    sqs = sqs_client(stack.aws_url)
+    figures = []
+    with stack.database("placement") as database_url:
+        keys = _seed()
+        for users in (1, USERS):
+            for settling in (False, True):
+                ours: list[Load] = []
+                floors: list[Load] = []
+                for _ in range(rounds):
+                    for target, results in (("devstack.wsgi:application", ours),
+                                            ("bench.floor_apps:placement", floors)):
+                        name = f"bench-{uuid.uuid4().hex[:8]}"
+                        queue = ensure_trade_queues(sqs, name, f"{name}-dlq", max_receive_count=5,
+                                                    visibility_timeout_s=30)
+                        env = {**os.environ, **stack.app_env(database_url), "AWS_ENDPOINT_URL": stack.aws_url,
+                               "TRADE_QUEUE_NAME": name, "TRADE_DLQ_NAME": f"{name}-dlq", "PYTHONPATH": str(ROOT)}
+                        with _Server(env, stack.dir, target) as port, _Pollers(env, queue["queue"],
+                                                                              2 if settling else 0, stack.dir):
+                            _load(port, users, keys, 1.0, stack.dir)  # warm every worker's connections
+                            results.append(_load(port, users, keys, seconds, stack.dir))
+                        for url in queue.values():
+                            sqs.delete_queue(QueueUrl=url)
+                who = "one user" if users == 1 else f"{users} users"
+                label = f"{who}, settlement {'running' if settling else 'paused'}"
+                figures.append(Figure(
+                    "placement", f"POST /transactions over HTTP, {CONNECTIONS} connections, {label}", "orders/s",
+                    Spread.of([load.rate for load in ours]), "one SQL statement via pg8000 + one SQS send",
+                    Spread.of([load.rate for load in floors]), better="higher",
+                    details={"generator": "wrk" if shutil.which("wrk") else "python threads",
+                             "p50_ms": round(statistics.median([load.p50_ms for load in ours]), 1),
+                             "p99_ms": round(statistics.median([load.p99_ms for load in ours]), 1),
+                             "floor_p99_ms": round(statistics.median([load.p99_ms for load in floors]), 1),
+                             "target_orders_per_s": 250 if settling else 320, "target_p99_ms": 100}))
+        broken = _violations()
+        if broken:
+            raise InvariantBroken(f"placement: {broken}")
+    return figures
+
+
+def _seed() -> dict[str, str]:
+    """USERS traders with all the cash they could want and one stock with all the volume, and their keys."""
+    from chalicelib.api.shapes import NewStock, NewUser
+    from chalicelib.services import stocks, users
+    from chalicelib.services.unit_of_work import UnitOfWork
+
+    keys = {f"placer{i}": users.register(NewUser.parse({"username": f"placer{i}", "balance": BALANCE}),
+                                         UnitOfWork())["api_key"] for i in range(USERS)}
+    stocks.ingest(NewStock.parse({"ticker": "LOAD", "open_price": PRICE, "close_price": PRICE, "high": PRICE,
+                                  "low": PRICE, "volume": 2**31 - 1}), UnitOfWork())
+    return keys
+
+
+def _order(user: str) -> str:
+    return json.dumps({"user": user, "ticker": "LOAD", "transaction_type": "buy", "transaction_volume": 1})
+
+
+class _Server:
+    def __init__(self, env: dict[str, str], log_dir: Path, target: str) -> None:
+        self.port = free_port()
+        self.log = open(log_dir / "placement-api.log", "ab")  # noqa: SIM115 - closed on exit
+        self.process = subprocess.Popen(gunicorn_command(f"127.0.0.1:{self.port}", WORKERS, target), cwd=ROOT,
+                                        env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def __enter__(self) -> int:
+        wait_for_port("127.0.0.1", self.port, self.process, "gunicorn")
+        return self.port
+
+    def __exit__(self, *_: object) -> None:
+        stop_process(self.process)
+        self.log.close()
+
+
+class _Pollers:
+    def __init__(self, env: dict[str, str], queue_url: str, count: int, log_dir: Path) -> None:
+        self.log = open(log_dir / "placement-pollers.log", "ab")  # noqa: SIM115 - closed on exit
+        self.processes = [subprocess.Popen(
+            [sys.executable, "-m", "devstack.poller", "--queue-url", queue_url, "--wait-time", "1"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+            for _ in range(count)]
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        for process in self.processes:
+            stop_process(process)
+        self.log.close()
+
+
+def _load(port: int, users: int, keys: dict[str, str], seconds: float, work_dir: Path) -> Load:
+    chosen = list(keys.items())[:users]
+    if shutil.which("wrk"):
+        return _wrk(port, chosen, seconds, work_dir)
+    return _threads(port, chosen, seconds)
+
+
+def _wrk(port: int, users: list[tuple[str, str]], seconds: float, work_dir: Path) -> Load:
+    script = work_dir / "place.lua"
+    rows = "\n".join(f'  {{{json.dumps(_order(user))}, "Bearer {key}"}},' for user, key in users)
+    script.write_text(f"""
+local orders = {{
+{rows}
+}}
+local n = 0
+local accepted = 0
+request = function()
+  n = n + 1
+  local order = orders[(n % #orders) + 1]
+  return wrk.format("POST", "/transactions", {{["Content-Type"] = "application/json",
+                                                 ["Authorization"] = order[2]}}, order[1])
+end
+""")
+    result = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script),
+                             f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True,
+                            timeout=seconds + 60)
+    out = result.stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    elapsed = float(re.search(r"requests in ([\d.]+)s", out).group(1))  # type: ignore[union-attr]
+    return Load(requests, requests - (int(failed.group(1)) if failed else 0), elapsed,
+                _wrk_ms(out, "50%"), _wrk_ms(out, "99%"))
+
+
+def _wrk_ms(out: str, quantile: str) -> float:
+    value, unit = re.search(rf"{quantile}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _threads(port: int, users: list[tuple[str, str]], seconds: float) -> Load:
+    deadline = time.monotonic() + seconds
+    latencies: list[list[float]] = [[] for _ in range(CONNECTIONS)]
+    accepted = [0] * CONNECTIONS
+
+    def client(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        n = index
+        while time.monotonic() < deadline:
+            user, key = users[n % len(users)]
+            n += CONNECTIONS
+            began = time.perf_counter()
+            conn.request("POST", "/transactions", _order(user),
+                         {"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+            response = conn.getresponse()
+            response.read()
+            latencies[index].append((time.perf_counter() - began) * 1000)
+            accepted[index] += response.status == 202
+        conn.close()
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CONNECTIONS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 60)
+    flat = [ms for per_client in latencies for ms in per_client]
+    return Load(len(flat), sum(accepted), time.monotonic() - started, percentile(flat, 50), percentile(flat, 99))
+
+
+def _violations() -> list[str]:
+    from chalicelib.adapters.database import get_engine
+    from devstack.invariants import violations
+
+    with get_engine().connect() as conn:
+        balances = {f"placer{i}": BALANCE for i in range(USERS)}
+        return violations(conn, balances, {"LOAD": 2**31 - 1})
