@@ -3,8 +3,8 @@ workers, the emulator's SQS), from 16 keep-alive connections, for one user and f
 paused (no consumer) and running (two pollers, as `make run` starts). The floor is the same placement done by one
 hand-written SQL statement through pg8000 plus one SQS send (bench/floor_apps.py), under the same server and load.
 
-The load comes from wrk when it is installed (a C load generator: the figures the issue's targets were measured
-with), else from threads in this process, which compete with the server for the same two cores."""
+The load comes from wrk when it is installed (a C load generator, as the targets were measured), else from threads
+in this process, which compete with the server for the same cores; BENCH_LOAD_GENERATOR=threads|wrk chooses."""
 from __future__ import annotations
 
 import http.client
@@ -72,6 +72,8 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
                                                                               2 if settling else 0, stack.dir):
                             _load(port, users, keys, 1.0, stack.dir)  # warm every worker's connections
                             results.append(_load(port, users, keys, seconds, stack.dir))
+                        with _Pollers(env, queue["queue"], 2, stack.dir):  # settle it all: the invariants hold
+                            _wait_settled(timeout_s=600)
                         for url in queue.values():
                             sqs.delete_queue(QueueUrl=url)
                 who = "one user" if users == 1 else f"{users} users"
@@ -80,7 +82,7 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
                     "placement", f"POST /transactions over HTTP, {CONNECTIONS} connections, {label}", "orders/s",
                     Spread.of([load.rate for load in ours]), "one SQL statement via pg8000 + one SQS send",
                     Spread.of([load.rate for load in floors]), better="higher",
-                    details={"generator": "wrk" if shutil.which("wrk") else "python threads",
+                    details={"generator": "wrk" if _use_wrk() else "python threads",
                              "p50_ms": round(statistics.median([load.p50_ms for load in ours]), 1),
                              "p99_ms": round(statistics.median([load.p99_ms for load in ours]), 1),
                              "floor_p99_ms": round(statistics.median([load.p99_ms for load in floors]), 1),
@@ -143,9 +145,13 @@ class _Pollers:
 
 def _load(port: int, users: int, keys: dict[str, str], seconds: float, work_dir: Path) -> Load:
     chosen = list(keys.items())[:users]
-    if shutil.which("wrk"):
+    if _use_wrk():
         return _wrk(port, chosen, seconds, work_dir)
     return _threads(port, chosen, seconds)
+
+
+def _use_wrk() -> bool:
+    return os.environ.get("BENCH_LOAD_GENERATOR", "wrk") == "wrk" and shutil.which("wrk") is not None
 
 
 def _wrk(port: int, users: list[tuple[str, str]], seconds: float, work_dir: Path) -> Load:
@@ -164,9 +170,9 @@ request = function()
                                                  ["Authorization"] = order[2]}}, order[1])
 end
 """)
-    result = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", str(script),
-                             f"http://127.0.0.1:{port}"], capture_output=True, text=True, check=True,
-                            timeout=seconds + 60)
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script),
+               f"http://127.0.0.1:{port}"]
+    result = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60)
     out = result.stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -208,6 +214,22 @@ def _threads(port: int, users: list[tuple[str, str]], seconds: float) -> Load:
         thread.join(seconds + 60)
     flat = [ms for per_client in latencies for ms in per_client]
     return Load(len(flat), sum(accepted), time.monotonic() - started, percentile(flat, 50), percentile(flat, 99))
+
+
+def _wait_settled(timeout_s: float) -> None:
+    from sqlalchemy import text
+
+    from chalicelib.adapters.database import get_engine
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with get_engine().connect() as conn:
+            pending = conn.execute(text("SELECT count(*) FROM trades WHERE status = 'pending'")).scalar_one()
+        if pending == 0:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{pending} trades still pending after {timeout_s} s")
+        time.sleep(0.2)
 
 
 def _violations() -> list[str]:

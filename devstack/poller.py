@@ -34,13 +34,17 @@ class BatchResult:
 
 class SqsPoller:
     def __init__(self, sqs: Any, queue_url: str, handler: Handler, *, function_name: str = "tradeapi-local-settle",
-                 batch_size: int = 10, wait_time_s: int = 1, exit_before_delete: bool = False) -> None:
+                 batch_size: int = 10, wait_time_s: int = 1, batch_window_s: float = 0.0,
+                 exit_before_delete: bool = False) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
         self._handler = handler
         self._function_name = function_name
         self._batch_size = batch_size
         self._wait_time_s = wait_time_s
+        # Lambda's MaximumBatchingWindowInSeconds: a batch that is not full waits this long for more messages, so
+        # the handler sees full batches under a steady trickle instead of one message at a time.
+        self._batch_window_s = batch_window_s
         # Fault injection for tests: die right after the handler returns, before deleting (a crashed Lambda).
         self._exit_before_delete = exit_before_delete
         self._queue_arn: str | None = None
@@ -56,16 +60,12 @@ class SqsPoller:
         return self._queue_arn
 
     def poll_once(self) -> BatchResult:
-        answer = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._batch_size,
-            WaitTimeSeconds=self._wait_time_s,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
-        messages = answer.get("Messages", [])
+        messages = self._receive(self._batch_size, self._wait_time_s)
         if not messages:
             return BatchResult()
+        if len(messages) < self._batch_size and self._batch_window_s > 0:
+            self._stop.wait(self._batch_window_s)
+            messages += self._receive(self._batch_size - len(messages), 0)
         event = {"Records": [self._record(message) for message in messages]}
         try:
             response = self._handler(event, LambdaContext(self._function_name))
@@ -86,6 +86,13 @@ class SqsPoller:
         self.totals = BatchResult(self.totals.received + result.received, self.totals.deleted + result.deleted,
                                   self.totals.failed + result.failed)
         return result
+
+    def _receive(self, at_most: int, wait_time_s: int) -> list[dict[str, Any]]:
+        answer = self._sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=at_most,
+                                           WaitTimeSeconds=wait_time_s, AttributeNames=["All"],
+                                           MessageAttributeNames=["All"])
+        messages: list[dict[str, Any]] = answer.get("Messages", [])
+        return messages
 
     def run(self) -> None:
         """Poll until stopped; a failing queue is retried with a short back-off, as the event source would."""
@@ -146,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--handler", default="app:settle_trades")
     parser.add_argument("--function-name", default="tradeapi-local-settle_trades")
     parser.add_argument("--wait-time", type=int, default=1)
+    parser.add_argument("--batch-window", type=float, default=float(os.environ.get("SETTLE_BATCH_WINDOW_S", "0.2")),
+                        help="seconds a batch that is not full waits for more messages (Lambda's batching window)")
     parser.add_argument("--exit-before-delete", action="store_true", help="fault injection: crash after settling")
     args = parser.parse_args(argv)
 
@@ -153,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
 
     poller = SqsPoller(sqs_client(args.endpoint_url), args.queue_url, load_handler(args.handler),
                        function_name=args.function_name, wait_time_s=args.wait_time,
-                       exit_before_delete=args.exit_before_delete)
+                       batch_window_s=args.batch_window, exit_before_delete=args.exit_before_delete)
     signal.signal(signal.SIGTERM, poller.request_stop)
     signal.signal(signal.SIGINT, poller.request_stop)
     poller.run()

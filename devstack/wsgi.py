@@ -18,6 +18,7 @@ are read like any other, and gunicorn's own refusals answer in the API's error s
 """
 from __future__ import annotations
 
+import collections
 import json
 import os
 import sys
@@ -34,7 +35,7 @@ from devstack.paths import ROOT
 
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024  # API Gateway refuses larger payloads before the function runs
 BODY_READ_TIMEOUT_S = 5.0  # the whole body, however it trickles in
-READ_THREADS = 16
+READ_THREADS = int(os.environ.get("API_READ_THREADS", "16"))
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
@@ -57,7 +58,7 @@ class ChaliceWSGI:
         for name, value in config.environment_variables.items():
             os.environ.setdefault(name, value)
         self._gateway = LocalGateway(config.chalice_app, config)
-        self._one_invocation_at_a_time = threading.Lock()
+        self._one_invocation_at_a_time = FifoLock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         from chalice.local import LocalGatewayException
@@ -88,6 +89,33 @@ class ChaliceWSGI:
 
 
 Answer = tuple[int, dict[str, str], bytes]
+
+
+class FifoLock:
+    """A lock handed to its waiters in the order they came. threading.Lock favours whichever thread runs next, so
+    under load some requests waited many turns: a fair queue keeps the tail latency near the median's."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiting: collections.deque[threading.Lock] = collections.deque()
+
+    def __enter__(self) -> None:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append(turn)
+        turn.acquire()  # released by the holder before us, which hands the lock over without letting it go
+
+    def __exit__(self, *_: object) -> None:
+        with self._mutex:
+            if self._waiting:
+                self._waiting.popleft().release()
+            else:
+                self._held = False
 
 
 def _read_body(environ: dict[str, Any]) -> tuple[bytes, Answer | None]:

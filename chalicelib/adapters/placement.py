@@ -89,7 +89,7 @@ def _statement(side: str, *, by_id: bool, keyed: bool) -> TextClause:
     else:
         # The user's row is locked as a buy locks it, so a user's orders are stamped in the order they were accepted.
         reserve = f"""
-        u AS (SELECT u.id, u.username FROM users u WHERE {user_match} FOR UPDATE),
+        u AS (SELECT u.id, u.username FROM users u WHERE {user_match} FOR NO KEY UPDATE),
         reserved AS (
             UPDATE holdings h SET reserved_quantity = h.reserved_quantity + :volume
             FROM u, s

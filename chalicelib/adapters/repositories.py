@@ -16,6 +16,10 @@ from chalicelib.adapters import batch_statements as batch
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.models import ApiKey, Holding, OutboxMessage, Stock, Trade, User
 
+# Rows are locked FOR NO KEY UPDATE (key_share=True): what is changed is never a key, and the weaker lock leaves
+# the KEY SHARE locks that foreign-key checks take free. A trade's insert checks its stock and user that way: with
+# FOR UPDATE, placing an order would wait for every settlement batch holding its stock.
+
 
 class Users:
     def __init__(self, session: Session) -> None:
@@ -40,14 +44,14 @@ class Users:
         return self._one(query, ref, for_update)
 
     def lock(self, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
-        """Balances of these users, locked in id order (the global lock order: trades, users, holdings, stocks)."""
+        """Balances of these users, locked in id order (the global lock order: trades, stocks, users, holdings)."""
         return {user.id: user for user in self._session.execute(
             select(User.id, User.username, User.balance, User.reserved_cash)
-            .where(User.id.in_(sorted(user_ids))).order_by(User.id).with_for_update())}
+            .where(User.id.in_(sorted(user_ids))).order_by(User.id).with_for_update(key_share=True))}
 
     def _one(self, query: Any, ref: str, for_update: bool) -> User:
         if for_update:
-            query = query.with_for_update()
+            query = query.with_for_update(key_share=True)
         user: User | None = self._session.execute(query).scalar_one_or_none()
         if user is None:
             raise NotFound(f"user {ref!r} not found", [{"field": "user"}])
@@ -73,7 +77,7 @@ class Stocks:
     def lock(self, tickers: Iterable[str]) -> dict[str, Any]:
         return {stock.ticker: stock for stock in self._session.execute(
             select(Stock.ticker, Stock.close_price, Stock.volume)
-            .where(Stock.ticker.in_(sorted(tickers))).order_by(Stock.ticker).with_for_update())}
+            .where(Stock.ticker.in_(sorted(tickers))).order_by(Stock.ticker).with_for_update(key_share=True))}
 
 
 class Holdings:
@@ -82,7 +86,8 @@ class Holdings:
 
     def get_for_update(self, user_id: uuid.UUID, ticker: str) -> Holding | None:
         return self._session.scalar(
-            select(Holding).where(Holding.user_id == user_id, Holding.ticker == ticker).with_for_update())
+            select(Holding).where(Holding.user_id == user_id, Holding.ticker == ticker)
+            .with_for_update(key_share=True))
 
     def page(self, user_id: uuid.UUID, after: str | None, limit: int) -> list[Holding]:
         """Positions with shares, by ticker."""

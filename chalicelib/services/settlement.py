@@ -1,7 +1,8 @@
 """Settling trades exactly once, a batch in one transaction: lock the batch's trades, skip those no longer pending
-(this makes redelivery harmless), lock every user, holding and stock they touch, each kind sorted and always in
-that order (user, holding, stock, as placement does), apply the rules to each trade in turn against the current
-values, write the results in one round trip and commit once; the cache is refreshed after the commit.
+(this makes redelivery harmless), lock every stock, user and holding they touch, each kind sorted and always in
+that order (placement takes user, then holding, and never a stock), apply the rules to each trade in turn against
+the current values, write the results in one round trip and commit once; the cache is refreshed after the
+commit.
 
 If the batch transaction fails as a whole, each trade is settled again in a transaction of its own, so one bad
 trade never fails its batch mates."""
@@ -107,10 +108,12 @@ def _settle_pending(uow: UnitOfWork, pending: list[Any]) -> dict[uuid.UUID, Sett
 
 def _lock_accounts(uow: UnitOfWork, pending: list[Any]) -> _Accounts:
     # Locks are taken in one global order, each kind sorted, so concurrent batches never wait on each other in a
-    # cycle: trades (already held), then users, then holdings, then stocks.
+    # cycle: trades (already held), then stocks, then users, then holdings. Stocks come first because batches
+    # queue on a busy ticker's row: waiting there, a batch holds no user's row, so placements (which lock their
+    # user, never a stock) do not wait behind a batch that is itself waiting.
+    stocks = uow.stocks.lock({trade.ticker for trade in pending})
     users = uow.users.lock({trade.user_id for trade in pending})
     holdings = uow.holdings.lock_or_create((trade.user_id, trade.ticker) for trade in pending)
-    stocks = uow.stocks.lock({trade.ticker for trade in pending})
     return _Accounts(
         usernames={user.id: user.username for user in users.values()},
         balances={user.id: (user.balance, user.reserved_cash) for user in users.values()},

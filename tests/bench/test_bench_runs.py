@@ -3,6 +3,7 @@ its floor for each. Its numbers are not judged here; performance figures come fr
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,13 +13,17 @@ from devstack.paths import ROOT
 
 def test_quick_bench_writes_every_section_with_its_floor(tmp_path: Path) -> None:
     out = tmp_path / "latest.json"
+    # The load generator a fresh machine has (threads in the bench's process), whether or not wrk is installed.
     result = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(out)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=1200)
+                            capture_output=True, text=True, timeout=1200,
+                            env={**os.environ, "BENCH_LOAD_GENERATOR": "threads"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["invariants"] == "held" and report["broken"] == [] and report["failed_sections"] == []
     sections = {figure["section"] for figure in report["figures"]}
-    assert sections == {"cold start", "warm reads", "settlement", "end to end", "growth"}
+    assert sections == {"cold start", "warm reads", "placement", "settlement", "end to end", "growth"}
+    placement = [f for f in report["figures"] if f["section"] == "placement"]
+    assert len(placement) == 4 and all(f["details"]["generator"] == "python threads" for f in placement)
     assert all(figure["floor"] and figure["floor"]["median"] > 0 for figure in report["figures"])
     assert all(figure["value"]["runs"] >= 1 for figure in report["figures"])
     cold = next(f for f in report["figures"] if f["section"] == "cold start")
