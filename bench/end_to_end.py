@@ -1,4 +1,5 @@
-"""End to end: POST /transactions over HTTP (gunicorn over the WSGI adapter) to settled, through the emulator's
+"""End to end: POST /transactions over HTTP from 16 keep-alive connections (gunicorn over the WSGI adapter, four
+workers, as `make run` serves it) to settled, through the emulator's
 SQS and 1, 2 and 4 settlement pollers (each its own process, as Lambda's event source mapping would run
 consumers): throughput and latency from placement to settlement. The emulator alone (send, then receive and
 delete, in batches of 10) is the floor: how much of the figure is the emulator."""
@@ -7,20 +8,16 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from bench.figures import Figure, InvariantBroken, Spread, percentile
+from bench.processes import Pollers, Server
 from bench.stack import BenchStack
 from devstack.paths import ROOT
-from devstack.services import free_port, stop_process, wait_for_port
-from devstack.wsgi import gunicorn_command
 
 USERS = 20
 PRICE = Decimal("10.00")
@@ -29,7 +26,7 @@ PRICE = Decimal("10.00")
 def run(stack: BenchStack, quick: bool) -> list[Figure]:
     from devstack.aws import ensure_trade_queues, sqs_client
 
-    trades, rounds = (40, 1) if quick else (300, 3)
+    trades, rounds = (40, 1) if quick else (1000, 3)
     sqs = sqs_client(stack.aws_url)
     figures = []
     with stack.database("e2e") as database_url:
@@ -41,7 +38,8 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
                 queue = ensure_trade_queues(sqs, name, f"{name}-dlq", max_receive_count=5, visibility_timeout_s=30)
                 env = {**os.environ, **stack.app_env(database_url), "AWS_ENDPOINT_URL": stack.aws_url,
                        "TRADE_QUEUE_NAME": name, "TRADE_DLQ_NAME": f"{name}-dlq", "PYTHONPATH": str(ROOT)}
-                with _Api(env, stack.dir) as port, _Pollers(env, queue["queue"], pollers, stack.dir):
+                with Server(env, stack.dir / "e2e-api.log", 4) as port, \
+                        Pollers(env, queue["queue"], pollers, stack.dir / "e2e-pollers.log"):
                     started = time.time()
                     ids = _place(port, trades, keys)
                     latencies += _wait_settled(ids, timeout_s=600)
@@ -74,43 +72,7 @@ def _seed() -> tuple[dict[str, Decimal], dict[str, int], dict[str, str]]:
     return balances, {"E2E": 10**9}, keys
 
 
-class _Api:
-    """The API under gunicorn, as `make run` serves it (two workers: one per core)."""
-
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.port = free_port()
-        self.log = open(log_dir / "e2e-api.log", "ab")  # noqa: SIM115 - closed on exit
-        self.process = subprocess.Popen(
-            gunicorn_command(f"127.0.0.1:{self.port}", 2),
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def __enter__(self) -> int:
-        wait_for_port("127.0.0.1", self.port, self.process, "gunicorn")
-        return self.port
-
-    def __exit__(self, *_: object) -> None:
-        stop_process(self.process)
-        self.log.close()
-
-
-class _Pollers:
-    def __init__(self, env: dict[str, str], queue_url: str, count: int, log_dir: Path) -> None:
-        self.log = open(log_dir / "e2e-pollers.log", "ab")  # noqa: SIM115 - closed on exit
-        self.processes = [subprocess.Popen(
-            [sys.executable, "-m", "devstack.poller", "--queue-url", queue_url, "--wait-time", "1"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-            for _ in range(count)]
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_: object) -> None:
-        for process in self.processes:
-            stop_process(process)
-        self.log.close()
-
-
-def _place(port: int, trades: int, keys: dict[str, str], clients: int = 8) -> list[str]:
+def _place(port: int, trades: int, keys: dict[str, str], clients: int = 16) -> list[str]:
     """POST the trades from `clients` keep-alive connections; returns the accepted ids."""
     ids: list[str] = []
     lock = threading.Lock()

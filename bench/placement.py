@@ -14,7 +14,6 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,10 +22,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from bench.figures import Figure, InvariantBroken, Spread, percentile
+from bench.processes import Pollers, Server
 from bench.stack import BenchStack
 from devstack.paths import ROOT
-from devstack.services import free_port, stop_process, wait_for_port
-from devstack.wsgi import gunicorn_command
 
 USERS = 32
 CONNECTIONS = 16
@@ -68,11 +66,11 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
                                                     visibility_timeout_s=30)
                         env = {**os.environ, **stack.app_env(database_url), "AWS_ENDPOINT_URL": stack.aws_url,
                                "TRADE_QUEUE_NAME": name, "TRADE_DLQ_NAME": f"{name}-dlq", "PYTHONPATH": str(ROOT)}
-                        with _Server(env, stack.dir, target) as port, _Pollers(env, queue["queue"],
-                                                                              2 if settling else 0, stack.dir):
+                        with Server(env, stack.dir / "placement-api.log", WORKERS, target) as port, \
+                                Pollers(env, queue["queue"], 2 if settling else 0, stack.dir / "pollers.log"):
                             _load(port, users, keys, 1.0, stack.dir)  # warm every worker's connections
                             results.append(_load(port, users, keys, seconds, stack.dir))
-                        with _Pollers(env, queue["queue"], 2, stack.dir):  # settle it all: the invariants hold
+                        with Pollers(env, queue["queue"], 2, stack.dir / "pollers.log"):  # settle it all first
                             _wait_settled(timeout_s=600)
                         for url in queue.values():
                             sqs.delete_queue(QueueUrl=url)
@@ -108,39 +106,6 @@ def _seed() -> dict[str, str]:
 
 def _order(user: str) -> str:
     return json.dumps({"user": user, "ticker": "LOAD", "transaction_type": "buy", "transaction_volume": 1})
-
-
-class _Server:
-    def __init__(self, env: dict[str, str], log_dir: Path, target: str) -> None:
-        self.port = free_port()
-        self.log = open(log_dir / "placement-api.log", "ab")  # noqa: SIM115 - closed on exit
-        self.process = subprocess.Popen(gunicorn_command(f"127.0.0.1:{self.port}", WORKERS, target), cwd=ROOT,
-                                        env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def __enter__(self) -> int:
-        wait_for_port("127.0.0.1", self.port, self.process, "gunicorn")
-        return self.port
-
-    def __exit__(self, *_: object) -> None:
-        stop_process(self.process)
-        self.log.close()
-
-
-class _Pollers:
-    def __init__(self, env: dict[str, str], queue_url: str, count: int, log_dir: Path) -> None:
-        self.log = open(log_dir / "placement-pollers.log", "ab")  # noqa: SIM115 - closed on exit
-        self.processes = [subprocess.Popen(
-            [sys.executable, "-m", "devstack.poller", "--queue-url", queue_url, "--wait-time", "1"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-            for _ in range(count)]
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_: object) -> None:
-        for process in self.processes:
-            stop_process(process)
-        self.log.close()
 
 
 def _load(port: int, users: int, keys: dict[str, str], seconds: float, work_dir: Path) -> Load:

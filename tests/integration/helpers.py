@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
 from typing import Any
 
 
@@ -64,3 +66,14 @@ def queue_depth(sqs: Any, queue_url: str) -> int:
         QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def run_together(work: Callable[[], object], copies: int, timeout_s: float, seen: Callable[[], object]) -> None:
+    """`copies` threads running `work` at once; fails, saying what `seen()` reports, if any is still running after
+    `timeout_s` (a wait is bounded, and tells what it saw)."""
+    threads = [threading.Thread(target=work) for _ in range(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout_s)
+    assert not any(thread.is_alive() for thread in threads), f"still running after {timeout_s} s; seen: {seen()}"

@@ -18,7 +18,7 @@ from chalicelib.adapters.trade_queue import get_trade_queue
 from chalicelib.config import get_settings
 from chalicelib.domain.messages import settlement_message
 from devstack.lambda_context import LambdaContext
-from tests.integration.helpers import body, drain, seed, trade
+from tests.integration.helpers import body, drain, run_together, seed, trade
 from tests.integration.test_settlement import sqs_event
 
 
@@ -140,12 +140,7 @@ def test_two_relays_at_once_send_each_unsent_message_once(api, sqs, queues, monk
         start.wait()
         sent.append(relay_outbox(scheduled_event(), None)["sent"])
 
-    relays = [threading.Thread(target=relay) for _ in range(2)]
-    for thread in relays:
-        thread.start()
-    for thread in relays:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in relays), f"relays still running; sent so far: {sent}"
+    run_together(relay, 2, 120, lambda: sent)
     assert sum(sent) == len(placed)
 
     received: list[str] = []

@@ -14,7 +14,7 @@ from chalicelib.adapters.aws_clients import aws_client
 from chalicelib.adapters.database import get_engine
 from chalicelib.adapters.trade_queue import get_trade_queue
 from chalicelib.config import get_settings
-from tests.integration.helpers import assert_error, body, drain, error_fields, seed, trade
+from tests.integration.helpers import assert_error, body, drain, error_fields, run_together, seed, trade
 
 
 def scalar(sql: str, **params: object) -> Any:
@@ -182,12 +182,7 @@ def test_concurrent_duplicates_under_one_key_create_one_trade() -> None:
         barrier.wait()
         answers.append(str(trades.place(order, "same-key", UnitOfWork()).body["transaction_id"]))
 
-    threads = [threading.Thread(target=place) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), f"placements still running; answered: {answers}"
+    run_together(place, 8, 60, lambda: answers)
     assert len(answers) == 8 and len(set(answers)) == 1
     assert scalar("SELECT count(*) FROM trades") == 1
     assert scalar("SELECT reserved_cash FROM users") == 1000
