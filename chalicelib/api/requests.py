@@ -38,8 +38,8 @@ PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 def path_parameters(raw: dict[str, str]) -> dict[str, str]:
     """Path parameters, percent-decoded; each printable ASCII within its pattern, else a 400 naming it."""
     decoded = {name: urllib.parse.unquote(value) for name, value in raw.items()}
-    details = [{"field": name, "message": _parameter_problem(name, value), "type": "path"}
-               for name, value in decoded.items() if _parameter_problem(name, value)]
+    problems = {name: _parameter_problem(name, value) for name, value in decoded.items()}
+    details = [{"field": name, "message": problem, "type": "path"} for name, problem in problems.items() if problem]
     if details:
         raise ValidationFailed.naming(details)
     return decoded
@@ -117,12 +117,11 @@ class _Refused(ValueError):
 
 def _check_depth(raw: bytes) -> None:
     # Only bodies with more brackets than the limit get here; brackets inside strings do not count.
-    depth = deepest = 0
+    depth = 0
     for bracket in _NOT_A_BRACKET.sub(b"", _STRING_LITERAL.sub(b"", raw)):
         depth += 1 if bracket in b"[{" else -1
-        deepest = max(deepest, depth)
-    if deepest > MAX_DEPTH:
-        raise MalformedRequest(f"request body is nested deeper than {MAX_DEPTH} levels")
+        if depth > MAX_DEPTH:
+            raise MalformedRequest(f"request body is nested deeper than {MAX_DEPTH} levels")
 
 
 def _bounded_decimal(literal: str) -> Decimal:

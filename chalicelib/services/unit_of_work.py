@@ -84,10 +84,17 @@ class UnitOfWork:
         """Place an order in one statement that commits by itself (chalicelib/adapters/placement.py), then hand
         its event to what follows a commit. None when it could not be placed as asked: the caller finds out why
         in a transaction of its own."""
+        from sqlalchemy.exc import IntegrityError
+
         from chalicelib.adapters import placement
         from chalicelib.domain.events import TradePlaced
 
-        row = self._alone(lambda conn: placement.place(conn, **order))
+        try:
+            row = self._alone(lambda conn: placement.place(conn, **order))
+        except IntegrityError:
+            # A concurrent request with the same idempotency key was written first (the unique index refused this
+            # one, and the statement wrote nothing): the caller's transaction finds it and replays its answer.
+            return None
         if row is not None:
             self._handle([TradePlaced(row.id, row.user_id, row.username, {
                 "ticker": row.ticker, "side": row.side, "volume": row.volume,
@@ -107,11 +114,9 @@ class UnitOfWork:
             conn = engine.connect()
             try:
                 return work(conn)
-            except DBAPIError as error:
-                if attempt == 1 and error.connection_invalidated:
-                    continue
-                raise
             except BaseException as error:
+                if attempt == 1 and isinstance(error, DBAPIError) and error.connection_invalidated:
+                    continue
                 if not isinstance(error, ApiError) and not connection_in_step(error):
                     conn.invalidate()
                 raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -251,3 +252,25 @@ def test_resending_stops_after_the_attempt_limit(api, sqs, queues, monkeypatch) 
     sent = [relay_outbox(scheduled_event(), None)["sent"] for _ in range(4)]
     assert sent == [1, 1, 1, 0]  # the relay's attempts are counted (the API's own send writes nothing back)
     assert scalar("SELECT attempts FROM outbox") == 3
+def test_duplicates_queued_behind_the_users_lock_all_replay_the_first(api) -> None:
+    """Orders with one idempotency key that wait together on the user's row: one is placed, the others replay it
+    (whichever way each finds out: the statement's guard, or the unique index refusing it)."""
+    seed(api)
+    answers: list[str] = []
+    with get_engine().connect() as holder:
+        holder.execute(text("SELECT id FROM users WHERE username = 'alice' FOR UPDATE"))
+
+        def place() -> None:
+            response = api.post("/transactions", trade(volume=2), headers={"Idempotency-Key": "queued"})
+            answers.append(f"{response.status_code} {body(response).get('transaction_id')}")
+
+        threads = [threading.Thread(target=place) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)  # let them queue on the lock (if one is late, it simply replays)
+        holder.rollback()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert len(answers) == 4 and len(set(answers)) == 1 and answers[0].startswith("202"), answers
+    assert scalar("SELECT count(*) FROM trades") == 1
+    assert scalar("SELECT reserved_cash FROM users WHERE username = 'alice'") == 200
