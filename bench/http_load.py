@@ -12,9 +12,13 @@ import statistics
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.figures import percentile
+
+# What the n-th request of a client is: method, body (or None) and headers.
+Request = tuple[str, str | None, dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,7 @@ class LoadResult:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    succeeded: int = 0  # answers below 300
 
     @property
     def rps(self) -> float:
@@ -37,7 +42,9 @@ class LoadResult:
                 "mean_ms": round(statistics.fmean(self.latencies_ms), 2) if self.latencies_ms else float("nan")}
 
 
-def run(url: str, clients: int, seconds: float, headers: dict[str, str] | None = None) -> LoadResult:
+def run(url: str, clients: int, seconds: float, headers: dict[str, str] | None = None,
+        request: Callable[[int], Request] | None = None) -> LoadResult:
+    """GETs of `url` with `headers`, or what `request(n)` says the n-th request (over all clients) is."""
     target = urllib.parse.urlsplit(url)
     if target.hostname not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("load is only ever sent to this machine (loopback)")
@@ -45,17 +52,22 @@ def run(url: str, clients: int, seconds: float, headers: dict[str, str] | None =
     deadline = time.monotonic() + seconds
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
+    succeeded = [0] * clients
 
     def client(index: int) -> None:
         conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+        n = index
         while time.monotonic() < deadline:
+            method, body, sent_headers = request(n) if request else ("GET", None, headers or {})
+            n += clients
             started = time.perf_counter()
             try:
-                conn.request("GET", path, headers=headers or {})
+                conn.request(method, path, body, headers=sent_headers)
                 response = conn.getresponse()
                 response.read()
                 if response.status >= 500:
                     errors[index] += 1
+                succeeded[index] += response.status < 300
                 if response.getheader("Connection", "").lower() == "close":
                     conn.close()
             except (OSError, http.client.HTTPException):
@@ -71,9 +83,9 @@ def run(url: str, clients: int, seconds: float, headers: dict[str, str] | None =
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(seconds + 60)
     flat = [ms for per_client in latencies for ms in per_client]
-    return LoadResult(len(flat), sum(errors), time.monotonic() - started, flat)
+    return LoadResult(len(flat), sum(errors), time.monotonic() - started, flat, sum(succeeded))
 
 
 def main() -> None:

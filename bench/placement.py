@@ -7,21 +7,21 @@ The load comes from wrk when it is installed (a C load generator, as the targets
 in this process, which compete with the server for the same cores; BENCH_LOAD_GENERATOR=threads|wrk chooses."""
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
 import shutil
 import statistics
 import subprocess
-import threading
 import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from bench.figures import Figure, InvariantBroken, Spread, percentile
+from bench import http_load
+from bench.figures import Figure, InvariantBroken, Spread
+from bench.http_load import Request
 from bench.processes import Pollers, Server
 from bench.stack import BenchStack
 from devstack.paths import ROOT
@@ -152,33 +152,12 @@ def _wrk_ms(out: str, quantile: str) -> float:
 
 
 def _threads(port: int, users: list[tuple[str, str]], seconds: float) -> Load:
-    deadline = time.monotonic() + seconds
-    latencies: list[list[float]] = [[] for _ in range(CONNECTIONS)]
-    accepted = [0] * CONNECTIONS
+    def order(n: int) -> Request:
+        user, key = users[n % len(users)]
+        return "POST", _order(user), {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
 
-    def client(index: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        n = index
-        while time.monotonic() < deadline:
-            user, key = users[n % len(users)]
-            n += CONNECTIONS
-            began = time.perf_counter()
-            conn.request("POST", "/transactions", _order(user),
-                         {"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
-            response = conn.getresponse()
-            response.read()
-            latencies[index].append((time.perf_counter() - began) * 1000)
-            accepted[index] += response.status == 202
-        conn.close()
-
-    started = time.monotonic()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(CONNECTIONS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(seconds + 60)
-    flat = [ms for per_client in latencies for ms in per_client]
-    return Load(len(flat), sum(accepted), time.monotonic() - started, percentile(flat, 50), percentile(flat, 99))
+    result = http_load.run(f"http://127.0.0.1:{port}/transactions", CONNECTIONS, seconds, request=order)
+    return Load(result.requests, result.succeeded, result.seconds, result.percentile(50), result.percentile(99))
 
 
 def _wait_settled(timeout_s: float) -> None:
