@@ -11,7 +11,7 @@ help:
 	@echo "make test     lint (ruff), type-check (mypy) and run every test against real PostgreSQL, Redis and SQS"
 	@echo "make logs     the running stack's logs from CloudWatch Logs on the emulator (ARGS='--follow --filter ID')"
 	@echo "make demo     drive the running stack through the whole story"
-	@echo "make bench    measure cold start, reads, settlement, end to end and growth next to their floors"
+	@echo "make bench    measure cold start, reads, placement, settlement, end to end and growth next to their floors"
 	@echo "              (ARGS='--quick' for a short run; writes bench/results/latest.json)"
 	@echo "make migrate  migrate the database named by DATABASE_URL to the latest schema"
 	@echo "make admin-key  create an admin API key in the database named by DATABASE_URL and print it, once"
