@@ -15,8 +15,8 @@ from chalice.app import Request
 from chalicelib.api.responses import JSON_TYPE
 from chalicelib.config import get_settings
 from chalicelib.domain import patterns
-from chalicelib.domain.api_keys import KEY_ID_PATTERN
 from chalicelib.domain.errors import MalformedRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from chalicelib.domain.patterns import KEY_ID_PATTERN
 
 if TYPE_CHECKING:
     import uuid

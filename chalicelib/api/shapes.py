@@ -20,10 +20,10 @@ from pydantic import (
 )
 
 from chalicelib.domain import patterns
-from chalicelib.domain.api_keys import KEY_ID_PATTERN
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.money import CENT, MAX_MONEY, format_money
 from chalicelib.domain.paging import DEFAULT_LIMIT, MAX_LIMIT
+from chalicelib.domain.patterns import KEY_ID_PATTERN
 
 USERNAME_RE = patterns.USERNAME.compiled
 TICKER_RE = patterns.TICKER.compiled

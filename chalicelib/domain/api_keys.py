@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 PREFIX = "tapi"
 _TOKEN = re.compile(rf"{PREFIX}\.([0-9a-f]{{16}})\.([A-Za-z0-9_-]{{43}})")
-KEY_ID_PATTERN = r"^[0-9a-f]{16}$"
 
 
 @dataclass(frozen=True)

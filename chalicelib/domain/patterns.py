@@ -41,3 +41,5 @@ TICKER = CharsPattern(r"A-Z0-9.\-", 1, 15, "1-15 characters of A-Z, 0-9, '.' and
                       first="A-Z0-9")
 # What uuid.UUID reads as a UUID among username characters: 32 hex digits, hyphens anywhere.
 UUID_LIKE = r"^-*([0-9a-fA-F]-*){32}$"
+# A key's public id (the part of a token before its secret): what key paths and answers name.
+KEY_ID_PATTERN = r"^[0-9a-f]{16}$"
