@@ -51,7 +51,7 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
             }
             timings[size], plans[size] = {}, {}
             for name, read in reads.items():
-                drop = partial(cache.drop_listed, cache.keys.transaction_keys(str(user_id)))
+                drop = partial(cache.invalidate, indexes=(cache.keys.transaction_keys(str(user_id)),))
                 timings[size][name] = _cold_reads(read, runs, drop, statements)
                 plans[size][name] = _plan(*statements[-1])
     figures = []

@@ -96,7 +96,7 @@ class Cache:
 
     def read_through_listed(self, key: str, ttl_s: int, load: Callable[[], tuple[Loaded, str]]) -> Loaded:
         """As `read_through`, for one page of a list: `load()` also names the index set the page joins, so that
-        `drop_listed` finds it (the index may depend on what was loaded: a user's id, say)."""
+        `invalidate` finds it (the index may depend on what was loaded: a user's id, say)."""
         cached: Loaded | None = self.get(key)
         if cached is not None:
             return cached
@@ -130,7 +130,7 @@ class Cache:
             self._guard("delete", lambda: self._client.delete(*keys))
 
     def set_listed(self, index: str, key: str, value: JSONValue, ttl_s: int) -> None:
-        """Cache one page of a list and name it in the set `index`, so `drop_listed` finds every page."""
+        """Cache one page of a list and name it in the set `index`, so `invalidate` finds every page."""
 
         def write() -> None:
             pipe = self._client.pipeline(transaction=True)
@@ -140,10 +140,6 @@ class Cache:
             pipe.execute()
 
         self._guard("set", write)
-
-    def drop_listed(self, *indexes: str) -> None:
-        """Drop every page named in each index set, and the sets."""
-        self.invalidate(indexes=indexes)
 
     def invalidate(self, *keys: str, indexes: tuple[str, ...] = ()) -> None:
         """Drop `keys`, and every page named in each of `indexes` with the index itself, in one round trip: a

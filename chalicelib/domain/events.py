@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,23 @@ class StockIngested:
     view: dict[str, Any]
 
 
+class PlacedTrade(Protocol):
+    """A trade as written at placement: the model, or the row the one-statement placement returns."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def user_id(self) -> uuid.UUID: ...
+    @property
+    def ticker(self) -> str: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def volume(self) -> int: ...
+    @property
+    def reserved_cash(self) -> Decimal: ...
+
+
 @dataclass(frozen=True)
 class TradePlaced:
     trade_id: uuid.UUID
@@ -26,6 +44,12 @@ class TradePlaced:
     username: str
     # What the placement log line reports: ticker, side, volume, reserved cash, idempotency key.
     details: dict[str, Any]
+
+    @classmethod
+    def of(cls, trade: PlacedTrade, username: str, idempotency_key: str | None) -> TradePlaced:
+        return cls(trade.id, trade.user_id, username, {
+            "ticker": trade.ticker, "side": trade.side, "volume": trade.volume,
+            "reserved_cash": str(trade.reserved_cash), "idempotency_key": idempotency_key})
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def refresh_cache(event: Event, cache: Cache) -> None:
         cache.set(keys.user(event.username), event.view, settings.cache_ttl_user_s)
     elif isinstance(event, StockIngested):
         cache.set(keys.stock(event.ticker), event.view, settings.cache_ttl_stock_s)
-        cache.drop_listed(keys.stock_lists())
+        cache.invalidate(indexes=(keys.stock_lists(),))
     elif isinstance(event, TradePlaced):
         # The reservation changed the available balance; the new trade heads every list of the user's trades.
         cache.invalidate(keys.user(event.username), indexes=(keys.transaction_keys(str(event.user_id)),))

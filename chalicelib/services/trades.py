@@ -86,9 +86,7 @@ def _place_in_a_transaction(new: NewTrade, keyed: tuple[str, str] | None, finger
                                status=rules.PENDING, client_order_id=new.client_order_id, idempotency_key=key,
                                request_fingerprint=fingerprint)
         uow.outbox.add(trade.id, settlement_message(trade.id))
-        uow.record(TradePlaced(trade.id, user.id, user.username, {
-            "ticker": trade.ticker, "side": trade.side, "volume": trade.volume,
-            "reserved_cash": str(trade.reserved_cash), "idempotency_key": key}))
+        uow.record(TradePlaced.of(trade, user.username, key))
         uow.commit()
     return Placed(views.trade_accepted(trade, user.username), replayed=False)
 

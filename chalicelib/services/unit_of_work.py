@@ -96,9 +96,7 @@ class UnitOfWork:
             # one, and the statement wrote nothing): the caller's transaction finds it and replays its answer.
             return None
         if row is not None:
-            self._handle([TradePlaced(row.id, row.user_id, row.username, {
-                "ticker": row.ticker, "side": row.side, "volume": row.volume,
-                "reserved_cash": str(row.reserved_cash), "idempotency_key": order.get("idempotency_key")})])
+            self._handle([TradePlaced.of(row, row.username, order.get("idempotency_key"))])
         return row
 
     def _alone(self, work: Callable[[Connection], Result]) -> Result:
