@@ -14,14 +14,14 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, Rate, Request, Respo
 from chalicelib import api, services
 from chalicelib.adapters.cache import get_cache
 from chalicelib.api import middleware, requests
-from chalicelib.api.access import ADMIN, OWNER, PUBLIC
+from chalicelib.api.access import ADMIN, OWNER, OWNER_OR_ADMIN, PUBLIC
 from chalicelib.api.responses import json_response, page_response
 from chalicelib.api.router import Router
 from chalicelib.config import get_settings
 from chalicelib.services.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
-    from chalicelib.api.shapes import NewStock, NewTrade, NewUser, PageQuery
+    from chalicelib.api.shapes import BarQuery, NewBar, NewStock, NewTrade, NewUser, PageQuery, TradePageQuery
 
 # Logs are powertools' JSON lines on the same "tradeapi" logger; Chalice's own text handler would repeat them.
 app = Chalice(app_name="tradeapi", configure_logs=False)
@@ -82,7 +82,8 @@ def revoke_key(request: Request, username: str, key_id: str) -> Response:
 
 
 @routes.route("/stocks", methods=("POST",), access=ADMIN, body="NewStock", response="StockCreated", status=201,
-              summary="Ingest a stock's data (immutable once written; admin key)", errors=(*BODY_ERRORS, 409))
+              summary="Ingest a stock, created once; its prices then move by new bars (admin key)",
+              errors=(*BODY_ERRORS, 409))
 def create_stock(request: Request, body: NewStock) -> Response:
     return json_response(services.stocks.ingest(body, UnitOfWork()), status=201)
 
@@ -99,18 +100,34 @@ def get_stock(request: Request, ticker: str) -> Response:
     return json_response(services.stocks.get(ticker, UnitOfWork(), get_cache()))
 
 
+@routes.route("/stocks/{ticker}/bars", methods=("POST",), access=ADMIN, body="NewBar", response="BarRecorded",
+              status=201, summary="Record a price bar; the latest by timestamp sets the stock's prices and the "
+              "volume on offer, an older one only joins the history (admin key)",
+              errors=(*BODY_ERRORS, 404, 409))
+def record_bar(request: Request, ticker: str, body: NewBar) -> Response:
+    return json_response(services.prices.record(ticker, body, UnitOfWork()), status=201)
+
+
+@routes.route("/stocks/{ticker}/bars", access=PUBLIC, query="BarQuery", response="list[BarOut]",
+              summary="A stock's price bars, newest first, optionally with start <= timestamp <= end (paged, cached)",
+              errors=(400, 404, 503), paged=True)
+def list_bars(request: Request, ticker: str, query: BarQuery) -> Response:
+    return page_response(request, services.prices.history(ticker, query, UnitOfWork(), get_cache()))
+
+
 @routes.route("/transactions", methods=("POST",), access=OWNER, body="NewTrade", response="TradeAccepted",
-              summary="Place a buy or sell order; it settles asynchronously", status=202,
+              summary="Place a buy or sell order, at market or with a limit price; it settles asynchronously",
+              status=202,
               errors=(*BODY_ERRORS, 404, 409), headers=("Idempotency-Key",))
 def place_trade(request: Request, body: NewTrade) -> Response:
     placed = services.trades.place(body, requests.idempotency_key(request), UnitOfWork())
     return json_response(placed.body, 202, {"Idempotent-Replayed": "true"} if placed.replayed else None)
 
 
-@routes.route("/transactions/{user_id}", access=OWNER, query="PageQuery", response="list[TradeOut]",
-              summary="A user's transactions, newest first (paged, cached)", errors=(400, 404, 503), paged=True,
-              reads_cache_first=True)
-def list_trades(request: Request, user_id: str, query: PageQuery) -> Response:
+@routes.route("/transactions/{user_id}", access=OWNER, query="TradePageQuery", response="list[TradeOut]",
+              summary="A user's transactions, newest first, optionally of one status (paged, cached)",
+              errors=(400, 404, 503), paged=True, reads_cache_first=True)
+def list_trades(request: Request, user_id: str, query: TradePageQuery) -> Response:
     return page_response(request, services.history.list_for_user(user_id, query, UnitOfWork(), get_cache()))
 
 
@@ -120,11 +137,18 @@ def get_trade(request: Request, user_id: str, transaction_id: str) -> Response:
     return json_response(services.history.get_one(user_id, requests.transaction_id(transaction_id), UnitOfWork()))
 
 
-@routes.route("/transactions/{user_id}/{start}/{end}", access=OWNER, query="PageQuery", response="list[TradeOut]",
-              summary="A user's transactions with start <= timestamp <= end (paged, cached)",
-              errors=(400, 404, 503), paged=True,
-              reads_cache_first=True)
-def list_trades_in_range(request: Request, user_id: str, start: str, end: str, query: PageQuery) -> Response:
+@routes.route("/transactions/{user_id}/{transaction_id}", methods=("DELETE",), access=OWNER_OR_ADMIN,
+              response="TradeCanceled", summary="Cancel a pending order: it becomes canceled and what it set aside "
+              "is released; canceling it again answers the same (owner or admin key)", errors=(400, 404, 409, 503))
+def cancel_trade(request: Request, user_id: str, transaction_id: str) -> Response:
+    return json_response(services.settlement.cancel(user_id, requests.transaction_id(transaction_id),
+                                                      UnitOfWork()))
+
+
+@routes.route("/transactions/{user_id}/{start}/{end}", access=OWNER, query="TradePageQuery",
+              response="list[TradeOut]", summary="A user's transactions with start <= timestamp <= end, optionally "
+              "of one status (paged, cached)", errors=(400, 404, 503), paged=True, reads_cache_first=True)
+def list_trades_in_range(request: Request, user_id: str, start: str, end: str, query: TradePageQuery) -> Response:
     between = requests.time_range(start, end)
     return page_response(request, services.history.list_in_range(user_id, between, query, UnitOfWork(), get_cache()))
 

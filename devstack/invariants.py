@@ -36,11 +36,20 @@ def _negatives(rows: Rows) -> list[str]:
 
 
 def _shares_conserved(rows: Rows, initial_volumes: dict[str, int]) -> list[str]:
-    """Per ticker, stock volume on offer plus all holdings is constant."""
+    """Per ticker, stock volume on offer plus all holdings is constant between bars: equal to the total the
+    latest bar fixed, and to the initial volume while the stock has had no bar since its ingest."""
     held = dict(rows("SELECT ticker, COALESCE(SUM(quantity), 0) FROM holdings GROUP BY ticker"))
-    return [f"{ticker}: stock volume {volume} + holdings {held.get(ticker, 0)} != initial {initial_volumes[ticker]}"
-            for ticker, volume in rows("SELECT ticker, volume FROM stocks")
-            if ticker in initial_volumes and volume + held.get(ticker, 0) != initial_volumes[ticker]]
+    found = []
+    for ticker, volume, total, bars in rows("SELECT s.ticker, s.volume, s.total_shares, "
+                                            "(SELECT count(*) FROM price_bars b WHERE b.ticker = s.ticker) "
+                                            "FROM stocks s"):
+        in_market = volume + held.get(ticker, 0)
+        if in_market != total:
+            found.append(f"{ticker}: stock volume {volume} + holdings {held.get(ticker, 0)} != total {total}")
+        if ticker in initial_volumes and bars <= 1 and in_market != initial_volumes[ticker]:
+            found.append(f"{ticker}: stock volume {volume} + holdings {held.get(ticker, 0)} "
+                         f"!= initial {initial_volumes[ticker]}")
+    return found
 
 
 def _money_conserved(rows: Rows, initial_balances: dict[str, Decimal]) -> list[str]:
@@ -63,9 +72,13 @@ def _money_conserved(rows: Rows, initial_balances: dict[str, Decimal]) -> list[s
 def _final_trades_consistent(rows: Rows) -> list[str]:
     bad_final = rows("""
         SELECT count(*) FROM trades WHERE
-            (status = 'settled' AND (price IS NULL OR total <> price * volume OR settled_at IS NULL))
-         OR (status = 'rejected' AND (reason IS NULL OR total IS NOT NULL))""")[0][0]
-    return [f"{bad_final} final trades with inconsistent price, total or reason"] if bad_final else []
+            (status = 'settled' AND (price IS NULL OR total <> price * volume OR settled_at IS NULL
+                                     OR (limit_price IS NOT NULL AND CASE WHEN side = 'buy' THEN price > limit_price
+                                                                           ELSE price < limit_price END)))
+         OR (status = 'rejected' AND (reason IS NULL OR total IS NOT NULL))
+         OR (status = 'canceled' AND (canceled_at IS NULL OR total IS NOT NULL OR price IS NOT NULL
+                                      OR settled_at IS NOT NULL))""")[0][0]
+    return [f"{bad_final} final trades with inconsistent price, total, limit, reason or times"] if bad_final else []
 
 
 def _reservations_match_pending(rows: Rows) -> list[str]:

@@ -47,11 +47,13 @@ _UPDATE_HOLDINGS = (update(_HOLDINGS)
 _NEW_STOCKS = arrays("new_stocks", ticker=_STOCKS.c.ticker.type, volume=_STOCKS.c.volume.type)
 _UPDATE_STOCKS = update(_STOCKS).where(_STOCKS.c.ticker == _NEW_STOCKS.c.ticker).values(volume=_NEW_STOCKS.c.volume)
 _NEW_TRADES = arrays("new_trades", id=_TRADES.c.id.type, status=_TRADES.c.status.type,
-                     reason=_TRADES.c.reason.type, total=Amount, price=Price, settled_at=_TRADES.c.settled_at.type)
+                     reason=_TRADES.c.reason.type, total=Amount, price=Price, settled_at=_TRADES.c.settled_at.type,
+                     canceled_at=_TRADES.c.canceled_at.type)
 # The status guard: a trade another delivery already finalised is never written again.
 _UPDATE_TRADES = (update(_TRADES).where(_TRADES.c.id == _NEW_TRADES.c.id, _TRADES.c.status == "pending")
                   .values(status=_NEW_TRADES.c.status, reason=_NEW_TRADES.c.reason, total=_NEW_TRADES.c.total,
-                          price=_NEW_TRADES.c.price, settled_at=_NEW_TRADES.c.settled_at))
+                          price=_NEW_TRADES.c.price, settled_at=_NEW_TRADES.c.settled_at,
+                          canceled_at=_NEW_TRADES.c.canceled_at))
 
 # Everything a batch changes, in one statement: each table's UPDATE is a data-modifying CTE of the trades' one.
 WRITE_SETTLEMENTS = _UPDATE_TRADES.add_cte(_UPDATE_USERS.cte("users_written"),

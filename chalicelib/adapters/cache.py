@@ -36,6 +36,14 @@ class CacheKeys:
     def all_stocks(self, page: str = "") -> str:
         return f"{self.prefix}:stocks:stock_data{_suffix(page)}"
 
+    def bars(self, ticker: str, query: str) -> str:
+        """A page of a ticker's bar history; `query` holds the range bounds, limit and cursor."""
+        return f"{self.prefix}:bars:{ticker}:{query}"
+
+    def bar_lists(self, ticker: str) -> str:
+        """A set naming every cached page of the ticker's bars, so a new bar drops them all."""
+        return f"{self.prefix}:bar_lists:{ticker}"
+
     def stock_lists(self) -> str:
         """A set naming every cached page of the stock list, so one ingest or settlement can drop them all."""
         return f"{self.prefix}:stock_lists"

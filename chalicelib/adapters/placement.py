@@ -21,11 +21,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from chalicelib.domain import rules
 
+# What a buy sets aside (`rules.Order.most_it_may_cost`): its limit x volume, or the close price x volume.
+_COST = "COALESCE(CAST(:limit_price AS numeric), s.close_price) * :volume"
 # How each amount `rules.LIMITS` names is read in the statement: u is the user's row, s the stock's, h the
-# holding's; :volume is the order's.
+# holding's; :volume and :limit_price are the order's.
 _AMOUNTS = {
     "volume": "CAST(:volume AS bigint)",
-    "cost": "s.close_price * :volume",
+    "cost": _COST,
     "available_cash": "u.balance - u.reserved_cash",
     "stock_volume": "s.volume",
     "available_shares": "h.quantity - h.reserved_quantity",
@@ -47,15 +49,18 @@ class PlacedRow:
     status: str
     client_order_id: str | None
     created_at: datetime
+    limit_price: Decimal | None
+    time_in_force: str
     price: None = None
     total: None = None
     reason: None = None
     settled_at: None = None
+    canceled_at: None = None
 
 
 def place(conn: Connection, *, trade_id: uuid.UUID, user_ref: str, ticker: str, side: str, volume: int,
-          client_order_id: str | None, idempotency_key: str | None, fingerprint: str,
-          message: dict[str, Any]) -> PlacedRow | None:
+          limit_price: Decimal | None, time_in_force: str, client_order_id: str | None,
+          idempotency_key: str | None, fingerprint: str, message: dict[str, Any]) -> PlacedRow | None:
     """The trade written, or None when it could not be placed as asked (the caller finds out why)."""
     try:
         user_id: uuid.UUID | None = uuid.UUID(user_ref)
@@ -63,7 +68,8 @@ def place(conn: Connection, *, trade_id: uuid.UUID, user_ref: str, ticker: str, 
         user_id = None
     statement = _statement(side, by_id=user_id is not None, keyed=idempotency_key is not None)
     parameters = {"trade_id": trade_id, "user_ref": user_id if user_id is not None else user_ref,
-                  "ticker": ticker, "volume": volume, "client_order_id": client_order_id,
+                  "ticker": ticker, "volume": volume, "limit_price": limit_price, "time_in_force": time_in_force,
+                  "client_order_id": client_order_id,
                   "idempotency_key": idempotency_key, "fingerprint": fingerprint, "message": message}
     row = conn.execute(statement, parameters).mappings().first()
     return None if row is None else PlacedRow(**row)
@@ -81,10 +87,10 @@ def _statement(side: str, *, by_id: bool, keyed: bool) -> TextClause:
     if side == rules.BUY:
         reserve = f"""
         reserved AS (
-            UPDATE users u SET reserved_cash = u.reserved_cash + s.close_price * :volume
+            UPDATE users u SET reserved_cash = u.reserved_cash + {_COST}
             FROM s
             WHERE {user_match} AND {checks} AND {first_time}
-            RETURNING u.id AS user_id, u.username, s.ticker, s.close_price * :volume AS cash, 0::bigint AS shares
+            RETURNING u.id AS user_id, u.username, s.ticker, {_COST} AS cash, 0::bigint AS shares
         )"""
     else:
         # The user's row is locked as a buy locks it, so a user's orders are stamped in the order they were accepted.
@@ -101,12 +107,12 @@ def _statement(side: str, *, by_id: bool, keyed: bool) -> TextClause:
         {reserve},
         trade AS (
             INSERT INTO trades (id, user_id, ticker, side, volume, reserved_cash, reserved_quantity, status,
-                                client_order_id, idempotency_key, request_fingerprint)
+                                limit_price, time_in_force, client_order_id, idempotency_key, request_fingerprint)
             SELECT :trade_id, user_id, ticker, '{side}', :volume, cash, shares, '{rules.PENDING}',
-                   :client_order_id, :idempotency_key, :fingerprint
+                   :limit_price, :time_in_force, :client_order_id, :idempotency_key, :fingerprint
             FROM reserved
             RETURNING id, user_id, ticker, side, volume, reserved_cash, reserved_quantity, status,
-                      client_order_id, created_at
+                      limit_price, time_in_force, client_order_id, created_at
         ),
         queued AS (INSERT INTO outbox (trade_id, payload) SELECT id, :message FROM trade)
         SELECT trade.*, reserved.username FROM trade JOIN reserved USING (user_id)

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, tuple_, update
+from sqlalchemy import and_, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from chalicelib.adapters import batch_statements as batch
 from chalicelib.domain.errors import NotFound
-from chalicelib.domain.models import ApiKey, Holding, OutboxMessage, Stock, Trade, User
+from chalicelib.domain.models import ApiKey, Holding, OutboxMessage, PriceBar, Stock, Trade, User
 
 # Rows are locked FOR NO KEY UPDATE (key_share=True): what is changed is never a key, and the weaker lock leaves
 # the KEY SHARE locks that foreign-key checks take free. A trade's insert checks its stock and user that way: with
@@ -74,10 +74,40 @@ class Stocks:
     def page(self, after: str | None, limit: int) -> list[Stock]:
         return list(self._session.scalars(_by_ticker(select(Stock), Stock.ticker, after, limit)))
 
+    def get_for_update(self, ticker: str) -> Stock | None:
+        """The stock, its row locked as settlement locks it: a settlement of this ticker waits, or is waited for."""
+        return self._session.scalar(select(Stock).where(Stock.ticker == ticker).with_for_update(key_share=True))
+
     def lock(self, tickers: Iterable[str]) -> dict[str, Any]:
         return {stock.ticker: stock for stock in self._session.execute(
             select(Stock.ticker, Stock.close_price, Stock.volume)
             .where(Stock.ticker.in_(sorted(tickers))).order_by(Stock.ticker).with_for_update(key_share=True))}
+
+
+class PriceBars:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, values: dict[str, Any]) -> PriceBar | None:
+        """The new bar, or None if the ticker already has a bar at this timestamp."""
+        return self._session.execute(
+            insert(PriceBar).values(**values)
+            .on_conflict_do_nothing(index_elements=[PriceBar.ticker, PriceBar.timestamp]).returning(PriceBar)
+        ).scalar_one_or_none()
+
+    def page(self, ticker: str, after: datetime | None, limit: int,
+             between: tuple[datetime | None, datetime | None]) -> list[PriceBar]:
+        """A ticker's bars newest first, after the timestamp of the last one shown, within `between` (either
+        bound may be open); the primary key's index serves it read backwards."""
+        query = select(PriceBar).where(PriceBar.ticker == ticker)
+        start, end = between
+        if start is not None:
+            query = query.where(PriceBar.timestamp >= start)
+        if end is not None:
+            query = query.where(PriceBar.timestamp <= end)
+        if after is not None:
+            query = query.where(PriceBar.timestamp < after)
+        return list(self._session.scalars(query.order_by(PriceBar.timestamp.desc()).limit(limit + 1)))
 
 
 class Holdings:
@@ -93,6 +123,12 @@ class Holdings:
         """Positions with shares, by ticker."""
         query = select(Holding).where(Holding.user_id == user_id, Holding.quantity > 0)
         return list(self._session.scalars(_by_ticker(query, Holding.ticker, after, limit)))
+
+    def total_held(self, ticker: str) -> int:
+        """Shares of `ticker` held by all users. Exact only while the stock's row is locked: settlement changes
+        what is held only under that lock."""
+        return int(self._session.scalar(select(func.coalesce(func.sum(Holding.quantity), 0))
+                                        .where(Holding.ticker == ticker)) or 0)
 
     def lock_or_create(self, pairs: Iterable[tuple[uuid.UUID, str]]) -> list[Any]:
         """The (user, ticker) holdings, locked in that sorted order; missing ones are created empty."""
@@ -117,12 +153,20 @@ class Trades:
     def get(self, user_id: uuid.UUID, trade_id: uuid.UUID) -> Trade | None:
         return self._session.scalar(select(Trade).where(Trade.id == trade_id, Trade.user_id == user_id))
 
+    def one(self, trade_id: uuid.UUID) -> Trade:
+        """A trade known to exist, read as it is now (a batch statement may have changed it in this session)."""
+        return self._session.scalars(select(Trade).where(Trade.id == trade_id)
+                                     .execution_options(populate_existing=True)).one()
+
     def page(self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int,
-             between: tuple[datetime, datetime] | None = None) -> list[Trade]:
-        """A user's trades newest first, after the (timestamp, id) of the last one shown, within `between`."""
+             between: tuple[datetime, datetime] | None = None, status: str | None = None) -> list[Trade]:
+        """A user's trades newest first, after the (timestamp, id) of the last one shown, within `between`, of
+        `status` if given."""
         query = select(Trade).where(Trade.user_id == user_id)
         if between is not None:
             query = query.where(Trade.created_at.between(*between))
+        if status is not None:
+            query = query.where(Trade.status == status)
         if after is not None:
             # A row comparison: the (user_id, created_at DESC, id DESC) index serves it as a range.
             query = query.where(tuple_(Trade.created_at, Trade.id) < tuple_(*after))
@@ -133,7 +177,7 @@ class Trades:
         """The trades, locked in id order: first in the global lock order."""
         return {trade.id: trade for trade in self._session.execute(
             select(Trade.id, Trade.user_id, Trade.ticker, Trade.side, Trade.volume, Trade.reserved_cash,
-                   Trade.reserved_quantity, Trade.status, Trade.reason, Trade.created_at)
+                   Trade.reserved_quantity, Trade.limit_price, Trade.status, Trade.reason, Trade.created_at)
             .where(Trade.id.in_(set(trade_ids))).order_by(Trade.id).with_for_update())}
 
     def record_settlements(self, decisions: dict[uuid.UUID, dict[str, Any]],
@@ -153,7 +197,7 @@ class Trades:
             **batch.params("new_stocks", ticker=list(volumes), volume=list(volumes.values())),
             **batch.params("new_trades", id=list(decisions), **{
                 column: [decision[column] for decision in decisions.values()]
-                for column in ("status", "reason", "total", "price", "settled_at")}),
+                for column in ("status", "reason", "total", "price", "settled_at", "canceled_at")}),
         })
 
 

@@ -1,5 +1,6 @@
 """Who may call a route, decided in one place. Every route declares a rule: PUBLIC (no key), OWNER (the key of
-the user the path or body names; an admin key may also read), ADMIN (an admin key). The authorizer has already
+the user the path or body names; an admin key may also read), OWNER_OR_ADMIN (the same, and an admin key may
+also write: an operator cancels a user's order), ADMIN (an admin key). The authorizer has already
 proved the key; here the principal it found is held to the route's rule, and its requests are counted against
 the rate limit."""
 from __future__ import annotations
@@ -15,8 +16,8 @@ from chalicelib.config import get_settings
 from chalicelib.domain import scopes
 from chalicelib.domain.errors import ApiError, Forbidden
 
-PUBLIC, OWNER, ADMIN = "public", "owner", "admin"
-RULES = (PUBLIC, OWNER, ADMIN)
+PUBLIC, OWNER, OWNER_OR_ADMIN, ADMIN = "public", "owner", "owner_or_admin", "admin"
+RULES = (PUBLIC, OWNER, OWNER_OR_ADMIN, ADMIN)
 # Path parameters and body fields that name the user a request concerns.
 SUBJECT_PARAMETERS = ("username", "user_id")
 
@@ -57,19 +58,19 @@ class Principal(NamedTuple):
 
 def needs_body(rule: str, params: dict[str, Any]) -> bool:
     """Whether the user a request concerns is named in its body rather than its path (placing a trade)."""
-    return rule == OWNER and not any(name in params for name in SUBJECT_PARAMETERS)
+    return rule in (OWNER, OWNER_OR_ADMIN) and not any(name in params for name in SUBJECT_PARAMETERS)
 
 
 def check(rule: str, principal: Principal, method: str, params: dict[str, Any], body: Any) -> None:
     """Raise 403 unless `principal` may make this request under `rule`; nothing is read or written before."""
     if rule == ADMIN and principal.scope != scopes.ADMIN:
         raise Forbidden("this route needs an admin key")
-    if rule != OWNER:
+    if rule not in (OWNER, OWNER_OR_ADMIN):
         return
     subject = next((params[name] for name in SUBJECT_PARAMETERS if name in params), None)
     if subject is None:
         subject = getattr(body, "user_ref", None)
-    if principal.scope == scopes.ADMIN and method == "GET":
+    if principal.scope == scopes.ADMIN and (method == "GET" or rule == OWNER_OR_ADMIN):
         return
     if subject is None or not principal.is_user(str(subject)):
         raise Forbidden("this key may not act for that user")

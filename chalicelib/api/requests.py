@@ -6,7 +6,7 @@ import json
 import re
 import urllib.parse
 from collections import Counter
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ from chalice.app import Request
 
 from chalicelib.api.responses import JSON_TYPE
 from chalicelib.config import get_settings
-from chalicelib.domain import patterns
+from chalicelib.domain import moments, patterns
 from chalicelib.domain.errors import MalformedRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from chalicelib.domain.patterns import KEY_ID_PATTERN
 
@@ -187,10 +187,7 @@ def transaction_id(raw: str) -> uuid.UUID:
                                         "type": "uuid_parsing"}]) from None
 
 
-UNIX_SECONDS = re.compile(r"-?\d{1,12}(\.\d{1,6})?", re.ASCII)
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?", re.ASCII)
-BOUND_PATTERNS = (UNIX_SECONDS, DATE, DATE_TIME)
+BOUND_PATTERNS = moments.PATTERNS
 
 
 def time_range(start: str, end: str) -> tuple[datetime, datetime]:
@@ -200,25 +197,11 @@ def time_range(start: str, end: str) -> tuple[datetime, datetime]:
     bounds: dict[str, datetime] = {}
     for name, raw in (("start", start), ("end", end)):
         try:
-            bounds[name] = _bound(raw, end=name == "end")
+            bounds[name] = moments.parse(raw, end_of_day=name == "end")
         except (ValueError, OverflowError, InvalidOperation):
-            details.append({"field": name, "message": "must be an ISO 8601 date or date-time, or Unix seconds",
-                            "type": "datetime_parsing"})
+            details.append({"field": name, "message": f"must be {moments.DESCRIPTION}", "type": "datetime_parsing"})
     if not details and bounds["start"] > bounds["end"]:
         details.append({"field": "start", "message": "must not be after end", "type": "range"})
     if details:
         raise ValidationFailed.naming(details)
     return bounds["start"], bounds["end"]
-
-
-def _bound(raw: str, *, end: bool) -> datetime:
-    if UNIX_SECONDS.fullmatch(raw):
-        seconds = Decimal(raw)
-        return datetime.fromtimestamp(0, UTC) + timedelta(microseconds=int(seconds * 1_000_000))
-    if DATE.fullmatch(raw):
-        day = datetime.combine(date.fromisoformat(raw), time(0), UTC)
-        return day + timedelta(days=1, microseconds=-1) if end else day
-    if not DATE_TIME.fullmatch(raw):
-        raise ValueError("not a bound")
-    moment = datetime.fromisoformat(raw)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

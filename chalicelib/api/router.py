@@ -42,7 +42,7 @@ class RouteSpec:
     method: str
     name: str
     summary: str
-    access: str  # chalicelib.api.access.PUBLIC, OWNER or ADMIN
+    access: str  # chalicelib.api.access.PUBLIC, OWNER, OWNER_OR_ADMIN or ADMIN
     body: str | None
     query: str | None
     response: str | None

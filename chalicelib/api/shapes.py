@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -19,7 +19,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from chalicelib.domain import patterns
+from chalicelib.domain import moments, patterns, rules
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.money import CENT, MAX_MONEY, format_money
 from chalicelib.domain.paging import DEFAULT_LIMIT, MAX_LIMIT
@@ -177,8 +177,9 @@ class NewUser(RequestModel):
     balance: Money
 
 
-class NewStock(RequestModel):
-    ticker: Ticker
+class PriceData(RequestModel):
+    """Prices and volume as a stock and each of its bars carry them."""
+
     open_price: Money
     close_price: Money
     high: Money
@@ -193,6 +194,44 @@ class NewStock(RequestModel):
             if not self.low <= getattr(self, name) <= self.high:
                 errors.append({"field": name, "message": "must be between low and high", "type": "price_range"})
         return errors
+
+
+class NewStock(PriceData):
+    ticker: Ticker
+
+
+# A bar may be stamped a little ahead of this server's clock (the feed's clock differs), never further: a bar
+# from the far future would be the latest for good and no later bar would move the price.
+MAX_BAR_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _to_moment(value: Any) -> datetime:
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str)):
+        raise ValueError(f"must be {moments.DESCRIPTION}")
+    try:
+        moment = moments.parse(str(value) if not isinstance(value, str) else value)
+    except (ValueError, OverflowError, InvalidOperation):
+        raise ValueError(f"must be {moments.DESCRIPTION}") from None
+    if moment > datetime.now(UTC) + MAX_BAR_CLOCK_SKEW:
+        raise ValueError(f"must not be more than {int(MAX_BAR_CLOCK_SKEW.total_seconds() // 60)} minutes ahead "
+                         "of the server's clock")
+    return moment
+
+
+BarTimestamp = Annotated[
+    datetime,
+    BeforeValidator(_to_moment),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": f"^{pattern.pattern}$"} for pattern in moments.PATTERNS]
+                   + [{"type": "number"}], "examples": ["2026-11-26T14:30:00Z"],
+                    "description": f"When the bar was taken: {moments.DESCRIPTION} (naive means UTC)"},
+                   mode="validation"),
+]
+
+
+class NewBar(PriceData):
+    """A price bar of a stock; the latest by timestamp sets the stock's prices and the volume on offer."""
+
+    timestamp: BarTimestamp
 
 
 class ResponseModel(BaseModel):
@@ -240,8 +279,10 @@ class StockOut(ResponseModel):
     close_price: MoneyOut
     high: MoneyOut
     low: MoneyOut
-    volume: int
+    volume: int = Field(description="Shares on offer: the latest bar's volume less what settled buys took, plus "
+                                    "what settled sells gave back")
     created_at: datetime
+    price_as_of: datetime = Field(description="The timestamp of the bar these prices come from")
 
 
 class StockCreated(ResponseModel):
@@ -249,14 +290,31 @@ class StockCreated(ResponseModel):
     stock: StockOut
 
 
-def _to_side(value: Any) -> Any:
+class BarOut(ResponseModel):
+    ticker: str
+    timestamp: datetime
+    open_price: MoneyOut
+    close_price: MoneyOut
+    high: MoneyOut
+    low: MoneyOut
+    volume: int
+
+
+class BarRecorded(ResponseModel):
+    message: str
+    latest: bool = Field(description="Whether this bar is now the latest and set the stock's prices and volume")
+    bar: BarOut
+    stock: StockOut
+
+
+def _to_lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
 # Any case is accepted (existing clients send "BUY"); the document says so with a pattern rather than an enum.
 Side = Annotated[
     Literal["buy", "sell"],
-    BeforeValidator(_to_side),
+    BeforeValidator(_to_lower),
     WithJsonSchema({"type": "string", "pattern": r"^\s*([Bb][Uu][Yy]|[Ss][Ee][Ll][Ll])\s*$",
                     "examples": ["buy", "sell"]}, mode="validation"),
 ]
@@ -265,8 +323,19 @@ UserRef = Annotated[str, Field(strict=True, pattern=patterns.USERNAME.anchored)]
 ClientOrderId = Annotated[str, Field(strict=True, min_length=1, max_length=48, pattern=r"^[\x21-\x7e]+$")]
 
 
+TimeInForce = Annotated[
+    Literal["ioc"],
+    BeforeValidator(_to_lower),
+    WithJsonSchema({"type": "string", "pattern": r"^\s*[Ii][Oo][Cc]\s*$", "default": rules.IOC,
+                    "description": "ioc (immediate or cancel): settled by the next settlement or rejected, never "
+                                   "left waiting; the only one for now"}, mode="validation"),
+]
+
+
 class NewTrade(RequestModel):
-    """A buy or sell order. `user` is a username or user id; `user_id` is accepted in its place."""
+    """A buy or sell order. `user` is a username or user id; `user_id` is accepted in its place. With
+    `limit_price`, a buy fills only at or below it and a sell at or above (else it is rejected `limit_not_met`);
+    a limit buy sets aside limit x volume and pays the price at settlement."""
 
     model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["user"]}, {"required": ["user_id"]}]})
 
@@ -275,6 +344,8 @@ class NewTrade(RequestModel):
     ticker: Ticker
     transaction_type: Side
     transaction_volume: TradeVolume
+    limit_price: Money | None = None
+    time_in_force: TimeInForce = "ioc"
     client_order_id: ClientOrderId | None = None
 
     @property
@@ -296,15 +367,22 @@ class TradeOut(ResponseModel):
     transaction_volume: int
     transaction_price: MoneyOut | None
     total: MoneyOut | None
-    status: Literal["pending", "settled", "rejected"]
-    reason: str | None
+    status: Literal["pending", "settled", "rejected", "canceled"]
+    reason: Literal["insufficient_funds", "insufficient_shares", "insufficient_volume", "limit_not_met"] | None
     timestamp: datetime
     settled_at: datetime | None
+    canceled_at: datetime | None
+    limit_price: MoneyOut | None = Field(description="null for a market order")
+    time_in_force: Literal["ioc"]
     client_order_id: str | None
 
 
 class TradeAccepted(TradeOut):
     message: str = "Transaction is in progress."
+
+
+class TradeCanceled(TradeOut):
+    message: str = "Transaction canceled."
 
 
 class HoldingOut(ResponseModel):
@@ -351,3 +429,41 @@ class HealthOut(BaseModel):
 class PageQuery(RequestModel):
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT), BeforeValidator(_to_int)] = DEFAULT_LIMIT
     cursor: Annotated[str, Field(max_length=200)] | None = None
+
+
+Status = Annotated[
+    Literal["pending", "settled", "rejected", "canceled"],
+    BeforeValidator(_to_lower),
+]
+
+
+class TradePageQuery(PageQuery):
+    status: Status | None = Field(default=None, description="Only transactions in this status")
+
+
+def _to_bound(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return moments.parse(value)
+    except (ValueError, OverflowError, InvalidOperation):
+        raise ValueError(f"must be {moments.DESCRIPTION}") from None
+
+
+def _to_end_bound(value: Any) -> Any:
+    # A date as the end bound means the whole day, as in transaction ranges.
+    if isinstance(value, str) and moments.DATE.fullmatch(value):
+        return moments.parse(value, end_of_day=True)
+    return _to_bound(value)
+
+
+class BarQuery(PageQuery):
+    start: Annotated[datetime, BeforeValidator(_to_bound)] | None = Field(
+        default=None, description=f"Only bars at or after it: {moments.DESCRIPTION}")
+    end: Annotated[datetime, BeforeValidator(_to_end_bound)] | None = Field(
+        default=None, description=f"Only bars at or before it: {moments.DESCRIPTION}")
+
+    def cross_field_errors(self) -> list[dict[str, Any]]:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            return [{"field": "start", "message": "must not be after end", "type": "range"}]
+        return []

@@ -53,6 +53,24 @@ class TradePlaced:
 
 
 @dataclass(frozen=True)
+class TradeCanceled:
+    trade_id: uuid.UUID
+    user_id: uuid.UUID
+    username: str
+    # What the cancel log line reports: ticker, side, volume, the cash and shares released.
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PriceMoved:
+    """A bar was recorded for a stock; `view` is the stock as it now reads (its price moves if the bar is the
+    latest)."""
+
+    ticker: str
+    view: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class TradesSettled:
     users: dict[uuid.UUID, str]  # id -> username of every user whose balance or holdings may have changed
     tickers: frozenset[str]
@@ -69,4 +87,5 @@ class KeyRevoked:
     key_id: str
 
 
-Event = UserRegistered | StockIngested | TradePlaced | TradesSettled | KeyIssued | KeyRevoked
+Event = (UserRegistered | StockIngested | PriceMoved | TradePlaced | TradeCanceled | TradesSettled | KeyIssued
+         | KeyRevoked)

@@ -79,7 +79,34 @@ class Stock(Base):
     close_price: Mapped[Decimal] = mapped_column(Price)
     high: Mapped[Decimal] = mapped_column(Price)
     low: Mapped[Decimal] = mapped_column(Price)
-    # Ingested as 0..2^31-1; sells settle shares back into it, so it may grow past that.
+    # On offer: the latest bar's volume (0..2^31-1) less what settled buys took from it, plus what sells gave back.
+    volume: Mapped[int] = mapped_column(BigInteger)
+    # Shares on offer plus all holdings of this ticker, fixed when the latest bar was applied: settlement moves
+    # shares between the two and never changes the sum (the invariant checker holds it to that).
+    total_shares: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    # The timestamp of the bar the prices above come from; an older bar never moves them.
+    price_as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class PriceBar(Base):
+    """One bar of a stock's price history; the latest by timestamp is the stock's current price."""
+
+    __tablename__ = "price_bars"
+    __table_args__ = (
+        CheckConstraint("low >= 0", name="low_non_negative"),
+        CheckConstraint("low <= open_price AND open_price <= high", name="open_within_range"),
+        CheckConstraint("low <= close_price AND close_price <= high", name="close_within_range"),
+        CheckConstraint("volume >= 0", name="volume_non_negative"),
+    )
+
+    ticker: Mapped[str] = mapped_column(ForeignKey("stocks.ticker"), primary_key=True)
+    # Newest-first pages of one ticker's bars read the primary key's index backwards.
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    open_price: Mapped[Decimal] = mapped_column(Price)
+    close_price: Mapped[Decimal] = mapped_column(Price)
+    high: Mapped[Decimal] = mapped_column(Price)
+    low: Mapped[Decimal] = mapped_column(Price)
     volume: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
@@ -106,12 +133,15 @@ class Trade(Base):
     __table_args__ = (
         CheckConstraint("side IN ('buy', 'sell')", name="side_known"),
         CheckConstraint("volume BETWEEN 1 AND 1000000000", name="volume_in_range"),
-        CheckConstraint("status IN ('pending', 'settled', 'rejected')", name="status_known"),
+        CheckConstraint("status IN ('pending', 'settled', 'rejected', 'canceled')", name="status_known"),
         CheckConstraint(
             "(status = 'settled') = (price IS NOT NULL AND settled_at IS NOT NULL)",
             name="settled_has_price",
         ),
         CheckConstraint("(status = 'rejected') = (reason IS NOT NULL)", name="rejected_has_reason"),
+        CheckConstraint("(status = 'canceled') = (canceled_at IS NOT NULL)", name="canceled_has_time"),
+        CheckConstraint("limit_price >= 0", name="limit_price_non_negative"),
+        CheckConstraint("time_in_force IN ('ioc')", name="time_in_force_known"),
         CheckConstraint("reserved_cash >= 0 AND reserved_quantity >= 0", name="reservations_non_negative"),
         # Newest-first pages and time ranges of one user's trades.
         Index("ix_trades_user_id_created_at_id", "user_id", text("created_at DESC"), text("id DESC")),
@@ -142,6 +172,11 @@ class Trade(Base):
     # the order they were accepted even when their transactions began in another order.
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.clock_timestamp())
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    canceled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A buy settles only at or below it, a sell at or above; None is a market order.
+    limit_price: Mapped[Decimal | None] = mapped_column(Price)
+    # "ioc" (immediate or cancel): settled by the first settlement that takes it up, or rejected; never waits.
+    time_in_force: Mapped[str] = mapped_column(String(3), default="ioc", server_default=text("'ioc'"))
     client_order_id: Mapped[str | None] = mapped_column(String(48))
     # "header:<Idempotency-Key>" or "order:<client_order_id>": two key spaces that never meet.
     idempotency_key: Mapped[str | None] = mapped_column(String(300))

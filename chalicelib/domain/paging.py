@@ -81,12 +81,37 @@ def after_trade(page: PageRequest) -> tuple[datetime, uuid.UUID] | None:
         return None
     created_at, trade_id = _decode(page.cursor, 2)
     try:
-        moment, after_id = datetime.fromisoformat(created_at), uuid.UUID(trade_id)
+        moment, after_id = _utc(created_at), uuid.UUID(trade_id)
     except ValueError:
         raise _invalid_cursor() from None
-    if moment.utcoffset() != timedelta(0) or trade_cursor(moment, after_id) != page.cursor:
+    if trade_cursor(moment, after_id) != page.cursor:
         raise _invalid_cursor()
     return moment, after_id
+
+
+def bar_cursor(timestamp: datetime) -> str:
+    return _encode(timestamp.isoformat())
+
+
+def after_bar(page: PageRequest) -> datetime | None:
+    """The timestamp a newest-first page of one ticker's bars starts after, from its cursor, or a 400."""
+    if page.cursor is None:
+        return None
+    (timestamp,) = _decode(page.cursor, 1)
+    try:
+        moment = _utc(timestamp)
+    except ValueError:
+        raise _invalid_cursor() from None
+    if bar_cursor(moment) != page.cursor:
+        raise _invalid_cursor()
+    return moment
+
+
+def _utc(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.utcoffset() != timedelta(0):
+        raise ValueError("not UTC")
+    return moment
 
 
 def _encode(*parts: str) -> str:

@@ -5,24 +5,42 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 BUY, SELL = "buy", "sell"
-PENDING, SETTLED, REJECTED = "pending", "settled", "rejected"
+PENDING, SETTLED, REJECTED, CANCELED = "pending", "settled", "rejected", "canceled"
+FINAL = (SETTLED, REJECTED, CANCELED)
 INSUFFICIENT_FUNDS = "insufficient_funds"
 INSUFFICIENT_SHARES = "insufficient_shares"
 INSUFFICIENT_VOLUME = "insufficient_volume"
+LIMIT_NOT_MET = "limit_not_met"
+IOC = "ioc"
+TIMES_IN_FORCE = (IOC,)
 
 
 @dataclass(frozen=True)
 class Order:
     side: str
     volume: int
-    price: Decimal  # the stock's close price
+    price: Decimal  # the stock's current close price
     # What this order set aside at placement: cash for a buy, shares for a sell.
     reserved_cash: Decimal = Decimal("0")
     reserved_quantity: int = 0
+    # A buy fills only at or below it, a sell at or above; None is a market order.
+    limit_price: Decimal | None = None
 
     @property
     def cost(self) -> Decimal:
+        """What filling it at the current price costs (a buy) or pays (a sell)."""
         return self.price * self.volume
+
+    @property
+    def most_it_may_cost(self) -> Decimal:
+        """What a buy must set aside: at its limit (it never fills above it), else at the current price."""
+        return (self.price if self.limit_price is None else self.limit_price) * self.volume
+
+    @property
+    def limit_met(self) -> bool:
+        if self.limit_price is None:
+            return True
+        return self.price <= self.limit_price if self.side == BUY else self.price >= self.limit_price
 
 
 @dataclass(frozen=True)
@@ -71,11 +89,12 @@ def refusal(side: str, volume: int, cost: Decimal, available_cash: Decimal, avai
 
 
 def pre_check(order: Order, account: Account) -> str | None:
-    """The broker's buying-power check at placement, against what pending orders have not set aside."""
+    """The broker's buying-power check at placement, against what pending orders have not set aside. A limit
+    buy needs its limit x volume; whether the limit is met is decided at settlement, by the price then."""
     return refusal(
         order.side,
         order.volume,
-        order.cost,
+        order.most_it_may_cost,
         account.balance - account.reserved_cash,
         account.quantity - account.reserved_quantity,
         account.stock_volume,
@@ -84,13 +103,15 @@ def pre_check(order: Order, account: Account) -> str | None:
 
 def reservation(order: Order) -> tuple[Decimal, int]:
     """Cash and shares an accepted order sets aside until it settles."""
-    return (order.cost, 0) if order.side == BUY else (Decimal("0"), order.volume)
+    return (order.most_it_may_cost, 0) if order.side == BUY else (Decimal("0"), order.volume)
 
 
 def settle(order: Order, account: Account) -> Decision:
-    """Re-check with current values (this order's own reservation counts as available) and decide."""
+    """Check the limit against the current price, re-check what is available with current values (this order's
+    own reservation counts as available), and decide. It fills at the current price: a limit buy's reservation
+    is released whole and only the cost is paid."""
     own_cash, own_shares = order.reserved_cash, order.reserved_quantity
-    reason = refusal(
+    reason = LIMIT_NOT_MET if not order.limit_met else refusal(
         order.side,
         order.volume,
         order.cost,
@@ -99,7 +120,7 @@ def settle(order: Order, account: Account) -> Decision:
         account.stock_volume,
     )
     if reason is not None:
-        return Decision(REJECTED, reason, None, Decimal("0"), -own_cash, 0, -own_shares, 0)
+        return _released(REJECTED, reason, order)
     sign = 1 if order.side == BUY else -1
     return Decision(
         status=SETTLED,
@@ -111,3 +132,12 @@ def settle(order: Order, account: Account) -> Decision:
         reserved_quantity=-own_shares,
         stock_volume=-sign * order.volume,
     )
+
+
+def cancel(order: Order, account: Account) -> Decision:
+    """A pending order withdrawn by its owner: only what it set aside is released."""
+    return _released(CANCELED, None, order)
+
+
+def _released(status: str, reason: str | None, order: Order) -> Decision:
+    return Decision(status, reason, None, Decimal("0"), -order.reserved_cash, 0, -order.reserved_quantity, 0)

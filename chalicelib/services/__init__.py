@@ -1,6 +1,6 @@
-"""The use cases, one module each (users, keys, stocks, trades, history, portfolio, settlement, outbox, health). Each
-speaks only to the unit of work's repositories and to the domain; none imports SQLAlchemy, Redis or another use
-case. `unit_of_work` owns the transaction; `after_commit` is what follows each event it reports.
+"""The use cases, one module each (users, keys, stocks, prices, trades, history, portfolio, settlement, outbox,
+health). Each speaks only to the unit of work's repositories and to the domain; none imports SQLAlchemy, Redis or
+another use case. `unit_of_work` owns the transaction; `after_commit` is what follows each event it reports.
 
 Each use case is imported when first used (`services.trades.place(...)` loads `trades`), so a function's cold
 start pays only for the use case its request needs."""
@@ -11,7 +11,19 @@ from typing import TYPE_CHECKING
 from chalicelib.lazy import submodules_on_first_use
 
 if TYPE_CHECKING:
-    from chalicelib.services import health, history, keys, outbox, portfolio, settlement, stocks, trades, users
+    from chalicelib.services import (
+        health,
+        history,
+        keys,
+        outbox,
+        portfolio,
+        prices,
+        settlement,
+        stocks,
+        trades,
+        users,
+    )
 
-__all__ = ["health", "history", "keys", "outbox", "portfolio", "settlement", "stocks", "trades", "users"]
+__all__ = ["health", "history", "keys", "outbox", "portfolio", "prices", "settlement", "stocks", "trades",
+           "users"]
 __getattr__ = submodules_on_first_use(__name__, frozenset(__all__))

@@ -14,7 +14,9 @@ from chalicelib.domain.events import (
     Event,
     KeyIssued,
     KeyRevoked,
+    PriceMoved,
     StockIngested,
+    TradeCanceled,
     TradePlaced,
     TradesSettled,
     UserRegistered,
@@ -28,6 +30,8 @@ def handle(events: list[Event], send: SendMessages) -> None:
         steps: list[Callable[[], object]] = []
         if isinstance(event, TradePlaced):
             steps.append(partial(_send_and_log_placed, event, send))
+        elif isinstance(event, TradeCanceled):
+            steps.append(partial(_log_canceled, event))
         steps.append(partial(_refresh, event))
         for step in steps:
             try:
@@ -44,8 +48,14 @@ def refresh_cache(event: Event, cache: Cache) -> None:
     elif isinstance(event, StockIngested):
         cache.set(keys.stock(event.ticker), event.view, settings.cache_ttl_stock_s)
         cache.invalidate(indexes=(keys.stock_lists(),))
+    elif isinstance(event, PriceMoved):
+        cache.set(keys.stock(event.ticker), event.view, settings.cache_ttl_stock_s)
+        cache.invalidate(indexes=(keys.stock_lists(), keys.bar_lists(event.ticker)))
     elif isinstance(event, TradePlaced):
         # The reservation changed the available balance; the new trade heads every list of the user's trades.
+        cache.invalidate(keys.user(event.username), indexes=(keys.transaction_keys(str(event.user_id)),))
+    elif isinstance(event, TradeCanceled):
+        # The release changed the available balance (or shares); the trade reads canceled in every list.
         cache.invalidate(keys.user(event.username), indexes=(keys.transaction_keys(str(event.user_id)),))
     elif isinstance(event, TradesSettled):
         cache.invalidate(*map(keys.user, event.users.values()), *map(keys.stock, event.tickers),
@@ -68,3 +78,9 @@ def _send_and_log_placed(event: TradePlaced, send: SendMessages) -> None:
     get_logger().info("transaction placed", extra={
         "event": "trade_placed", "outcome": "pending", "transaction_id": str(event.trade_id),
         "user_id": str(event.user_id), "queued": queued, **event.details})
+
+
+def _log_canceled(event: TradeCanceled) -> None:
+    get_logger().info("transaction canceled", extra={
+        "event": "trade_canceled", "outcome": "canceled", "transaction_id": str(event.trade_id),
+        "user_id": str(event.user_id), **event.details})

@@ -1,33 +1,45 @@
-"""Reading a user's transactions: newest first, keyset-paginated, cached per page and dropped on every change."""
+"""Reading a user's transactions: newest first, keyset-paginated, optionally of one status, cached per page and
+dropped on every change."""
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib.adapters.cache import Cache
 from chalicelib.config import get_settings
-from chalicelib.domain import paging, views
+from chalicelib.domain import moments, paging, views
 from chalicelib.domain.errors import NotFound
 from chalicelib.services.unit_of_work import UnitOfWork
 
 
-def list_for_user(user_ref: str, page: paging.PageRequest, uow: UnitOfWork, cache: Cache) -> paging.Page:
+class TradePageRequest(paging.PageRequest, Protocol):
+    @property
+    def status(self) -> str | None:
+        """Only trades in this status; None for all."""
+        ...
+
+
+def list_for_user(user_ref: str, page: TradePageRequest, uow: UnitOfWork, cache: Cache) -> paging.Page:
     after = paging.after_trade(page)
-    key = cache.keys.transactions(_canonical(user_ref), paging.page_key(page))
+    key = cache.keys.transactions(_canonical(user_ref), _page_key(page))
     return _cached_page(key, user_ref, page, after, uow, cache, None)
 
 
-def list_in_range(user_ref: str, between: tuple[datetime, datetime], page: paging.PageRequest, uow: UnitOfWork,
+def list_in_range(user_ref: str, between: tuple[datetime, datetime], page: TradePageRequest, uow: UnitOfWork,
                   cache: Cache) -> paging.Page:
     after = paging.after_trade(page)
-    start, end = (moment.strftime(_BOUND_FORMAT) for moment in between)
-    key = cache.keys.transactions_range(_canonical(user_ref), start, end, paging.page_key(page))
+    start, end = (moment.strftime(moments.KEY_FORMAT) for moment in between)
+    key = cache.keys.transactions_range(_canonical(user_ref), start, end, _page_key(page))
     return _cached_page(key, user_ref, page, after, uow, cache, between)
 
 
-# Fixed width, and with ':' which no username holds, so a range key can never spell another user's key.
-_BOUND_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+def _page_key(page: TradePageRequest) -> str:
+    # A status is one of a few lower-case words, after the limit and cursor (which hold no ':').
+    plain = paging.page_key(page)
+    if page.status is None:
+        return plain
+    return f"{plain or f'{page.limit}:'}:{page.status}"
 
 
 def _canonical(user_ref: str) -> str:
@@ -48,12 +60,12 @@ def get_one(user_ref: str, trade_id: uuid.UUID, uow: UnitOfWork) -> dict[str, An
         return views.trade(trade, user.username)
 
 
-def _cached_page(key: str, user_ref: str, page: paging.PageRequest, after: tuple[datetime, uuid.UUID] | None,
+def _cached_page(key: str, user_ref: str, page: TradePageRequest, after: tuple[datetime, uuid.UUID] | None,
                  uow: UnitOfWork, cache: Cache, between: tuple[datetime, datetime] | None) -> paging.Page:
     def load() -> tuple[dict[str, Any], str]:
         with uow:
             user = uow.users.get(user_ref)
-            found = paging.page_of(uow.trades.page(user.id, after, page.limit, between), page,
+            found = paging.page_of(uow.trades.page(user.id, after, page.limit, between, page.status), page,
                                    lambda trade: views.trade(trade, user.username),
                                    lambda trade: paging.trade_cursor(trade.created_at, trade.id))
         # Every cached list of the user's trades, whichever reference named it, is indexed under the user's id.

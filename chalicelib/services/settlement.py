@@ -1,22 +1,29 @@
-"""Settling trades exactly once, a batch in one transaction: lock the batch's trades, skip those no longer pending
+"""Taking pending trades to their final state exactly once: settling them (the consumer) or canceling one (its
+owner). Settling is a batch in one transaction: lock the batch's trades, skip those no longer pending
 (this makes redelivery harmless), lock every stock, user and holding they touch, each kind sorted and always in
 that order (placement takes user, then holding, and never a stock), apply the rules to each trade in turn against
 the current values, write the results in one round trip and commit once; the cache is refreshed after the
 commit.
 
 If the batch transaction fails as a whole, each trade is settled again in a transaction of its own, so one bad
-trade never fails its batch mates."""
+trade never fails its batch mates.
+
+A cancel locks its trade first too, refuses unless it is still pending, and releases what the order set aside
+through the same `_finalize`, so a cancel and a batch take the same rows in the same order and never deadlock;
+whichever locks the trade first decides its final state, and a delivery after a cancel changes nothing."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters.logs import get_logger
-from chalicelib.domain import rules
-from chalicelib.domain.events import TradesSettled
+from chalicelib.domain import rules, views
+from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.events import TradeCanceled, TradesSettled
 from chalicelib.services.unit_of_work import UnitOfWork
 
 
@@ -91,19 +98,51 @@ def _settle_together(trade_ids: list[uuid.UUID], uow: UnitOfWork) -> list[Settle
 
 
 def _settle_pending(uow: UnitOfWork, pending: list[Any]) -> dict[uuid.UUID, Settlement]:
-    """Lock what the pending trades touch, decide each in turn, write it all, and commit."""
-    accounts = _lock_accounts(uow, pending)
-    now = datetime.now(UTC)
-    settled: dict[uuid.UUID, Settlement] = {}
-    decisions: dict[uuid.UUID, dict[str, Any]] = {}
-    for trade in pending:
-        settled[trade.id], decisions[trade.id] = _apply(trade, accounts, now)
-    uow.trades.record_settlements(decisions, accounts.balances, accounts.holdings, accounts.volumes)
-    uow.outbox.remove(list(decisions))
-    uow.record(TradesSettled({trade.user_id: accounts.usernames[trade.user_id] for trade in pending},
-                             frozenset(trade.ticker for trade in pending)))
+    """Decide and write each pending trade, and commit."""
+    settled, usernames = _finalize(uow, pending, rules.settle)
+    uow.record(TradesSettled(usernames, frozenset(trade.ticker for trade in pending)))
     uow.commit()
     return settled
+
+
+Decide = Callable[[rules.Order, rules.Account], rules.Decision]
+
+
+def _finalize(uow: UnitOfWork, pending: list[Any], decide: Decide) -> tuple[dict[uuid.UUID, Settlement],
+                                                                            dict[uuid.UUID, str]]:
+    """Take pending trades, locked by `uow.trades.lock`, to the final state `decide` gives each (settling, or a
+    cancel): lock what they touch, decide each in turn, write it all and drop their outbox rows, uncommitted.
+    Returns what was done to each trade, and the name of each user whose account it touched."""
+    accounts = _lock_accounts(uow, pending)
+    now = datetime.now(UTC)
+    done: dict[uuid.UUID, Settlement] = {}
+    decisions: dict[uuid.UUID, dict[str, Any]] = {}
+    for trade in pending:
+        done[trade.id], decisions[trade.id] = _apply(trade, accounts, now, decide)
+    uow.trades.record_settlements(decisions, accounts.balances, accounts.holdings, accounts.volumes)
+    uow.outbox.remove(list(decisions))
+    return done, {trade.user_id: accounts.usernames[trade.user_id] for trade in pending}
+
+
+def cancel(user_ref: str, trade_id: uuid.UUID, uow: UnitOfWork) -> dict[str, Any]:
+    """Cancel a pending order of this user: 404 if it is not theirs, 409 naming its status if it is already
+    settled or rejected; canceling a canceled order answers as the first cancel did."""
+    with uow:
+        user = uow.users.get(user_ref)
+        locked = uow.trades.lock([trade_id]).get(trade_id)
+        if locked is None or locked.user_id != user.id:
+            raise NotFound(f"transaction {str(trade_id)!r} not found")
+        if locked.status == rules.PENDING:
+            _finalize(uow, [locked], rules.cancel)
+            uow.record(TradeCanceled(trade_id, user.id, user.username, {
+                "ticker": locked.ticker, "side": locked.side, "volume": locked.volume,
+                "released_cash": str(locked.reserved_cash), "released_shares": locked.reserved_quantity}))
+        elif locked.status != rules.CANCELED:
+            raise Conflict(f"transaction is already {locked.status}; only a pending order can be canceled",
+                           [{"field": "status", "value": locked.status}])
+        answer = views.trade_canceled(uow.trades.one(trade_id), user.username)
+        uow.commit()
+    return answer
 
 
 def _lock_accounts(uow: UnitOfWork, pending: list[Any]) -> _Accounts:
@@ -123,18 +162,20 @@ def _lock_accounts(uow: UnitOfWork, pending: list[Any]) -> _Accounts:
     )
 
 
-def _apply(trade: Any, accounts: _Accounts, now: datetime) -> tuple[Settlement, dict[str, Any]]:
+def _apply(trade: Any, accounts: _Accounts, now: datetime, decide: Decide) -> tuple[Settlement, dict[str, Any]]:
     """Decide one trade against the rows as the batch's earlier trades left them, and update them in memory."""
     balance, reserved_cash = accounts.balances[trade.user_id]
     quantity, reserved_quantity = accounts.holdings[(trade.user_id, trade.ticker)]
     price, stock_volume = accounts.prices[trade.ticker], accounts.volumes[trade.ticker]
-    order = rules.Order(trade.side, trade.volume, price, trade.reserved_cash, trade.reserved_quantity)
-    decision = rules.settle(order, rules.Account(balance, reserved_cash, quantity, reserved_quantity, stock_volume))
+    order = rules.Order(trade.side, trade.volume, price, trade.reserved_cash, trade.reserved_quantity,
+                        trade.limit_price)
+    decision = decide(order, rules.Account(balance, reserved_cash, quantity, reserved_quantity, stock_volume))
     accounts.balances[trade.user_id] = (balance + decision.balance, reserved_cash + decision.reserved_cash)
     accounts.holdings[(trade.user_id, trade.ticker)] = (quantity + decision.quantity,
                                                          reserved_quantity + decision.reserved_quantity)
     accounts.volumes[trade.ticker] = stock_volume + decision.stock_volume
     settled = decision.status == rules.SETTLED
     write = {"status": decision.status, "reason": decision.reason, "total": decision.total,
-             "price": price if settled else None, "settled_at": now if settled else None}
+             "price": price if settled else None, "settled_at": now if settled else None,
+             "canceled_at": now if decision.status == rules.CANCELED else None}
     return Settlement(trade.id, decision.status, decision.reason, changed=True, placed_at=trade.created_at), write

@@ -1,4 +1,5 @@
-"""Ingesting stock data (immutable once written) and reading it back (cache-aside, a page at a time)."""
+"""Ingesting a stock (created once; its prices then move only by new bars, see services/prices.py) and reading
+stocks back (cache-aside, a page at a time)."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -35,11 +36,15 @@ class NewStock(Protocol):
 
 
 def ingest(new: NewStock, uow: UnitOfWork) -> dict[str, Any]:
+    """The stock, with its data as its first bar (timestamped now): nothing is on offer but its volume yet."""
+    prices = {"open_price": new.open_price, "close_price": new.close_price, "high": new.high, "low": new.low,
+              "volume": new.volume}
     with uow:
-        stock = uow.stocks.add({"ticker": new.ticker, "open_price": new.open_price, "close_price": new.close_price,
-                                "high": new.high, "low": new.low, "volume": new.volume})
+        stock = uow.stocks.add({"ticker": new.ticker, **prices, "total_shares": new.volume})
         if stock is None:
-            raise Conflict(f"stock {new.ticker!r} already exists; stock data is immutable", [{"field": "ticker"}])
+            raise Conflict(f"stock {new.ticker!r} already exists; its prices move by new bars "
+                           f"(POST /stocks/{new.ticker}/bars)", [{"field": "ticker"}])
+        uow.bars.add({"ticker": stock.ticker, "timestamp": stock.price_as_of, **prices})
         uow.record(StockIngested(stock.ticker, views.stock(stock)))
         uow.commit()
     return views.stock_created(stock)

@@ -36,6 +36,12 @@ class NewTrade(Protocol):
     def transaction_volume(self) -> int: ...
 
     @property
+    def limit_price(self) -> Decimal | None: ...
+
+    @property
+    def time_in_force(self) -> str: ...
+
+    @property
     def client_order_id(self) -> str | None: ...
 
 
@@ -57,6 +63,7 @@ def place(new: NewTrade, idempotency_key: str | None, uow: UnitOfWork) -> Placed
     trade_id = uuid.uuid4()
     placed = uow.place_order(trade_id=trade_id, user_ref=new.user_ref, ticker=new.ticker,
                              side=new.transaction_type, volume=new.transaction_volume,
+                             limit_price=new.limit_price, time_in_force=new.time_in_force,
                              client_order_id=new.client_order_id, idempotency_key=keyed[0] if keyed else None,
                              fingerprint=fingerprint, message=settlement_message(trade_id))
     if placed is not None:
@@ -71,19 +78,21 @@ def _place_in_a_transaction(new: NewTrade, keyed: tuple[str, str] | None, finger
         # The user row lock serialises a user's placements: reservations and idempotency keys stay exact.
         user = uow.users.get(new.user_ref, for_update=True)
         if keyed is not None:
-            earlier = _earlier_with_key(uow, user, *keyed, fingerprint, _legacy_fingerprint(user.id, new))
+            earlier = _earlier_with_key(uow, user, *keyed, *_fingerprints(fingerprint, user.id, new))
             if earlier is not None:
                 return Placed(views.trade_accepted(earlier, user.username), replayed=True)
         stock = uow.stocks.get(new.ticker)
         if stock is None:
             raise NotFound(f"stock {new.ticker!r} not found", [{"field": "ticker"}])
         holding = uow.holdings.get_for_update(user.id, stock.ticker) if new.transaction_type == rules.SELL else None
-        order = rules.Order(new.transaction_type, new.transaction_volume, stock.close_price)
+        order = rules.Order(new.transaction_type, new.transaction_volume, stock.close_price,
+                            limit_price=new.limit_price)
         _pre_check(order, user, stock, holding)
         cash, shares = _reserve(order, user, holding)
         trade = uow.trades.add(id=trade_id, user_id=user.id, ticker=stock.ticker, side=order.side,
                                volume=order.volume, reserved_cash=cash, reserved_quantity=shares,
-                               status=rules.PENDING, client_order_id=new.client_order_id, idempotency_key=key,
+                               status=rules.PENDING, limit_price=new.limit_price, time_in_force=new.time_in_force,
+                               client_order_id=new.client_order_id, idempotency_key=key,
                                request_fingerprint=fingerprint)
         uow.outbox.add(trade.id, settlement_message(trade.id))
         uow.record(TradePlaced.of(trade, user.username, key))
@@ -141,13 +150,21 @@ def _reserve(order: rules.Order, user: User, holding: Holding | None) -> tuple[D
 
 def _fingerprint(new: NewTrade) -> str:
     """What tells a repeated request from another one under the same key (keys are per user, so the user is not
-    part of it)."""
-    return _digest({"ticker": new.ticker, "side": new.transaction_type, "volume": new.transaction_volume,
-                            "client_order_id": new.client_order_id})
+    part of it). A market order's fingerprint is spelled as before limit orders existed, so its keys still replay."""
+    canonical: dict[str, Any] = {"ticker": new.ticker, "side": new.transaction_type,
+                                 "volume": new.transaction_volume, "client_order_id": new.client_order_id}
+    if new.limit_price is not None:
+        canonical |= {"limit_price": str(new.limit_price), "time_in_force": new.time_in_force}
+    return _digest(canonical)
+
+
+def _fingerprints(fingerprint: str, user_id: uuid.UUID, new: NewTrade) -> tuple[str, ...]:
+    """The fingerprints an earlier placement of this same request may carry."""
+    return (fingerprint,) if new.limit_price is not None else (fingerprint, _legacy_fingerprint(user_id, new))
 
 
 def _legacy_fingerprint(user_id: uuid.UUID, new: NewTrade) -> str:
-    # Trades placed before the one-statement placement were fingerprinted with their user's id.
+    # Market orders placed before the one-statement placement were fingerprinted with their user's id.
     return _digest({"user_id": str(user_id), "ticker": new.ticker, "side": new.transaction_type,
                     "volume": new.transaction_volume, "client_order_id": new.client_order_id})
 
@@ -159,7 +176,9 @@ def _digest(canonical: dict[str, Any]) -> str:
 def _refusal_message(reason: str, order: rules.Order, account: rules.Account) -> str:
     if reason == rules.INSUFFICIENT_FUNDS:
         available = account.balance - account.reserved_cash
-        return f"buying {order.volume} costs {order.cost:.2f} but only {available:.2f} is available"
+        at = "at the limit price " if order.limit_price is not None else ""
+        return (f"buying {order.volume} {at}costs {order.most_it_may_cost:.2f} but only {available:.2f} "
+                "is available")
     if reason == rules.INSUFFICIENT_VOLUME:
         return f"buying {order.volume} shares but only {account.stock_volume} are on offer"
     available_shares = account.quantity - account.reserved_quantity

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from chalicelib.adapters.placement import PlacedRow
-    from chalicelib.adapters.repositories import ApiKeys, Holdings, Outbox, Stocks, Trades, Users
+    from chalicelib.adapters.repositories import ApiKeys, Holdings, Outbox, PriceBars, Stocks, Trades, Users
     from chalicelib.domain.events import Event
     from chalicelib.domain.messages import SendMessages
 
@@ -31,6 +31,7 @@ class UnitOfWork:
     session: Session
     users: Users
     stocks: Stocks
+    bars: PriceBars
     holdings: Holdings
     trades: Trades
     outbox: Outbox
@@ -49,6 +50,7 @@ class UnitOfWork:
         self.session = (self._session_factory or get_database().sessions)()
         self.users = repositories.Users(self.session)
         self.stocks = repositories.Stocks(self.session)
+        self.bars = repositories.PriceBars(self.session)
         self.holdings = repositories.Holdings(self.session)
         self.trades = repositories.Trades(self.session)
         self.outbox = repositories.Outbox(self.session)

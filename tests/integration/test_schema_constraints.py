@@ -20,7 +20,8 @@ def run(sql: str, **params) -> None:
 def user_and_stock() -> uuid.UUID:
     user_id = uuid.uuid4()
     run("INSERT INTO users (id, username, balance) VALUES (:id, 'alice', 100)", id=user_id)
-    run("INSERT INTO stocks (ticker, open_price, close_price, high, low, volume) VALUES ('AAPL', 1, 1, 1, 1, 10)")
+    run("INSERT INTO stocks (ticker, open_price, close_price, high, low, volume, total_shares) "
+        "VALUES ('AAPL', 1, 1, 1, 1, 10, 10)")
     return user_id
 
 
@@ -32,7 +33,8 @@ def user_and_stock() -> uuid.UUID:
         "UPDATE stocks SET volume = -1",
         "UPDATE stocks SET low = high + 1",
         "INSERT INTO users (id, username, balance) VALUES (gen_random_uuid(), 'alice', 1)",
-        "INSERT INTO stocks (ticker, open_price, close_price, high, low, volume) VALUES ('AAPL', 1, 1, 1, 1, 1)",
+        "INSERT INTO stocks (ticker, open_price, close_price, high, low, volume, total_shares) "
+        "VALUES ('AAPL', 1, 1, 1, 1, 1, 1)",
         "INSERT INTO holdings (user_id, ticker, quantity) SELECT id, 'AAPL', -1 FROM users",
         "INSERT INTO holdings (user_id, ticker, quantity, reserved_quantity) SELECT id, 'AAPL', 1, 2 FROM users",
         "INSERT INTO trades (id, user_id, ticker, side, volume) "
@@ -43,6 +45,20 @@ def user_and_stock() -> uuid.UUID:
         "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, 'settled' FROM users",
         "INSERT INTO trades (id, user_id, ticker, side, volume, status) "
         "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, 'rejected' FROM users",
+        "INSERT INTO trades (id, user_id, ticker, side, volume, status) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, 'canceled' FROM users",
+        "INSERT INTO trades (id, user_id, ticker, side, volume, canceled_at) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, now() FROM users",
+        "INSERT INTO trades (id, user_id, ticker, side, volume, limit_price) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, -0.01 FROM users",
+        "INSERT INTO trades (id, user_id, ticker, side, volume, time_in_force) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, 'gtc' FROM users",
+        "INSERT INTO price_bars (ticker, timestamp, open_price, close_price, high, low, volume) "
+        "VALUES ('AAPL', now(), 1, 1, 1, 1, -1)",
+        "INSERT INTO price_bars (ticker, timestamp, open_price, close_price, high, low, volume) "
+        "VALUES ('AAPL', now(), 2, 1, 1, 1, 1)",
+        "INSERT INTO price_bars (ticker, timestamp, open_price, close_price, high, low, volume) "
+        "VALUES ('NOPE', now(), 1, 1, 1, 1, 1)",
     ],
 )
 def test_constraint_refuses(user_and_stock, sql: str) -> None:

@@ -14,7 +14,7 @@ def test_ingest_answers_201_with_the_stock(api, path: str) -> None:
     assert response.status_code == 201
     created = body(response)
     assert created["message"] == "stock created"
-    assert {k: v for k, v in created["stock"].items() if k != "created_at"} == {
+    assert {k: v for k, v in created["stock"].items() if k not in ("created_at", "price_as_of")} == {
         "ticker": "AAPL",
         "open_price": "150.10",
         "close_price": "151.25",
@@ -22,6 +22,11 @@ def test_ingest_answers_201_with_the_stock(api, path: str) -> None:
         "low": "149.50",
         "volume": 1000,
     }
+    # Its data is its first bar, current from its ingest.
+    assert created["stock"]["price_as_of"] == created["stock"]["created_at"]
+    assert body(api.get("/stocks/AAPL/bars")) == [{"ticker": "AAPL", "timestamp": created["stock"]["created_at"],
+                                                   **{k: created["stock"][k] for k in (
+                                                       "open_price", "close_price", "high", "low", "volume")}}]
 
 
 @pytest.mark.parametrize("ticker", ["AAPL", "aapl", "Aapl"])

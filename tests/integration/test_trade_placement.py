@@ -174,7 +174,8 @@ def test_concurrent_duplicates_under_one_key_create_one_trade() -> None:
 
     users.register(NewUser.parse({"username": "alice", "balance": "10000"}), UnitOfWork())
     with get_engine().begin() as conn:
-        conn.execute(text("INSERT INTO stocks VALUES ('AAPL', 100, 100, 100, 100, 1000, now())"))
+        conn.execute(text("INSERT INTO stocks (ticker, open_price, close_price, high, low, volume, total_shares) "
+                          "VALUES ('AAPL', 100, 100, 100, 100, 1000, 1000)"))
     order = NewTrade.parse(trade(volume=10))
     answers: list[str] = []
     barrier = threading.Barrier(8, timeout=60)

@@ -115,3 +115,47 @@ def test_any_interleaving_of_placements_and_settlements_keeps_every_invariant(da
         assert balance == initial_cash + settled_flows
         assert reserved_cash == sum(o.reserved_cash for o in pending)
         assert reserved_shares == sum(o.reserved_quantity for o in pending)
+
+
+@given(limit=st.decimals(min_value=0, max_value=1000, places=2), price=st.decimals(min_value=0, max_value=1000,
+                                                                                     places=2),
+       volume=st.integers(1, 1000))
+def test_a_limit_buy_fills_at_or_below_its_limit_at_the_price_and_releases_the_rest(limit, price, volume) -> None:
+    reserved, _ = rules.reservation(rules.Order("buy", volume, D("1.00"), limit_price=limit))
+    assert reserved == limit * volume  # set aside at the limit, whatever the price at placement
+    order = rules.Order("buy", volume, price, reserved_cash=reserved, limit_price=limit)
+    outcome = rules.settle(order, account(balance=str(reserved), reserved=str(reserved), stock_volume=volume))
+    if price > limit:
+        assert (outcome.status, outcome.reason, outcome.balance) == ("rejected", "limit_not_met", 0)
+    else:
+        assert (outcome.status, outcome.total, outcome.balance) == ("settled", price * volume, -price * volume)
+    assert outcome.reserved_cash == -reserved  # the whole reservation is released either way
+
+
+@given(limit=st.decimals(min_value=0, max_value=1000, places=2), price=st.decimals(min_value=0, max_value=1000,
+                                                                                     places=2))
+def test_a_limit_sell_fills_at_or_above_its_limit(limit, price) -> None:
+    order = rules.Order("sell", 2, price, reserved_quantity=2, limit_price=limit)
+    outcome = rules.settle(order, account(quantity=2, reserved_quantity=2))
+    assert outcome.status == ("settled" if price >= limit else "rejected")
+    assert outcome.reason == (None if price >= limit else "limit_not_met")
+
+
+def test_the_limit_is_checked_before_what_is_available() -> None:
+    outcome = rules.settle(rules.Order("buy", 5, D("12"), limit_price=D("11")), account(balance="0"))
+    assert outcome.reason == "limit_not_met"
+
+
+def test_a_limit_buy_needs_its_limit_times_volume_available_at_placement() -> None:
+    assert rules.pre_check(rules.Order("buy", 10, D("1"), limit_price=D("101")), account()) == "insufficient_funds"
+    assert rules.pre_check(rules.Order("buy", 10, D("500"), limit_price=D("100")), account()) is None
+
+
+@given(side=st.sampled_from(["buy", "sell"]), cash=st.decimals(min_value=0, max_value=1000, places=2),
+       shares=st.integers(0, 1000))
+def test_a_cancel_only_releases_what_the_order_set_aside(side, cash, shares) -> None:
+    order = rules.Order(side, 3, D("7"), reserved_cash=cash, reserved_quantity=shares)
+    outcome = rules.cancel(order, account(reserved=str(cash), quantity=shares, reserved_quantity=shares))
+    assert (outcome.status, outcome.reason, outcome.total) == ("canceled", None, None)
+    assert (outcome.balance, outcome.quantity, outcome.stock_volume) == (0, 0, 0)
+    assert (outcome.reserved_cash, outcome.reserved_quantity) == (-cash, -shares)

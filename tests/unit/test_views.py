@@ -11,18 +11,21 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from chalicelib.api.shapes import (
+    BarOut,
+    BarRecorded,
     HoldingOut,
     KeyCreated,
     KeyOut,
     StockCreated,
     StockOut,
     TradeAccepted,
+    TradeCanceled,
     TradeOut,
     UserCreated,
     UserOut,
 )
 from chalicelib.domain import api_keys, views
-from chalicelib.domain.models import ApiKey, Holding, Stock, Trade, User
+from chalicelib.domain.models import ApiKey, Holding, PriceBar, Stock, Trade, User
 
 money = st.decimals(min_value=0, max_value=Decimal("9999999999.99"), places=2)
 moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
@@ -44,18 +47,29 @@ def stocks(draw: st.DrawFn) -> Stock:
     low, high = sorted((draw(money), draw(money)))
     within = st.decimals(min_value=low, max_value=high, places=2)
     return Stock(ticker=draw(tickers), open_price=draw(within), close_price=draw(within), high=high, low=low,
-                 volume=draw(shares), created_at=draw(moments))
+                 volume=draw(shares), created_at=draw(moments), price_as_of=draw(moments))
+
+
+@st.composite
+def bars(draw: st.DrawFn) -> PriceBar:
+    low, high = sorted((draw(money), draw(money)))
+    within = st.decimals(min_value=low, max_value=high, places=2)
+    return PriceBar(ticker=draw(tickers), timestamp=draw(moments), open_price=draw(within),
+                    close_price=draw(within), high=high, low=low, volume=draw(shares))
 
 
 @st.composite
 def trades(draw: st.DrawFn) -> Trade:
-    status = draw(st.sampled_from(["pending", "settled", "rejected"]))
+    status = draw(st.sampled_from(["pending", "settled", "rejected", "canceled"]))
     settled = status == "settled"
+    reasons = st.sampled_from(["insufficient_funds", "insufficient_shares", "insufficient_volume", "limit_not_met"])
     return Trade(id=draw(st.uuids()), user_id=draw(st.uuids()), ticker=draw(tickers),
                  side=draw(st.sampled_from(["buy", "sell"])), volume=draw(st.integers(1, 10**9)), status=status,
-                 reason="insufficient_funds" if status == "rejected" else None,
+                 reason=draw(reasons) if status == "rejected" else None,
                  price=draw(money) if settled else None, total=draw(money) if settled else None,
                  created_at=draw(moments), settled_at=draw(moments) if settled else None,
+                 canceled_at=draw(moments) if status == "canceled" else None,
+                 limit_price=draw(st.none() | money), time_in_force="ioc",
                  client_order_id=draw(st.none() | st.from_regex(r"[!-~]{1,48}", fullmatch=True)))
 
 
@@ -94,15 +108,25 @@ def test_stock_views_answer_their_shapes(stock: Stock) -> None:
     assert views.stock_created(stock) == dumped(StockCreated, stock=StockOut.model_validate(stock))
 
 
+@given(bars(), stocks(), st.booleans())
+def test_bar_views_answer_their_shapes(bar: PriceBar, stock: Stock, latest: bool) -> None:
+    assert views.bar(bar) == BarOut.model_validate(bar).model_dump(mode="json")
+    recorded = views.bar_recorded(bar, stock, latest=latest)
+    assert recorded == dumped(BarRecorded, message=recorded["message"], latest=latest,
+                              bar=BarOut.model_validate(bar), stock=StockOut.model_validate(stock))
+
+
 @given(trades(), st.from_regex(r"[a-z_]{3,50}", fullmatch=True))
 def test_trade_views_answer_their_shapes(trade: Trade, username: str) -> None:
     fields = {"transaction_id": trade.id, "user": username, "user_id": trade.user_id, "ticker": trade.ticker,
               "transaction_type": trade.side, "transaction_volume": trade.volume,
               "transaction_price": trade.price, "total": trade.total, "status": trade.status,
               "reason": trade.reason, "timestamp": trade.created_at, "settled_at": trade.settled_at,
-              "client_order_id": trade.client_order_id}
+              "canceled_at": trade.canceled_at, "limit_price": trade.limit_price,
+              "time_in_force": trade.time_in_force, "client_order_id": trade.client_order_id}
     assert views.trade(trade, username) == dumped(TradeOut, **fields)
     assert views.trade_accepted(trade, username) == dumped(TradeAccepted, **fields)
+    assert views.trade_canceled(trade, username) == dumped(TradeCanceled, **fields)
 
 
 @given(tickers, shares, shares)

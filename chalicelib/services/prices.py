@@ -1,0 +1,93 @@
+"""Recording price bars and reading a ticker's bar history. The latest bar by timestamp is the stock's current
+price and sets the volume on offer; an older bar joins the history and moves nothing. Settlement fills at the
+price current when it runs."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from chalicelib.adapters.cache import Cache
+from chalicelib.config import get_settings
+from chalicelib.domain import moments, paging, views
+from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.events import PriceMoved
+from chalicelib.services.unit_of_work import UnitOfWork
+
+
+class NewBar(Protocol):
+    """What recording reads (validated at the edge: low <= open, close <= high; not in the future)."""
+
+    @property
+    def timestamp(self) -> datetime: ...
+
+    @property
+    def open_price(self) -> Decimal: ...
+
+    @property
+    def close_price(self) -> Decimal: ...
+
+    @property
+    def high(self) -> Decimal: ...
+
+    @property
+    def low(self) -> Decimal: ...
+
+    @property
+    def volume(self) -> int: ...
+
+
+class BarPageRequest(paging.PageRequest, Protocol):
+    @property
+    def start(self) -> datetime | None: ...
+
+    @property
+    def end(self) -> datetime | None: ...
+
+
+_PRICES = ("open_price", "close_price", "high", "low", "volume")
+
+
+def record(ticker: str, new: NewBar, uow: UnitOfWork) -> dict[str, Any]:
+    """In one transaction with the stock's row locked as settlement locks it, so a batch settles wholly before or
+    wholly after the move: the bar joins the history, and if it is the latest, the stock takes its prices, its
+    volume goes on offer, and what is on offer plus what is held becomes the total settlement conserves."""
+    ticker = ticker.upper()
+    with uow:
+        stock = uow.stocks.get_for_update(ticker)
+        if stock is None:
+            raise NotFound(f"stock {ticker!r} not found")
+        bar = uow.bars.add({"ticker": ticker, "timestamp": new.timestamp,
+                            **{name: getattr(new, name) for name in _PRICES}})
+        if bar is None:
+            raise Conflict(f"stock {ticker!r} already has a bar at {views.moment(new.timestamp)}",
+                           [{"field": "timestamp"}])
+        latest = bar.timestamp > stock.price_as_of
+        if latest:
+            for name in _PRICES:
+                setattr(stock, name, getattr(bar, name))
+            stock.total_shares = bar.volume + uow.holdings.total_held(ticker)
+            stock.price_as_of = bar.timestamp
+            uow.session.flush()
+        uow.record(PriceMoved(ticker, views.stock(stock)))
+        uow.commit()
+    return views.bar_recorded(bar, stock, latest=latest)
+
+
+def history(ticker: str, page: BarPageRequest, uow: UnitOfWork, cache: Cache) -> paging.Page:
+    """A ticker's bars newest first, within the page's bounds; every page is cached and dropped by a new bar."""
+    ticker = ticker.upper()
+    after = paging.after_bar(page)
+    start, end = ("-" if moment is None else moment.strftime(moments.KEY_FORMAT) for moment in (page.start, page.end))
+
+    def load() -> tuple[dict[str, Any], str]:
+        with uow:
+            if uow.stocks.get(ticker) is None:
+                raise NotFound(f"stock {ticker!r} not found")
+            found = paging.page_of(uow.bars.page(ticker, after, page.limit, (page.start, page.end)), page,
+                                   views.bar, lambda bar: paging.bar_cursor(bar.timestamp))
+        return found.to_cache(), cache.keys.bar_lists(ticker)
+
+    # Bounds are fixed-width and hold no '_'; the page key comes last.
+    key = cache.keys.bars(ticker, f"{start}_{end}_{paging.page_key(page)}")
+    return paging.Page.from_cache(cache.read_through_listed(key, get_settings().cache_ttl_stock_s, load))
