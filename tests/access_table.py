@@ -7,9 +7,10 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.api.access import ADMIN, PUBLIC
+from chalicelib.api.access import ADMIN, OWNER_OR_ADMIN, PUBLIC
 from chalicelib.api.router import RouteSpec
 
 CREDENTIALS = ("none", "malformed", "unknown", "revoked", "another user's", "own", "admin")
@@ -24,7 +25,7 @@ class World:
     bob_key: str
     admin_key: str
     revoked_key: str
-    alice_trade: str
+    alice_trade: str  # pending or canceled: a cancel of it answers 200 either way
     new_alice_key: Callable[[], str]  # a fresh key id of Alice's, to revoke
 
     def key(self, credential: str) -> str | None:
@@ -56,7 +57,10 @@ def request_for(spec: RouteSpec, world: World) -> tuple[str, bytes]:
         "NewUser": {"username": f"u_{unique}", "balance": "10.00"},
         "NewStock": {"ticker": f"T{unique.upper()}", "open_price": 1, "close_price": 1, "high": 1, "low": 1,
                      "volume": 10},
-        "NewTrade": {"user": "alice", "ticker": "AAPL", "transaction_type": "buy", "transaction_volume": 1}}
+        "NewTrade": {"user": "alice", "ticker": "AAPL", "transaction_type": "buy", "transaction_volume": 1},
+        # A timestamp of its own (an older bar than the latest is recorded all the same): never a duplicate.
+        "NewBar": {"timestamp": (datetime.now(UTC) - timedelta(days=1, microseconds=uuid.uuid4().int % 10**10))
+                   .isoformat(), "open_price": 1, "close_price": 1, "high": 1, "low": 1, "volume": 10}}
     payload = json.dumps(bodies[spec.body]).encode() if spec.body else (b"{}" if spec.method == "POST" else b"")
     return path, payload
 
@@ -69,7 +73,7 @@ def expected(spec: RouteSpec, credential: str) -> int:
         return 401
     if spec.access == ADMIN:
         return spec.status if credential == "admin" else 403
-    if credential == "own" or (credential == "admin" and spec.method == "GET"):
+    if credential == "own" or (credential == "admin" and (spec.method == "GET" or spec.access == OWNER_OR_ADMIN)):
         return spec.status
     return 403
 

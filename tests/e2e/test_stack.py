@@ -186,8 +186,7 @@ def test_every_route_answers_each_caller_as_its_rule_says_over_make_runs_http(st
                 for name in ("alice", "bob")}
         assert call(api, "POST", "/stocks", {"ticker": "AAPL", "open_price": 1, "close_price": 1, "high": 1,
                                              "low": 1, "volume": 1000}, key=admin)[0] == 201
-        placed = call(api, "POST", "/transactions", {"user": "alice", "ticker": "AAPL", "transaction_type": "buy",
-                                                     "transaction_volume": 1}, key=keys["alice"])[1]
+        placed = _canceled_order(api, keys["alice"])
         extra = call(api, "POST", "/users/alice/keys", {}, key=keys["alice"])[1]
         assert call(api, "DELETE", f"/users/alice/keys/{extra['key_id']}", key=keys["alice"])[0] == 200
         world = World(keys["alice"], keys["bob"], admin, extra["api_key"], placed["transaction_id"],
@@ -203,6 +202,19 @@ def test_every_route_answers_each_caller_as_its_rule_says_over_make_runs_http(st
                     assert headers["www-authenticate"] == "Bearer"
     finally:
         assert stack.stop() == 0
+
+
+def _canceled_order(api: str, key: str) -> dict[str, Any]:
+    """An order of Alice's canceled before the poller settled it (a cancel of it then always answers 200)."""
+    for _ in range(10):
+        placed = call(api, "POST", "/transactions", {"user": "alice", "ticker": "AAPL", "transaction_type": "buy",
+                                                     "transaction_volume": 1}, key=key)[1]
+        status, canceled = call(api, "DELETE", f"/transactions/alice/{placed['transaction_id']}", key=key)
+        if status == 200:
+            assert canceled["status"] == "canceled"
+            return canceled
+        assert status == 409 and canceled["error"]["code"] == "conflict"  # settled first; try again
+    raise AssertionError("ten orders in a row settled before they could be canceled")
 
 
 def _raw(api: str, method: str, path: str, headers: dict[str, str], payload: bytes) -> tuple[int, dict, bytes]:

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from werkzeug.test import Client as WsgiClient
 
 from chalicelib.adapters.database import get_engine
-from chalicelib.api.access import ADMIN, OWNER, PUBLIC
+from chalicelib.api.access import ADMIN, OWNER, OWNER_OR_ADMIN, PUBLIC
 from devstack.wsgi import ChaliceWSGI
 from tests.access_table import CREDENTIALS, World, expected, headers_for, request_for, specs
 from tests.integration.conftest import JsonClient
@@ -71,7 +71,8 @@ def snapshot() -> dict[str, Any]:
             "SELECT username, balance, reserved_cash FROM users ORDER BY username",
             "SELECT id, status FROM trades ORDER BY id",
             "SELECT user_id, ticker, quantity, reserved_quantity FROM holdings ORDER BY user_id, ticker",
-            "SELECT ticker, volume FROM stocks ORDER BY ticker",
+            "SELECT ticker, volume, close_price, price_as_of FROM stocks ORDER BY ticker",
+            "SELECT ticker, timestamp FROM price_bars ORDER BY ticker, timestamp",
             "SELECT trade_id FROM outbox ORDER BY trade_id",
             "SELECT id, revoked_at FROM api_keys ORDER BY id")}
 
@@ -111,7 +112,7 @@ def test_a_route_cannot_be_added_without_a_rule() -> None:
     for path, methods in app.routes.items():
         for method, entry in methods.items():
             rule = next(spec.access for spec in routes.specs if (spec.path, spec.method) == (path, method))
-            assert rule in (PUBLIC, OWNER, ADMIN)
+            assert rule in (PUBLIC, OWNER, OWNER_OR_ADMIN, ADMIN)
             assert (entry.authorizer is not None) == (rule != PUBLIC), f"{method} {path}"
     router = Router(Chalice("probe"), authorizer=None)
     with pytest.raises(TypeError):

@@ -63,7 +63,7 @@ def test_openapi_document_lists_every_route_with_its_models(api) -> None:
     error = place["responses"]["409"]["content"]["application/json"]["schema"]
     assert error == {"$ref": "#/components/schemas/ErrorOut"}
     listing = document["paths"]["/transactions/{user_id}"]["get"]
-    assert {p["name"] for p in listing["parameters"]} == {"user_id", "limit", "cursor"}
+    assert {p["name"] for p in listing["parameters"]} == {"user_id", "limit", "cursor", "status"}
     assert {"Link", "X-Next-Cursor"} <= set(listing["responses"]["200"]["headers"])
 
 

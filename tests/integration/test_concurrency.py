@@ -1,10 +1,12 @@
-"""The spec's invariants after a concurrent storm with every message delivered twice, and after a poller dies
-between committing a settlement and deleting its messages."""
+"""The spec's invariants after a concurrent storm with every message delivered twice, after cancels racing the
+settlement of the same trades, and after a poller dies between committing a settlement and deleting its
+messages."""
 from __future__ import annotations
 
 import json
 import random
 import threading
+import uuid
 from collections import Counter
 from decimal import Decimal
 
@@ -12,8 +14,9 @@ from sqlalchemy import text
 
 from chalicelib.adapters.database import get_engine
 from chalicelib.api.shapes import NewStock, NewTrade, NewUser
-from chalicelib.domain.errors import TradeRefused
+from chalicelib.domain.errors import Conflict, TradeRefused
 from chalicelib.domain.messages import settlement_message
+from chalicelib.services import settlement as services_settlement
 from chalicelib.services import stocks, trades, users
 from chalicelib.services.unit_of_work import UnitOfWork
 from devstack.invariants import violations
@@ -132,4 +135,64 @@ def test_poller_killed_after_commit_before_delete_settles_nothing_twice(sqs, que
     assert set(counts.values()) == {1} and len(counts) == 20
     redelivered = {e["transaction_id"] for e in restarted.events() if e.get("event") == "trade_redelivered"}
     assert redelivered == set(first_batch)
+    check_invariants()
+
+
+def test_cancels_racing_two_pollers_with_every_message_twice_leave_one_final_state_each(sqs, queues,
+                                                                                          start_poller) -> None:
+    """Owners cancel while two pollers settle the same trades, each message delivered twice: every trade ends
+    exactly one of settled, rejected or canceled; a cancel that answered 200 is the trade's final state and one
+    that answered 409 names the state settlement gave it; money and shares add up."""
+    seed_market()
+    rng = random.Random(14)
+    placed: list[tuple[str, str]] = []
+    for _ in range(300):
+        user = rng.choice(list(USERS))
+        order = NewTrade.parse({"user": user, "ticker": rng.choice(list(STOCKS)),
+                                "transaction_type": "buy", "transaction_volume": rng.randint(1, 20)})
+        try:
+            placed.append((user, trades.place(order, None, UnitOfWork()).body["transaction_id"]))
+        except TradeRefused:
+            continue
+    ids = [trade_id for _, trade_id in placed]
+    for start in range(0, len(ids), 10):  # the second delivery of every message
+        entries = [{"Id": str(i), "MessageBody": json.dumps(settlement_message(t))}
+                   for i, t in enumerate(ids[start:start + 10])]
+        assert not sqs.send_message_batch(QueueUrl=queues["queue"], Entries=entries).get("Failed")
+
+    answers: dict[str, tuple[int, str]] = {}
+    lock = threading.Lock()
+
+    def canceler(share: list[tuple[str, str]]) -> None:
+        for user, trade_id in share:
+            try:
+                outcome = (200, services_settlement.cancel(user, uuid.UUID(trade_id), UnitOfWork())["status"])
+            except Conflict as conflict:
+                outcome = (409, conflict.details[0]["value"])
+            with lock:
+                answers[trade_id] = outcome
+
+    to_cancel = rng.sample(placed, len(placed) // 2)
+    pollers = [start_poller(f"poller{i}") for i in range(2)]
+    cancelers = [threading.Thread(target=canceler, args=(to_cancel[i::3],)) for i in range(3)]
+    for thread in cancelers:
+        thread.start()
+    for thread in cancelers:
+        thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in cancelers)
+    assert wait_until_final() == 0
+    while queue_depth(sqs, queues["queue"]):
+        wait_until_final(1)
+    assert [poller.stop() for poller in pollers] == [0, 0]
+
+    with get_engine().connect() as conn:
+        final = dict(conn.execute(text("SELECT id::text, status FROM trades")).all())
+    assert len(final) == len(placed) and set(final.values()) <= {"settled", "rejected", "canceled"}
+    assert len(answers) == len(to_cancel)
+    for trade_id, (status, state) in answers.items():
+        assert final[trade_id] == state and (status == 200) == (state == "canceled"), trade_id
+    canceled = {trade_id for trade_id, state in final.items() if state == "canceled"}
+    assert canceled and len(canceled) < len(to_cancel)  # the race went both ways
+    counts = settled_counts(pollers)
+    assert set(counts) == set(final) - canceled and set(counts.values()) == {1}
     check_invariants()
