@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from tests.integration.helpers import assert_error, body, drain, seed, trade
 from tests.integration.test_orders import bar, no_violations, settle
 
