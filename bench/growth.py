@@ -23,7 +23,7 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
     from chalicelib.adapters.cache import get_cache
     from chalicelib.adapters.database import get_engine
     from chalicelib.api.requests import time_range
-    from chalicelib.api.shapes import PageQuery
+    from chalicelib.api.shapes import TradePageQuery
     from chalicelib.services import history
     from chalicelib.services.unit_of_work import UnitOfWork
 
@@ -45,9 +45,9 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
             middle = ORIGIN + timedelta(minutes=size // 2)
             bounds = (middle.isoformat(), (middle + timedelta(days=1)).isoformat())
             reads = {
-                "first page": lambda: history.list_for_user("grower", PageQuery(), UnitOfWork(), cache),
+                "first page": lambda: history.list_for_user("grower", TradePageQuery(), UnitOfWork(), cache),
                 "range, first page": lambda bounds=bounds: history.list_in_range("grower", time_range(*bounds),
-                                                                                 PageQuery(), UnitOfWork(), cache),
+                                                                                 TradePageQuery(), UnitOfWork(), cache),
             }
             timings[size], plans[size] = {}, {}
             for name, read in reads.items():

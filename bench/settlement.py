@@ -70,7 +70,8 @@ class Market:
             conn.execute(insert(User), [{"id": user, "username": f"u{i}", "balance": self.balances[f"u{i}"]}
                                         for i, user in enumerate(self.users)])
             conn.execute(insert(Stock), [{"ticker": t, "open_price": PRICE, "close_price": PRICE, "high": PRICE,
-                                          "low": PRICE, "volume": FLOAT} for t in self.tickers])
+                                          "low": PRICE, "volume": FLOAT,
+                                          "total_shares": FLOAT + HELD * len(self.users)} for t in self.tickers])
             conn.execute(insert(Holding), [{"user_id": u, "ticker": t, "quantity": HELD}
                                            for u in self.users for t in self.tickers])
 

@@ -1,7 +1,9 @@
 """`make demo`: drive the running stack (`make run`) through the whole story and print each step.
 
 Registers a user, ingests two stocks, buys, sells, has one order refused at placement and one rejected at
-settlement, then reads back balance, holdings and history. Names get a random suffix, so it can run again.
+settlement, moves a price with a new bar, places limit orders on either side of it, cancels a pending order,
+then reads back balance, holdings, bars and history. Names get a random suffix, so it can run again. Each step
+says the status it expects; the demo exits 1 at the first answer that differs.
 
     python -m devstack.demo [--api http://127.0.0.1:8000] [--admin-key KEY]
 """
@@ -14,6 +16,7 @@ import secrets
 import sys
 import time
 import urllib.error
+from datetime import UTC, datetime
 import urllib.request
 from typing import Any
 
@@ -41,10 +44,12 @@ class Api:
             return error.code, json.loads(error.read())
 
     def step(self, title: str, method: str, path: str, body: dict[str, Any] | None = None,
-             key: str | None = None) -> Any:
+             key: str | None = None, expect: int | tuple[int, ...] = (200, 201, 202)) -> Any:
         status, answer = self.call(method, path, body, key)
         print(f"\n== {title}\n   {method} {path}" + (f" {json.dumps(body)}" if body else ""))
         print(f"   -> {status} {json.dumps(answer)}")
+        if status not in (expect if isinstance(expect, tuple) else (expect,)):
+            raise SystemExit(f"expected {expect}, got {status}")
         return answer
 
     def wait_final(self, user: str, trade_id: str, timeout: float = 30) -> Any:
@@ -57,6 +62,12 @@ class Api:
                 return trade
             time.sleep(0.3)
         raise SystemExit(f"transaction {trade_id} still pending after {timeout:.0f} s: are the pollers running?")
+
+    def expect_final(self, user: str, trade_id: str, status: str, reason: str | None = None) -> Any:
+        trade = self.wait_final(user, trade_id)
+        if (trade["status"], trade["reason"]) != (status, reason):
+            raise SystemExit(f"expected {status} ({reason}), got {trade['status']} ({trade['reason']})")
+        return trade
 
 
 def main() -> int:
@@ -88,32 +99,73 @@ def main() -> int:
         "volume": 1000}, key=args.admin_key)
     api.step("ingest a thinly traded stock", "POST", "/stocks", {"ticker": small, "open_price": 2, "close_price": 2,
                                                                   "high": 2, "low": 2, "volume": 5}, key=args.admin_key)
-    api.step("the user's key may not act for anyone else: 403", "GET", "/users/someone_else")
+    api.step("the user's key may not act for anyone else: 403", "GET", "/users/someone_else", expect=403)
     buy = api.step("buy 40 shares (202: accepted, settled asynchronously)", "POST", "/transactions",
                    {"user": user, "ticker": big, "transaction_type": "BUY", "transaction_volume": 40})
-    api.wait_final(user, buy["transaction_id"])
+    api.expect_final(user, buy["transaction_id"], "settled")
     sell = api.step("sell 15 of them", "POST", "/transactions",
                     {"user": user, "ticker": big, "transaction_type": "sell", "transaction_volume": 15})
-    api.wait_final(user, sell["transaction_id"])
+    api.expect_final(user, sell["transaction_id"], "settled")
     api.step("try to buy more than the balance allows (refused at placement: nothing is created)", "POST",
-             "/transactions", {"user": user, "ticker": big, "transaction_type": "buy", "transaction_volume": 500})
+             "/transactions", {"user": user, "ticker": big, "transaction_type": "buy", "transaction_volume": 500},
+             expect=400)
     first = api.step("buy 4 of the 5 shares on offer", "POST", "/transactions",
                      {"user": user, "ticker": small, "transaction_type": "buy", "transaction_volume": 4})
     second = api.step("buy 3 more right away: only 1 will be left", "POST", "/transactions",
                       {"user": user, "ticker": small, "transaction_type": "buy", "transaction_volume": 3})
-    api.wait_final(user, first["transaction_id"])
+    api.expect_final(user, first["transaction_id"], "settled")
     if "transaction_id" in second:
         print("   .. placed before the first settled, so the pre-check saw 5 on offer; settlement re-checks:")
-        api.wait_final(user, second["transaction_id"])  # rejected: insufficient_volume, no money moved
+        api.expect_final(user, second["transaction_id"], "rejected", "insufficient_volume")  # no money moved
     else:
         print("   .. the first had already settled, so the pre-check refused it (had it been placed earlier,"
               " settlement would have rejected it with the same reason)")
     api.step("balance: 10000.00 - 4010.00 + 1503.75 - 8.00", "GET", f"/users/{user}")
     api.step("holdings", "GET", f"/users/{user}/holdings")
+
+    # Prices that move, and orders as traders place them.
+    api.step(f"a new price bar for {big} (an admin key): it is the latest, so {big} now trades at 110.00 with "
+             "800 shares on offer", "POST", f"/stocks/{big}/bars", {
+                 "timestamp": datetime.now(UTC).isoformat(), "open_price": "100.25", "close_price": "110.00",
+                 "high": "111.00", "low": "100.00", "volume": 800}, key=args.admin_key)
+    api.step("the stock reads the bar's prices", "GET", f"/stocks/{big}")
+    low = api.step("a limit buy at 105.00: 5 x 105.00 is set aside, and it fills only at or below 105", "POST",
+                   "/transactions", {"user": user, "ticker": big, "transaction_type": "buy",
+                                     "transaction_volume": 5, "limit_price": "105.00", "time_in_force": "ioc"})
+    api.expect_final(user, low["transaction_id"], "rejected", "limit_not_met")  # 110 > 105: the cash comes back
+    high = api.step("a limit buy at 115.00: it fills at the price, 110.00, and the other 25.00 comes back", "POST",
+                    "/transactions", {"user": user, "ticker": big, "transaction_type": "buy",
+                                      "transaction_volume": 5, "limit_price": "115.00"})
+    api.expect_final(user, high["transaction_id"], "settled")
+    _cancel_one(api, user, big)
+    api.step(f"{big}'s price history, newest first", "GET", f"/stocks/{big}/bars")
+    api.step("balance: 7495.75 - 550.00 for the limit buy (an order that settled before its cancel was sold back "
+             "at the same price)", "GET", f"/users/{user}")
     history = api.step("history, newest first", "GET", f"/transactions/{user}")
     print(f"\nDone: {len(history)} transactions for {user}. See them in the logs: make logs ARGS='--filter {user}'"
           if isinstance(history, list) else "")
     return 0
+
+
+def _cancel_one(api: Api, user: str, ticker: str) -> None:
+    """Place an order and cancel it at once. The pollers take an order up within a fraction of a second, so the
+    cancel may come second: then it is refused 409 naming the order's final state, and the demo tries again."""
+    for _ in range(5):
+        order = api.step("place a buy of 1 and cancel it at once", "POST", "/transactions",
+                         {"user": user, "ticker": ticker, "transaction_type": "buy", "transaction_volume": 1})
+        status, answer = api.call("DELETE", f"/transactions/{user}/{order['transaction_id']}")
+        print(f"   DELETE /transactions/{user}/{order['transaction_id']}\n   -> {status} {json.dumps(answer)}")
+        if status == 200:
+            api.step("cancel it again: the same answer", "DELETE", f"/transactions/{user}/{order['transaction_id']}")
+            api.step("the canceled orders", "GET", f"/transactions/{user}?status=canceled")
+            return
+        if status != 409:
+            raise SystemExit(f"expected 200 or 409, got {status}")
+        print("   .. it settled first (409 names its state); selling that share back and trying again")
+        sold = api.step("sell it back", "POST", "/transactions",
+                        {"user": user, "ticker": ticker, "transaction_type": "sell", "transaction_volume": 1})
+        api.expect_final(user, sold["transaction_id"], "settled")
+    raise SystemExit("five orders in a row settled before the cancel reached them")
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ class Stocks:
         self._session = session
 
     def add(self, values: dict[str, Any]) -> Stock | None:
-        """The new stock, or None if the ticker exists (stock data is immutable)."""
+        """The new stock, or None if the ticker exists (a stock is created once; bars move its prices)."""
         return self._session.execute(
             insert(Stock).values(**values).on_conflict_do_nothing(index_elements=[Stock.ticker]).returning(Stock)
         ).scalar_one_or_none()

@@ -2,6 +2,7 @@
 are what the OpenAPI document declares, and tests hold the domain's views to them."""
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -431,37 +432,33 @@ class PageQuery(RequestModel):
     cursor: Annotated[str, Field(max_length=200)] | None = None
 
 
-Status = Annotated[
-    Literal["pending", "settled", "rejected", "canceled"],
-    BeforeValidator(_to_lower),
-]
+Status = Literal["pending", "settled", "rejected", "canceled"]
 
 
 class TradePageQuery(PageQuery):
     status: Status | None = Field(default=None, description="Only transactions in this status")
 
 
-def _to_bound(value: Any) -> Any:
+def _to_bound(value: Any, *, end_of_day: bool = False) -> Any:
     if not isinstance(value, str):
         return value
     try:
-        return moments.parse(value)
+        return moments.parse(value, end_of_day=end_of_day)
     except (ValueError, OverflowError, InvalidOperation):
         raise ValueError(f"must be {moments.DESCRIPTION}") from None
 
 
-def _to_end_bound(value: Any) -> Any:
-    # A date as the end bound means the whole day, as in transaction ranges.
-    if isinstance(value, str) and moments.DATE.fullmatch(value):
-        return moments.parse(value, end_of_day=True)
-    return _to_bound(value)
+_BOUND_SCHEMA = {"anyOf": [{"type": "string", "pattern": f"^{pattern.pattern}$"} for pattern in moments.PATTERNS]}
+# A date as the end bound means the whole day, as in transaction ranges.
+StartBound = Annotated[datetime, BeforeValidator(_to_bound), WithJsonSchema(_BOUND_SCHEMA)]
+EndBound = Annotated[datetime, BeforeValidator(functools.partial(_to_bound, end_of_day=True)),
+                     WithJsonSchema(_BOUND_SCHEMA)]
 
 
 class BarQuery(PageQuery):
-    start: Annotated[datetime, BeforeValidator(_to_bound)] | None = Field(
-        default=None, description=f"Only bars at or after it: {moments.DESCRIPTION}")
-    end: Annotated[datetime, BeforeValidator(_to_end_bound)] | None = Field(
-        default=None, description=f"Only bars at or before it: {moments.DESCRIPTION}")
+    start: StartBound | None = Field(default=None, description=f"Only bars at or after it: {moments.DESCRIPTION}")
+    end: EndBound | None = Field(default=None, description=f"Only bars at or before it: {moments.DESCRIPTION} "
+                                                            "(a date means through its last microsecond)")
 
     def cross_field_errors(self) -> list[dict[str, Any]]:
         if self.start is not None and self.end is not None and self.start > self.end:

@@ -177,8 +177,8 @@ def test_chalice_local_keeps_working(stack_env: dict[str, str]) -> None:
         server.wait(10)
 
 
-def test_every_route_answers_each_caller_as_its_rule_says_over_make_runs_http(stack_env: dict[str, str],
-                                                                               tmp_path: Path) -> None:
+def test_every_route_answers_each_caller_as_its_rule_says_and_the_demo_runs_over_make_runs_http(
+        stack_env: dict[str, str], tmp_path: Path) -> None:
     stack = Stack(tmp_path / "devstack", {**stack_env, "SIGNUP_LIMIT_PER_WINDOW": "1000"})
     try:
         api, admin = stack.api, stack.info["admin_api_key"]
@@ -200,6 +200,12 @@ def test_every_route_answers_each_caller_as_its_rule_says_over_make_runs_http(st
                     assert json.loads(answer)["error"]["code"] == ("unauthorized" if status == 401 else "forbidden")
                 if status == 401:
                     assert headers["www-authenticate"] == "Bearer"
+        # `make demo` against the same stack: every step answers as it says, cancel, bars and limits included.
+        demo = subprocess.run([sys.executable, "-m", "devstack.demo", "--api", api, "--admin-key", admin], cwd=ROOT,
+                              env=stack_env, capture_output=True, text=True, timeout=300)
+        assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr
+        assert "reason=limit_not_met" in demo.stdout and '"latest": true' in demo.stdout
+        assert '"status": "canceled"' in demo.stdout
     finally:
         assert stack.stop() == 0
 

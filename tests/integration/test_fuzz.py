@@ -144,8 +144,11 @@ def test_fuzz_every_operation_in_one_random_sequence(app_under_test, operations,
                 if (value := known(market, data.draw, field)) is not None:
                     case.body[field] = value
                     case.body.pop("user_id", None) if field == "user" else None
-            if data.draw(st.booleans()):  # an order small enough to be filled
+            if data.draw(st.booleans()):  # an order small enough to be filled, at market or with a fitting limit
                 case.body["transaction_volume"] = data.draw(st.integers(1, 50))
+                case.body.pop("limit_price", None)
+                if data.draw(st.booleans()):
+                    case.body["limit_price"] = data.draw(st.sampled_from(["1", "10.00", "250.5"]))
         # A negative header (a malformed Authorization, say) is sent as generated: it must be refused.
         negative_header = case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER)
         key = None if negative_header else authorization(market, operation, case, data.draw)

@@ -194,8 +194,11 @@ def test_a_bad_limit_price_or_time_in_force_is_a_400_that_places_nothing(api, li
         assert tif is None
         api.delete(f"/transactions/alice/{body(answer)['transaction_id']}")
         return
-    fields = {detail.get("field") for detail in assert_error(answer, 400)["details"]}
-    assert fields & {"limit_price", "time_in_force"}
+    error = assert_error(answer, 400)
+    if error["code"] == "insufficient_funds":  # a limit the money rules accept, too high for the balance
+        assert tif is None
+    else:
+        assert {detail.get("field") for detail in error["details"]} & {"limit_price", "time_in_force"}
     assert scalar("SELECT count(*) FROM trades WHERE status = 'pending'") == 0
 
 
@@ -220,7 +223,7 @@ def test_lists_filter_by_status_each_cached_apart(api) -> None:
     by_status = {status: [t["transaction_id"] for t in body(api.get(f"/transactions/alice?status={status}"))]
                  for status in ("pending", "settled", "rejected", "canceled")}
     assert by_status == {"pending": [ids[3], ids[2]], "settled": [ids[0]], "rejected": [], "canceled": [ids[1]]}
-    assert [t["transaction_id"] for t in body(api.get("/transactions/alice?status=PENDING&limit=1"))] == [ids[3]]
+    assert [t["transaction_id"] for t in body(api.get("/transactions/alice?status=pending&limit=1"))] == [ids[3]]
     in_range = body(api.get("/transactions/alice/2000-01-01/2100-01-01?status=canceled"))
     assert [t["transaction_id"] for t in in_range] == [ids[1]]
 
@@ -240,7 +243,7 @@ def test_paging_a_filtered_list_follows_its_cursor(api) -> None:
     assert [t["transaction_id"] for t in body(first) + second] == [ids[4], ids[2], ids[0]]
 
 
-@pytest.mark.parametrize("status", ["open", "", "pending;", "settled,rejected"])
+@pytest.mark.parametrize("status", ["open", "", "pending;", "settled,rejected", "PENDING", " pending"])
 def test_an_unknown_status_is_a_400(api, status: str) -> None:
     seed(api)
     assert "status" in {d["field"] for d in assert_error(api.get(f"/transactions/alice?status={status}"),
