@@ -16,8 +16,8 @@ import secrets
 import sys
 import time
 import urllib.error
-from datetime import UTC, datetime
 import urllib.request
+from datetime import UTC, datetime
 from typing import Any
 
 from devstack.paths import running_stack
