@@ -139,7 +139,7 @@ def main() -> int:
     api.expect_final(user, high["transaction_id"], "settled")
     _cancel_one(api, user, big)
     api.step(f"{big}'s price history, newest first", "GET", f"/stocks/{big}/bars")
-    api.step("balance: 7495.75 - 550.00 for the limit buy (an order that settled before its cancel was sold back "
+    api.step("balance: 7485.75 - 550.00 for the limit buy (an order that settled before its cancel was sold back "
              "at the same price)", "GET", f"/users/{user}")
     history = api.step("history, newest first", "GET", f"/transactions/{user}")
     print(f"\nDone: {len(history)} transactions for {user}. See them in the logs: make logs ARGS='--filter {user}'"
