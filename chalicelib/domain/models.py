@@ -65,49 +65,51 @@ class User(Base):
         return self.balance - self.reserved_cash
 
 
-class Stock(Base):
-    __tablename__ = "stocks"
-    __table_args__ = (
+class PriceData:
+    """Prices and volume as a stock's current data and each of its bars carry them."""
+
+    open_price: Mapped[Decimal] = mapped_column(Price)
+    close_price: Mapped[Decimal] = mapped_column(Price)
+    high: Mapped[Decimal] = mapped_column(Price)
+    low: Mapped[Decimal] = mapped_column(Price)
+    volume: Mapped[int] = mapped_column(BigInteger)
+
+
+def _price_checks() -> tuple[CheckConstraint, ...]:
+    """The rules PriceData keeps, a set per table."""
+    return (
         CheckConstraint("low >= 0", name="low_non_negative"),
         CheckConstraint("low <= open_price AND open_price <= high", name="open_within_range"),
         CheckConstraint("low <= close_price AND close_price <= high", name="close_within_range"),
         CheckConstraint("volume >= 0", name="volume_non_negative"),
     )
 
+
+class Stock(PriceData, Base):
+    """A stock at its latest bar's prices. `volume` is what is on offer: the latest bar's volume (0..2^31-1) less
+    what settled buys took from it, plus what settled sells gave back."""
+
+    __tablename__ = "stocks"
+    __table_args__ = _price_checks()
+
     ticker: Mapped[str] = mapped_column(String(15), primary_key=True)
-    open_price: Mapped[Decimal] = mapped_column(Price)
-    close_price: Mapped[Decimal] = mapped_column(Price)
-    high: Mapped[Decimal] = mapped_column(Price)
-    low: Mapped[Decimal] = mapped_column(Price)
-    # On offer: the latest bar's volume (0..2^31-1) less what settled buys took from it, plus what sells gave back.
-    volume: Mapped[int] = mapped_column(BigInteger)
     # Shares on offer plus all holdings of this ticker, fixed when the latest bar was applied: settlement moves
     # shares between the two and never changes the sum (the invariant checker holds it to that).
     total_shares: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
-    # The timestamp of the bar the prices above come from; an older bar never moves them.
+    # The timestamp of the bar the prices come from; an older bar never moves them.
     price_as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 
-class PriceBar(Base):
+class PriceBar(PriceData, Base):
     """One bar of a stock's price history; the latest by timestamp is the stock's current price."""
 
     __tablename__ = "price_bars"
-    __table_args__ = (
-        CheckConstraint("low >= 0", name="low_non_negative"),
-        CheckConstraint("low <= open_price AND open_price <= high", name="open_within_range"),
-        CheckConstraint("low <= close_price AND close_price <= high", name="close_within_range"),
-        CheckConstraint("volume >= 0", name="volume_non_negative"),
-    )
+    __table_args__ = _price_checks()
 
     ticker: Mapped[str] = mapped_column(ForeignKey("stocks.ticker"), primary_key=True)
     # Newest-first pages of one ticker's bars read the primary key's index backwards.
     timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    open_price: Mapped[Decimal] = mapped_column(Price)
-    close_price: Mapped[Decimal] = mapped_column(Price)
-    high: Mapped[Decimal] = mapped_column(Price)
-    low: Mapped[Decimal] = mapped_column(Price)
-    volume: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 

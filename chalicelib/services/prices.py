@@ -4,37 +4,22 @@ price current when it runs."""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Protocol
 
 from chalicelib.adapters.cache import Cache
 from chalicelib.config import get_settings
-from chalicelib.domain import moments, paging, views
+from chalicelib.domain import moments, paging, prices, views
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import PriceMoved
+from chalicelib.domain.prices import PriceData
 from chalicelib.services.unit_of_work import UnitOfWork
 
 
-class NewBar(Protocol):
-    """What recording reads (validated at the edge: low <= open, close <= high; not in the future)."""
+class NewBar(PriceData, Protocol):
+    """What recording reads (validated at the edge; not in the future)."""
 
     @property
     def timestamp(self) -> datetime: ...
-
-    @property
-    def open_price(self) -> Decimal: ...
-
-    @property
-    def close_price(self) -> Decimal: ...
-
-    @property
-    def high(self) -> Decimal: ...
-
-    @property
-    def low(self) -> Decimal: ...
-
-    @property
-    def volume(self) -> int: ...
 
 
 class BarPageRequest(paging.PageRequest, Protocol):
@@ -43,9 +28,6 @@ class BarPageRequest(paging.PageRequest, Protocol):
 
     @property
     def end(self) -> datetime | None: ...
-
-
-_PRICES = ("open_price", "close_price", "high", "low", "volume")
 
 
 def record(ticker: str, new: NewBar, uow: UnitOfWork) -> dict[str, Any]:
@@ -57,15 +39,14 @@ def record(ticker: str, new: NewBar, uow: UnitOfWork) -> dict[str, Any]:
         stock = uow.stocks.get_for_update(ticker)
         if stock is None:
             raise NotFound(f"stock {ticker!r} not found")
-        bar = uow.bars.add({"ticker": ticker, "timestamp": new.timestamp,
-                            **{name: getattr(new, name) for name in _PRICES}})
+        bar = uow.bars.add({"ticker": ticker, "timestamp": new.timestamp, **prices.values(new)})
         if bar is None:
             raise Conflict(f"stock {ticker!r} already has a bar at {views.moment(new.timestamp)}",
                            [{"field": "timestamp"}])
         latest = bar.timestamp > stock.price_as_of
         if latest:
-            for name in _PRICES:
-                setattr(stock, name, getattr(bar, name))
+            for name, value in prices.values(bar).items():
+                setattr(stock, name, value)
             stock.total_shares = bar.volume + uow.holdings.total_held(ticker)
             stock.price_as_of = bar.timestamp
             uow.session.flush()

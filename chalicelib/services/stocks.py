@@ -2,49 +2,31 @@
 stocks back (cache-aside, a page at a time)."""
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any, Protocol
 
 from chalicelib.adapters.cache import Cache
 from chalicelib.config import get_settings
-from chalicelib.domain import paging, views
+from chalicelib.domain import paging, prices, views
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import StockIngested
+from chalicelib.domain.prices import PriceData
 from chalicelib.services.unit_of_work import UnitOfWork
 
 
-class NewStock(Protocol):
-    """What ingestion reads (validated at the edge: low <= open, close <= high)."""
-
+class NewStock(PriceData, Protocol):
     @property
     def ticker(self) -> str: ...
-
-    @property
-    def open_price(self) -> Decimal: ...
-
-    @property
-    def close_price(self) -> Decimal: ...
-
-    @property
-    def high(self) -> Decimal: ...
-
-    @property
-    def low(self) -> Decimal: ...
-
-    @property
-    def volume(self) -> int: ...
 
 
 def ingest(new: NewStock, uow: UnitOfWork) -> dict[str, Any]:
     """The stock, with its data as its first bar (timestamped now): nothing is on offer but its volume yet."""
-    prices = {"open_price": new.open_price, "close_price": new.close_price, "high": new.high, "low": new.low,
-              "volume": new.volume}
+    data = prices.values(new)
     with uow:
-        stock = uow.stocks.add({"ticker": new.ticker, **prices, "total_shares": new.volume})
+        stock = uow.stocks.add({"ticker": new.ticker, **data, "total_shares": new.volume})
         if stock is None:
             raise Conflict(f"stock {new.ticker!r} already exists; its prices move by new bars "
                            f"(POST /stocks/{new.ticker}/bars)", [{"field": "ticker"}])
-        uow.bars.add({"ticker": stock.ticker, "timestamp": stock.price_as_of, **prices})
+        uow.bars.add({"ticker": stock.ticker, "timestamp": stock.price_as_of, **data})
         uow.record(StockIngested(stock.ticker, views.stock(stock)))
         uow.commit()
     return views.stock_created(stock)
