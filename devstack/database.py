@@ -1,6 +1,8 @@
 """Create, migrate and drop databases on a PostgreSQL server (tests and the local stack)."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -34,11 +36,23 @@ def drop_database(server_url: str, name: str) -> None:
 
 
 def migrate(database_url: str, revision: str = "head") -> None:
-    """Bring the database to `revision` with the project's Alembic migrations."""
+    """Bring the database up to `revision` with the project's Alembic migrations."""
     from alembic import command
+
+    command.upgrade(_alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str) -> None:
+    """Take the database back down to `revision`."""
+    from alembic import command
+
+    command.downgrade(_alembic_config(database_url), revision)
+
+
+def _alembic_config(database_url: str) -> Any:
     from alembic.config import Config
 
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
     config.attributes["database_url"] = database_url
-    command.upgrade(config, revision)
+    return config
