@@ -39,7 +39,8 @@ def test_0004_turns_each_stock_into_its_first_bar_without_loss(old_database: tup
             (gen_random_uuid(), :a, 'AAPL', 'buy', 100, 'settled', 10, 1000, now(), NULL, 0),
             (gen_random_uuid(), :a, 'AAPL', 'sell', 30, 'settled', 10, 300, now(), NULL, 0),
             (gen_random_uuid(), :b, 'AAPL', 'buy', 99, 'rejected', NULL, NULL, NULL, 'insufficient_funds', 0),
-            (gen_random_uuid(), :a, 'AAPL', 'buy', 10, 'pending', NULL, NULL, NULL, NULL, 100)"""), {"a": alice, "b": bob})
+            (gen_random_uuid(), :a, 'AAPL', 'buy', 10, 'pending', NULL, NULL, NULL, NULL, 100)"""),
+                     {"a": alice, "b": bob})
         conn.execute(text("INSERT INTO holdings (user_id, ticker, quantity) VALUES (:a, 'AAPL', 70)"), {"a": alice})
         before = {table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
                   for table in ("users", "stocks", "trades", "holdings")}
