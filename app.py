@@ -21,7 +21,16 @@ from chalicelib.config import get_settings
 from chalicelib.services.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
-    from chalicelib.api.shapes import BarQuery, NewBar, NewStock, NewTrade, NewUser, PageQuery, TradePageQuery
+    from chalicelib.api.shapes import (
+        NewBar,
+        NewCashMovement,
+        NewStock,
+        NewTrade,
+        NewUser,
+        PageQuery,
+        RangeQuery,
+        TradePageQuery,
+    )
 
 # Logs are powertools' JSON lines on the same "tradeapi" logger; Chalice's own text handler would repeat them.
 app = Chalice(app_name="tradeapi", configure_logs=False)
@@ -57,10 +66,38 @@ def get_user(request: Request, username: str) -> Response:
 
 
 @routes.route("/users/{username}/holdings", access=OWNER, query="PageQuery", response="list[HoldingOut]",
-              summary="A user's positions and the shares not promised to pending sells (paged)",
-              errors=(400, 404, 503), paged=True)
+              summary="A user's positions: shares, those not promised to pending sells, average entry price, cost "
+              "basis, market value and unrealized P/L (paged)", errors=(400, 404, 503), paged=True)
 def get_holdings(request: Request, username: str, query: PageQuery) -> Response:
     return page_response(request, services.portfolio.holdings(username, query, UnitOfWork()))
+
+
+@routes.route("/users/{username}/deposits", methods=("POST",), access=OWNER, body="NewCashMovement",
+              response="CashMoved", status=201, headers=("Idempotency-Key",), errors=(*BODY_ERRORS, 404, 409),
+              summary="Deposit cash: a journal entry, and the balance grows by the amount")
+def deposit(request: Request, username: str, body: NewCashMovement) -> Response:
+    return _cash_moved(services.cash.move(username, "deposit", body.amount, requests.idempotency_key(request),
+                                          UnitOfWork()))
+
+
+@routes.route("/users/{username}/withdrawals", methods=("POST",), access=OWNER, body="NewCashMovement",
+              response="CashMoved", status=201, headers=("Idempotency-Key",), errors=(*BODY_ERRORS, 404, 409),
+              summary="Withdraw cash, at most the available balance (else 400 insufficient_funds): a journal entry")
+def withdraw(request: Request, username: str, body: NewCashMovement) -> Response:
+    return _cash_moved(services.cash.move(username, "withdrawal", body.amount, requests.idempotency_key(request),
+                                          UnitOfWork()))
+
+
+def _cash_moved(moved: Any) -> Response:
+    return json_response(moved.body, 201, {"Idempotent-Replayed": "true"} if moved.replayed else None)
+
+
+@routes.route("/users/{username}/activities", access=OWNER, query="RangeQuery", response="list[ActivityOut]",
+              summary="Fills, rejections, cancels, deposits and withdrawals, newest first, optionally with start <= "
+              "timestamp <= end (paged, cached)", errors=(400, 404, 503), paged=True, reads_cache_first=True)
+def list_activities(request: Request, username: str, query: RangeQuery) -> Response:
+    return page_response(request, services.activities.list_for_user(username, (query.start, query.end), query,
+                                                                    UnitOfWork(), get_cache()))
 
 
 @routes.route("/users/{username}/keys", methods=("POST",), access=OWNER, status=201, response="KeyCreated",
@@ -108,10 +145,10 @@ def record_bar(request: Request, ticker: str, body: NewBar) -> Response:
     return json_response(services.prices.record(ticker, body, UnitOfWork()), status=201)
 
 
-@routes.route("/stocks/{ticker}/bars", access=PUBLIC, query="BarQuery", response="list[BarOut]",
+@routes.route("/stocks/{ticker}/bars", access=PUBLIC, query="RangeQuery", response="list[BarOut]",
               summary="A stock's price bars, newest first, optionally with start <= timestamp <= end (paged, cached)",
               errors=(400, 404, 503), paged=True)
-def list_bars(request: Request, ticker: str, query: BarQuery) -> Response:
+def list_bars(request: Request, ticker: str, query: RangeQuery) -> Response:
     return page_response(request, services.prices.history(ticker, query, UnitOfWork(), get_cache()))
 
 

@@ -86,8 +86,8 @@ def _seed() -> uuid.UUID:
 
     user_id = uuid.uuid4()
     with get_engine().begin() as conn:
-        conn.execute(text("INSERT INTO users (id, username, balance) VALUES (:id, 'grower', 0), "
-                          "(gen_random_uuid(), 'neighbour', 0)"), {"id": user_id})
+        conn.execute(text("INSERT INTO users (id, username, balance, starting_balance) VALUES (:id, 'grower', 0, 0), "
+                          "(gen_random_uuid(), 'neighbour', 0, 0)"), {"id": user_id})
         conn.execute(text("INSERT INTO stocks (ticker, open_price, close_price, high, low, volume, total_shares) "
                           "VALUES ('GROW', 1, 1, 1, 1, 0, 0)"))
     return user_id

@@ -67,7 +67,8 @@ class Market:
         self.balances = {f"u{i}": Decimal("10000000.00") for i in range(users)}
         self.volumes = dict.fromkeys(self.tickers, FLOAT + HELD * users)
         with get_engine().begin() as conn:
-            conn.execute(insert(User), [{"id": user, "username": f"u{i}", "balance": self.balances[f"u{i}"]}
+            conn.execute(insert(User), [{"id": user, "username": f"u{i}", "balance": self.balances[f"u{i}"],
+                                         "starting_balance": self.balances[f"u{i}"]}
                                         for i, user in enumerate(self.users)])
             conn.execute(insert(Stock), [{"ticker": t, "open_price": PRICE, "close_price": PRICE, "high": PRICE,
                                           "low": PRICE, "volume": FLOAT,

@@ -2,7 +2,7 @@
 Returns what broke (an empty list when all hold), so tests and benchmarks can report every violation at once."""
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -14,7 +14,7 @@ def violations(conn: Connection, initial_balances: dict[str, Decimal], initial_v
         return list(conn.execute(text(sql)))
 
     found = [*_negatives(rows), *_shares_conserved(rows, initial_volumes), *_money_conserved(rows, initial_balances),
-             *_final_trades_consistent(rows), *_reservations_match_pending(rows)]
+             *realized_pl_adds_up(conn), *_final_trades_consistent(rows), *_reservations_match_pending(rows)]
     if all_final:
         pending = rows("SELECT count(*) FROM trades WHERE status = 'pending'")[0][0]
         if pending:
@@ -53,19 +53,45 @@ def _shares_conserved(rows: Rows, initial_volumes: dict[str, int]) -> list[str]:
 
 
 def _money_conserved(rows: Rows, initial_balances: dict[str, Decimal]) -> list[str]:
-    """Each balance is its starting cash minus settled buys plus settled sells."""
-    flows = dict(rows("""
-        SELECT u.username,
-               COALESCE(SUM(CASE WHEN t.side = 'sell' THEN t.total ELSE -t.total END)
-                        FILTER (WHERE t.status = 'settled'), 0)
-        FROM users u LEFT JOIN trades t ON t.user_id = u.id GROUP BY u.username"""))
-    found = [f"{username}: balance {balance} != initial {initial_balances[username]} "
-             f"+ settled flows {flows.get(username, 0)}"
-             for username, balance in rows("SELECT username, balance FROM users")
-             if username in initial_balances and balance != initial_balances[username] + flows.get(username, 0)]
-    total = rows("SELECT COALESCE(SUM(balance), 0) FROM users")[0][0]
-    if total - sum(flows.values(), Decimal(0)) != sum(initial_balances.values(), Decimal(0)):
-        found.append(f"sum of balances {total} - settled flows != sum of initial balances")
+    """Each balance is its starting cash plus deposits, less withdrawals, less settled buys, plus settled sells (and
+    the starting cash is what the caller registered, where it says)."""
+    accounts = rows("""
+        SELECT u.username, u.balance, u.starting_balance,
+               COALESCE((SELECT SUM(CASE WHEN c.kind = 'deposit' THEN c.amount ELSE -c.amount END)
+                         FROM cash_movements c WHERE c.user_id = u.id), 0),
+               COALESCE((SELECT SUM(CASE WHEN t.side = 'sell' THEN t.total ELSE -t.total END)
+                         FROM trades t WHERE t.user_id = u.id AND t.status = 'settled'), 0)
+        FROM users u""")
+    found = []
+    for username, balance, starting, moved, traded in accounts:
+        if balance != starting + moved + traded:
+            found.append(f"{username}: balance {balance} != starting {starting} + deposits - withdrawals {moved} "
+                         f"+ settled flows {traded}")
+        if username in initial_balances and starting != initial_balances[username]:
+            found.append(f"{username}: starting balance {starting} != registered {initial_balances[username]}")
+    return found
+
+
+def realized_pl_adds_up(conn: Connection) -> list[str]:
+    """Per user and ticker, to the cent: settled sells less settled buys == realized P/L less the cost basis of the
+    shares still held (each sell realizes its proceeds less the cost of what it sold; the rest of what the buys
+    cost is still in the position). With market value added to both sides: realized + unrealized P/L equals
+    proceeds + market value - cost, so P/L sums to the cent."""
+    rows = conn.execute(text("""
+        SELECT h.user_id, h.ticker, h.quantity, h.average_entry_price,
+               COALESCE(SUM(CASE WHEN t.side = 'sell' THEN t.total ELSE -t.total END), 0) AS flows,
+               COALESCE(SUM(t.realized_pl), 0) AS realized
+        FROM holdings h LEFT JOIN trades t
+          ON t.user_id = h.user_id AND t.ticker = h.ticker AND t.status = 'settled'
+        GROUP BY h.user_id, h.ticker, h.quantity, h.average_entry_price""")).all()
+    found = []
+    for row in rows:
+        with localcontext() as exact:
+            exact.prec = 60
+            derived = (row.realized - row.average_entry_price * row.quantity).quantize(Decimal("0.01"))
+        if derived != row.flows:
+            found.append(f"{row.user_id}/{row.ticker}: realized {row.realized} - cost basis "
+                         f"{row.average_entry_price} x {row.quantity} = {derived} != settled flows {row.flows}")
     return found
 
 

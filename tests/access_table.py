@@ -58,6 +58,7 @@ def request_for(spec: RouteSpec, world: World) -> tuple[str, bytes]:
         "NewStock": {"ticker": f"T{unique.upper()}", "open_price": 1, "close_price": 1, "high": 1, "low": 1,
                      "volume": 10},
         "NewTrade": {"user": "alice", "ticker": "AAPL", "transaction_type": "buy", "transaction_volume": 1},
+        "NewCashMovement": {"amount": "1.00"},
         # A timestamp of its own (an older bar than the latest is recorded all the same): never a duplicate.
         "NewBar": {"timestamp": (datetime.now(UTC) - timedelta(days=1, microseconds=uuid.uuid4().int % 10**10))
                    .isoformat(), "open_price": 1, "close_price": 1, "high": 1, "low": 1, "volume": 10}}

@@ -27,6 +27,17 @@ class CacheKeys:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
 
+    @staticmethod
+    def user_ref(ref: str) -> str:
+        """One spelling per user reference: a user id in any case or hyphenation is its canonical UUID, so every
+        spelling shares one cache entry (and one invalidation); a username is itself."""
+        import uuid
+
+        try:
+            return str(uuid.UUID(ref))
+        except ValueError:
+            return ref
+
     def user(self, username: str) -> str:
         return f"{self.prefix}:user:{username}"
 
@@ -65,6 +76,14 @@ class CacheKeys:
 
     def rate_window(self, principal: str, window: int) -> str:
         return f"{self.prefix}:rate:{principal}:{window}"
+
+    def activities(self, user: str, query: str) -> str:
+        """A page of `GET /users/{user}/activities`; `query` holds the range bounds, limit and cursor."""
+        return f"{self.prefix}:activities:{user}:{query}"
+
+    def activity_keys(self, user_id: str) -> str:
+        """A set naming every cached page of the user's activities, so one write can drop them all."""
+        return f"{self.prefix}:activity_keys:{user_id}"
 
     def transaction_keys(self, user_id: str) -> str:
         """A set naming every cached list of the user's transactions, so one write can drop them all."""

@@ -56,6 +56,7 @@ class PlacedRow:
     reason: None = None
     settled_at: None = None
     canceled_at: None = None
+    realized_pl: None = None
 
 
 def place(conn: Connection, *, trade_id: uuid.UUID, user_ref: str, ticker: str, side: str, volume: int,

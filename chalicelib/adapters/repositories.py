@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, tuple_, update
+from sqlalchemy import and_, case, delete, func, null, or_, select, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from chalicelib.adapters import batch_statements as batch
 from chalicelib.domain.errors import NotFound
-from chalicelib.domain.models import ApiKey, Holding, OutboxMessage, PriceBar, Stock, Trade, User
+from chalicelib.domain.models import ApiKey, CashMovement, Holding, OutboxMessage, PriceBar, Stock, Trade, User
 
 # Rows are locked FOR NO KEY UPDATE (key_share=True): what is changed is never a key, and the weaker lock leaves
 # the KEY SHARE locks that foreign-key checks take free. A trade's insert checks its stock and user that way: with
@@ -28,7 +28,7 @@ class Users:
     def add(self, username: str, balance: Decimal) -> User | None:
         """The new user, or None if the username is taken."""
         return self._session.execute(
-            insert(User).values(username=username, balance=balance)
+            insert(User).values(username=username, balance=balance, starting_balance=balance)
             .on_conflict_do_nothing(index_elements=[User.username]).returning(User)
         ).scalar_one_or_none()
 
@@ -119,10 +119,24 @@ class Holdings:
             select(Holding).where(Holding.user_id == user_id, Holding.ticker == ticker)
             .with_for_update(key_share=True))
 
-    def page(self, user_id: uuid.UUID, after: str | None, limit: int) -> list[Holding]:
-        """Positions with shares, by ticker."""
-        query = select(Holding).where(Holding.user_id == user_id, Holding.quantity > 0)
-        return list(self._session.scalars(_by_ticker(query, Holding.ticker, after, limit)))
+    def page(self, user_id: uuid.UUID, after: str | None, limit: int) -> list[Any]:
+        """Positions with shares, by ticker, each with its stock's current close price (`close_price`)."""
+        query = (select(Holding.ticker, Holding.quantity, Holding.reserved_quantity, Holding.average_entry_price,
+                        Stock.close_price)
+                 .join(Stock, Stock.ticker == Holding.ticker)
+                 .where(Holding.user_id == user_id, Holding.quantity > 0))
+        return list(self._session.execute(_by_ticker(query, Holding.ticker, after, limit)))
+
+    def market_value(self, user_id: uuid.UUID) -> Decimal:
+        """What all the user's shares are worth at their stocks' current close prices."""
+        return Decimal(self._session.scalar(
+            select(func.coalesce(func.sum(Holding.quantity * Stock.close_price), 0))
+            .join(Stock, Stock.ticker == Holding.ticker).where(Holding.user_id == user_id)) or 0)
+
+    def holders(self, ticker: str) -> list[str]:
+        """The usernames of everyone holding shares of `ticker`."""
+        return list(self._session.scalars(select(User.username).join(Holding, Holding.user_id == User.id)
+                                          .where(Holding.ticker == ticker, Holding.quantity > 0)))
 
     def total_held(self, ticker: str) -> int:
         """Shares of `ticker` held by all users. Exact only while the stock's row is locked: settlement changes
@@ -182,7 +196,7 @@ class Trades:
 
     def record_settlements(self, decisions: dict[uuid.UUID, dict[str, Any]],
                            balances: dict[uuid.UUID, tuple[Decimal, Decimal]],
-                           holdings: dict[tuple[uuid.UUID, str], tuple[int, int]],
+                           holdings: dict[tuple[uuid.UUID, str], tuple[int, int, Decimal]],
                            volumes: dict[str, int]) -> None:
         """A batch's outcome in one round trip, whatever its size: each trade's status, price and total, and the
         balances, holdings and stock volumes the batch left (only trades still pending are written)."""
@@ -192,13 +206,64 @@ class Trades:
                            reserved_cash=[reserved for _, reserved in balances.values()]),
             **batch.params("new_holdings", user_id=[user for user, _ in holdings],
                            ticker=[ticker for _, ticker in holdings],
-                           quantity=[quantity for quantity, _ in holdings.values()],
-                           reserved_quantity=[reserved for _, reserved in holdings.values()]),
+                           quantity=[quantity for quantity, _, _ in holdings.values()],
+                           reserved_quantity=[reserved for _, reserved, _ in holdings.values()],
+                           average_entry_price=[average for _, _, average in holdings.values()]),
             **batch.params("new_stocks", ticker=list(volumes), volume=list(volumes.values())),
             **batch.params("new_trades", id=list(decisions), **{
                 column: [decision[column] for decision in decisions.values()]
-                for column in ("status", "reason", "total", "price", "settled_at", "canceled_at")}),
+                for column in ("status", "reason", "total", "price", "settled_at", "canceled_at", "rejected_at",
+                               "realized_pl")}),
         })
+
+
+class CashMovements:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, **columns: Any) -> CashMovement:
+        movement = CashMovement(**columns)
+        self._session.add(movement)
+        self._session.flush()  # its id and timestamp are read back for the answer
+        return movement
+
+    def by_idempotency_key(self, user_id: uuid.UUID, key: str) -> CashMovement | None:
+        return self._session.scalar(select(CashMovement).where(CashMovement.user_id == user_id,
+                                                               CashMovement.idempotency_key == key))
+
+
+class Activities:
+    """One user's fills, rejections, cancels, deposits and withdrawals as one newest-first list."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def page(self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int,
+             between: tuple[datetime | None, datetime | None]) -> list[Any]:
+        """Rows of (kind, id, at, amount, ticker, side, volume, price, reason), newest first, after the (at, id)
+        of the last one shown, within `between` (either bound may be open)."""
+        at = func.coalesce(Trade.settled_at, Trade.rejected_at, Trade.canceled_at)
+        kind = case((Trade.status == "settled", "fill"), (Trade.status == "rejected", "rejection"),
+                    else_="cancel")
+        trades = (select(kind.label("kind"), Trade.id.label("id"), at.label("at"), Trade.total.label("amount"),
+                         Trade.ticker.label("ticker"), Trade.side.label("side"), Trade.volume.label("volume"),
+                         Trade.price.label("price"), Trade.reason.label("reason"))
+                  .where(Trade.user_id == user_id, Trade.status != "pending"))
+        cash = (select(CashMovement.kind.label("kind"), CashMovement.id.label("id"),
+                       CashMovement.created_at.label("at"), CashMovement.amount.label("amount"),
+                       null().label("ticker"), null().label("side"),
+                       null().label("volume"), null().label("price"), null().label("reason"))
+                .where(CashMovement.user_id == user_id))
+        start, end = between
+        if start is not None:
+            trades, cash = trades.where(at >= start), cash.where(CashMovement.created_at >= start)
+        if end is not None:
+            trades, cash = trades.where(at <= end), cash.where(CashMovement.created_at <= end)
+        if after is not None:
+            trades = trades.where(tuple_(at, Trade.id) < tuple_(*after))
+            cash = cash.where(tuple_(CashMovement.created_at, CashMovement.id) < tuple_(*after))
+        feed = union_all(trades, cash).subquery()
+        return list(self._session.execute(select(feed).order_by(feed.c.at.desc(), feed.c.id.desc()).limit(limit + 1)))
 
 
 class Outbox:

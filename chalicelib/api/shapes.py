@@ -242,8 +242,10 @@ class ResponseModel(BaseModel):
 class UserOut(ResponseModel):
     user_id: uuid.UUID
     username: str
-    balance: MoneyOut
-    available_balance: MoneyOut
+    balance: MoneyOut = Field(description="Cash")
+    available_balance: MoneyOut = Field(description="Cash less what pending buys set aside")
+    buying_power: MoneyOut = Field(description="What a new buy or a withdrawal may use: the available balance")
+    equity: MoneyOut = Field(description="Cash plus the market value of every position, at current close prices")
     created_at: datetime
 
 
@@ -374,6 +376,7 @@ class TradeOut(ResponseModel):
     settled_at: datetime | None
     canceled_at: datetime | None
     limit_price: MoneyOut | None = Field(description="null for a market order")
+    realized_pl: MoneyOut | None = Field(description="A settled sell's (price - average entry price) x volume")
     time_in_force: Literal["ioc"]
     client_order_id: str | None
 
@@ -387,9 +390,57 @@ class TradeCanceled(TradeOut):
 
 
 class HoldingOut(ResponseModel):
+    """A position. Figures are computed unrounded and rounded half-even to cents once, here."""
+
     ticker: str
     quantity: int
-    available: int
+    available: int = Field(description="Shares not set aside for pending sells")
+    average_entry_price: MoneyOut = Field(description="Weighted average cost of the shares held: recomputed by "
+                                                      "each settled buy, unchanged by sells")
+    current_price: MoneyOut = Field(description="The stock's current close price")
+    cost_basis: MoneyOut = Field(description="average_entry_price x quantity")
+    market_value: MoneyOut = Field(description="current_price x quantity")
+    unrealized_pl: MoneyOut = Field(description="market_value - cost_basis")
+    unrealized_plpc: str | None = Field(pattern=r"^-?\d+\.\d{6}$", description=(
+        "unrealized_pl / cost_basis as a fraction (\"0.052500\" is 5.25 %); null when the cost basis is 0"))
+
+
+class NewCashMovement(RequestModel):
+    amount: Money
+
+    def cross_field_errors(self) -> list[dict[str, Any]]:
+        if self.amount <= 0:
+            return [{"field": "amount", "message": "must be > 0", "type": "greater_than"}]
+        return []
+
+
+class CashMovementOut(ResponseModel):
+    id: uuid.UUID
+    type: Literal["deposit", "withdrawal"]
+    amount: MoneyOut
+    timestamp: datetime
+
+
+class CashMoved(ResponseModel):
+    message: str
+    movement: CashMovementOut
+    balance: MoneyOut
+    available_balance: MoneyOut
+
+
+class ActivityOut(ResponseModel):
+    """One entry of the activity feed."""
+
+    type: Literal["fill", "rejection", "cancel", "deposit", "withdrawal"]
+    id: uuid.UUID = Field(description="The transaction's id, or the cash movement's")
+    timestamp: datetime = Field(description="When it happened: settled, rejected, canceled or moved")
+    amount: MoneyOut | None = Field(description="The cash a fill (its total), deposit or withdrawal moved; null for "
+                                                "a rejection or a cancel")
+    ticker: str | None
+    side: Literal["buy", "sell"] | None
+    volume: int | None
+    price: MoneyOut | None
+    reason: str | None
 
 
 class ErrorDetail(BaseModel):
@@ -455,9 +506,9 @@ EndBound = Annotated[datetime, BeforeValidator(functools.partial(_to_bound, end_
                      WithJsonSchema(_BOUND_SCHEMA)]
 
 
-class BarQuery(PageQuery):
-    start: StartBound | None = Field(default=None, description=f"Only bars at or after it: {moments.DESCRIPTION}")
-    end: EndBound | None = Field(default=None, description=f"Only bars at or before it: {moments.DESCRIPTION} "
+class RangeQuery(PageQuery):
+    start: StartBound | None = Field(default=None, description=f"Only items at or after it: {moments.DESCRIPTION}")
+    end: EndBound | None = Field(default=None, description=f"Only items at or before it: {moments.DESCRIPTION} "
                                                             "(a date means through its last microsecond)")
 
     def cross_field_errors(self) -> list[dict[str, Any]]:

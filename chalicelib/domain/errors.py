@@ -73,13 +73,14 @@ class ServiceUnavailable(ApiError):
     code = "service_unavailable"
 
 
-class TradeRefused(ApiError):
-    """The placement pre-check failed: nothing was created. The code is the reason (insufficient_funds, ...)."""
+class Refused(ApiError):
+    """What is available does not cover the request (an order's pre-check, a withdrawal): nothing was created.
+    The code is the reason (insufficient_funds, ...)."""
 
     status = 400
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message, [{"field": "transaction_volume", "reason": reason}])
+    def __init__(self, reason: str, message: str, field: str = "transaction_volume") -> None:
+        super().__init__(message, [{"field": field, "reason": reason}])
         self.code = reason
 
 

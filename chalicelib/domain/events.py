@@ -64,10 +64,20 @@ class TradeCanceled:
 @dataclass(frozen=True)
 class PriceMoved:
     """A bar was recorded for a stock; `view` is the stock as it now reads (its price moves if the bar is the
-    latest)."""
+    latest, and with it the equity of each of `holders`)."""
 
     ticker: str
     view: dict[str, Any]
+    holders: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CashMoved:
+    movement_id: uuid.UUID
+    user_id: uuid.UUID
+    username: str
+    kind: str  # deposit or withdrawal
+    amount: str
 
 
 @dataclass(frozen=True)
@@ -87,5 +97,5 @@ class KeyRevoked:
     key_id: str
 
 
-Event = (UserRegistered | StockIngested | PriceMoved | TradePlaced | TradeCanceled | TradesSettled | KeyIssued
-         | KeyRevoked)
+Event = (UserRegistered | StockIngested | PriceMoved | TradePlaced | TradeCanceled | TradesSettled | CashMoved
+         | KeyIssued | KeyRevoked)

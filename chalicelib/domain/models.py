@@ -27,6 +27,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # Prices fit 9,999,999,999.99; balances and totals are price x volume (volume up to 10^9) plus gains.
 Price = Numeric(12, 2)
 Amount = Numeric(24, 2)
+# Averages and the P/L derived from them, kept unrounded (to 20 places) so that sums of them stay exact to the
+# cent; they are rounded half-even to cents once, where an answer shows them.
+Exact = Numeric(40, 20)
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -56,6 +59,8 @@ class User(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     username: Mapped[str] = mapped_column(String(50), unique=True)
     balance: Mapped[Decimal] = mapped_column(Amount)
+    # The cash registered with: balance = starting_balance + deposits - withdrawals - settled buys + settled sells.
+    starting_balance: Mapped[Decimal] = mapped_column(Amount)
     # Cash promised to pending buys; available_balance = balance - reserved_cash.
     reserved_cash: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0"), server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
@@ -126,6 +131,9 @@ class Holding(Base):
     quantity: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     # Shares promised to pending sells; available = quantity - reserved_quantity.
     reserved_quantity: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    # The weighted average cost of the shares held: recomputed by each settled buy, unchanged by sells, 0 when
+    # none are held.
+    average_entry_price: Mapped[Decimal] = mapped_column(Exact, default=Decimal("0"), server_default=text("0"))
 
 
 class Trade(Base):
@@ -142,6 +150,8 @@ class Trade(Base):
         ),
         CheckConstraint("(status = 'rejected') = (reason IS NOT NULL)", name="rejected_has_reason"),
         CheckConstraint("(status = 'canceled') = (canceled_at IS NOT NULL)", name="canceled_has_time"),
+        CheckConstraint("(status = 'rejected') = (rejected_at IS NOT NULL)", name="rejected_has_time"),
+        CheckConstraint("realized_pl IS NULL OR (status = 'settled' AND side = 'sell')", name="realized_on_sells"),
         CheckConstraint("limit_price >= 0", name="limit_price_non_negative"),
         CheckConstraint("time_in_force IN ('ioc')", name="time_in_force_known"),
         CheckConstraint("reserved_cash >= 0 AND reserved_quantity >= 0", name="reservations_non_negative"),
@@ -175,6 +185,9 @@ class Trade(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.clock_timestamp())
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     canceled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rejected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A settled sell's (price - average entry price) x volume.
+    realized_pl: Mapped[Decimal | None] = mapped_column(Exact)
     # A buy settles only at or below it, a sell at or above; None is a market order.
     limit_price: Mapped[Decimal | None] = mapped_column(Price)
     # "ioc" (immediate or cancel): settled by the first settlement that takes it up, or rejected; never waits.
@@ -182,6 +195,29 @@ class Trade(Base):
     client_order_id: Mapped[str | None] = mapped_column(String(48))
     # "header:<Idempotency-Key>" or "order:<client_order_id>": two key spaces that never meet.
     idempotency_key: Mapped[str | None] = mapped_column(String(300))
+    # sha256 of the canonical request, so a reused key with another body is told apart.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+
+
+class CashMovement(Base):
+    """One entry of a user's cash journal: a deposit or a withdrawal."""
+
+    __tablename__ = "cash_movements"
+    __table_args__ = (
+        CheckConstraint("kind IN ('deposit', 'withdrawal')", name="kind_known"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        # Newest-first pages of a user's activities.
+        Index("ix_cash_movements_user_id_created_at_id", "user_id", text("created_at DESC"), text("id DESC")),
+        Index("uq_cash_movements_user_id_idempotency_key", "user_id", "idempotency_key", unique=True,
+              postgresql_where=text("idempotency_key IS NOT NULL")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(10))
+    amount: Mapped[Decimal] = mapped_column(Amount)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.clock_timestamp())
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
     # sha256 of the canonical request, so a reused key with another body is told apart.
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
 

@@ -1,12 +1,14 @@
 """Money is Decimal with two places, end to end: never a float."""
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 CENT = Decimal("0.01")
 MAX_MONEY = Decimal("9999999999.99")
 
 
 def format_money(amount: Decimal) -> str:
-    """As every answer writes it: a string with exactly two decimals ("1000.00")."""
-    return f"{amount.quantize(CENT):f}"
+    """As every answer writes it: a string with exactly two decimals ("1000.00"), rounded half-even."""
+    with localcontext() as wide:  # an unrounded average or P/L may hold more digits than the default 28
+        wide.prec = 60
+        return f"{amount.quantize(CENT, rounding=ROUND_HALF_EVEN):f}"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 BUY, SELL = "buy", "sell"
 PENDING, SETTLED, REJECTED, CANCELED = "pending", "settled", "rejected", "canceled"
@@ -52,6 +52,7 @@ class Account:
     quantity: int
     reserved_quantity: int
     stock_volume: int
+    average_entry_price: Decimal = Decimal("0")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,28 @@ class Decision:
     quantity: int
     reserved_quantity: int
     stock_volume: int
+    # The position's average entry price afterwards, and a settled sell's realized P/L.
+    average_entry_price: Decimal
+    realized_pl: Decimal | None = None
+
+
+# Averages and P/L are kept to this many places (rounded half-even), so that sums of them are exact to the cent
+# for any realistic number of trades; answers round them to cents once.
+EXACT_PLACES = Decimal(1).scaleb(-20)
+
+
+def average_after_buy(average: Decimal, quantity: int, price: Decimal, volume: int) -> Decimal:
+    """The weighted average cost of `quantity` shares at `average` and `volume` more at `price`."""
+    with localcontext() as exact:
+        exact.prec = 60
+        return ((average * quantity + price * volume) / (quantity + volume)).quantize(EXACT_PLACES)
+
+
+def realized_pl(average: Decimal, price: Decimal, volume: int) -> Decimal:
+    """What selling `volume` shares bought at `average` for `price` each made (negative: lost)."""
+    with localcontext() as exact:
+        exact.prec = 60
+        return ((price - average) * volume).quantize(EXACT_PLACES)
 
 
 # What each side needs, in the order a refusal names it: (the amount asked for, what must cover it, the reason
@@ -120,8 +143,15 @@ def settle(order: Order, account: Account) -> Decision:
         account.stock_volume,
     )
     if reason is not None:
-        return _released(REJECTED, reason, order)
+        return _released(REJECTED, reason, order, account)
     sign = 1 if order.side == BUY else -1
+    if order.side == BUY:
+        average = average_after_buy(account.average_entry_price, account.quantity, order.price, order.volume)
+        realized = None
+    else:
+        left = account.quantity - order.volume
+        average = account.average_entry_price if left > 0 else Decimal("0")
+        realized = realized_pl(account.average_entry_price, order.price, order.volume)
     return Decision(
         status=SETTLED,
         reason=None,
@@ -131,13 +161,16 @@ def settle(order: Order, account: Account) -> Decision:
         quantity=sign * order.volume,
         reserved_quantity=-own_shares,
         stock_volume=-sign * order.volume,
+        average_entry_price=average,
+        realized_pl=realized,
     )
 
 
 def cancel(order: Order, account: Account) -> Decision:
     """A pending order withdrawn by its owner: only what it set aside is released."""
-    return _released(CANCELED, None, order)
+    return _released(CANCELED, None, order, account)
 
 
-def _released(status: str, reason: str | None, order: Order) -> Decision:
-    return Decision(status, reason, None, Decimal("0"), -order.reserved_cash, 0, -order.reserved_quantity, 0)
+def _released(status: str, reason: str | None, order: Order, account: Account) -> Decision:
+    return Decision(status, reason, None, Decimal("0"), -order.reserved_cash, 0, -order.reserved_quantity, 0,
+                    account.average_entry_price)

@@ -1,6 +1,7 @@
-"""The use cases, one module each (users, keys, stocks, prices, trades, history, portfolio, settlement, outbox,
-health). Each speaks only to the unit of work's repositories and to the domain; none imports SQLAlchemy, Redis or
-another use case. `unit_of_work` owns the transaction; `after_commit` is what follows each event it reports.
+"""The use cases, one module each (users, keys, cash, stocks, prices, trades, history, portfolio, activities,
+settlement, outbox, health). Each speaks only to the unit of work's repositories and to the domain; none imports
+SQLAlchemy, Redis or another use case. `unit_of_work` owns the transaction; `after_commit` is what follows each
+event it reports.
 
 Each use case is imported when first used (`services.trades.place(...)` loads `trades`), so a function's cold
 start pays only for the use case its request needs."""
@@ -12,6 +13,8 @@ from chalicelib.lazy import submodules_on_first_use
 
 if TYPE_CHECKING:
     from chalicelib.services import (
+        activities,
+        cash,
         health,
         history,
         keys,
@@ -24,6 +27,6 @@ if TYPE_CHECKING:
         users,
     )
 
-__all__ = ["health", "history", "keys", "outbox", "portfolio", "prices", "settlement", "stocks", "trades",
-           "users"]
+__all__ = ["activities", "cash", "health", "history", "keys", "outbox", "portfolio", "prices", "settlement", "stocks",
+           "trades", "users"]
 __getattr__ = submodules_on_first_use(__name__, frozenset(__all__))

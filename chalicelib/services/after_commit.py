@@ -11,6 +11,7 @@ from chalicelib.adapters.cache import Cache, get_cache
 from chalicelib.adapters.logs import get_logger
 from chalicelib.config import get_settings
 from chalicelib.domain.events import (
+    CashMoved,
     Event,
     KeyIssued,
     KeyRevoked,
@@ -32,6 +33,8 @@ def handle(events: list[Event], send: SendMessages) -> None:
             steps.append(partial(_send_and_log_placed, event, send))
         elif isinstance(event, TradeCanceled):
             steps.append(partial(_log_canceled, event))
+        elif isinstance(event, CashMoved):
+            steps.append(partial(_log_cash_moved, event))
         steps.append(partial(_refresh, event))
         for step in steps:
             try:
@@ -49,17 +52,22 @@ def refresh_cache(event: Event, cache: Cache) -> None:
         cache.set(keys.stock(event.ticker), event.view, settings.cache_ttl_stock_s)
         cache.invalidate(indexes=(keys.stock_lists(),))
     elif isinstance(event, PriceMoved):
+        # The holders' equity moved with the price.
         cache.set(keys.stock(event.ticker), event.view, settings.cache_ttl_stock_s)
-        cache.invalidate(indexes=(keys.stock_lists(), keys.bar_lists(event.ticker)))
+        cache.invalidate(*map(keys.user, event.holders), indexes=(keys.stock_lists(), keys.bar_lists(event.ticker)))
     elif isinstance(event, TradePlaced):
         # The reservation changed the available balance; the new trade heads every list of the user's trades.
         cache.invalidate(keys.user(event.username), indexes=(keys.transaction_keys(str(event.user_id)),))
     elif isinstance(event, TradeCanceled):
         # The release changed the available balance (or shares); the trade reads canceled in every list.
-        cache.invalidate(keys.user(event.username), indexes=(keys.transaction_keys(str(event.user_id)),))
+        cache.invalidate(keys.user(event.username), indexes=(keys.transaction_keys(str(event.user_id)),
+                                                             keys.activity_keys(str(event.user_id))))
     elif isinstance(event, TradesSettled):
         cache.invalidate(*map(keys.user, event.users.values()), *map(keys.stock, event.tickers),
-                         indexes=(keys.stock_lists(), *(keys.transaction_keys(str(u)) for u in event.users)))
+                         indexes=(keys.stock_lists(), *(keys.transaction_keys(str(u)) for u in event.users),
+                                  *(keys.activity_keys(str(u)) for u in event.users)))
+    elif isinstance(event, CashMoved):
+        cache.invalidate(keys.user(event.username), indexes=(keys.activity_keys(str(event.user_id)),))
     elif isinstance(event, KeyIssued):
         # Written through, so a new key is checked without the database (and works while it is down).
         cache.set(keys.api_key(event.key_id), event.record, settings.cache_ttl_api_key_s)
@@ -84,3 +92,9 @@ def _log_canceled(event: TradeCanceled) -> None:
     get_logger().info("transaction canceled", extra={
         "event": "trade_canceled", "outcome": "canceled", "transaction_id": str(event.trade_id),
         "user_id": str(event.user_id), **event.details})
+
+
+def _log_cash_moved(event: CashMoved) -> None:
+    get_logger().info(f"cash {event.kind}", extra={
+        "event": "cash_moved", "outcome": event.kind, "movement_id": str(event.movement_id),
+        "user_id": str(event.user_id), "amount": event.amount})

@@ -22,7 +22,7 @@ class TradePageRequest(paging.PageRequest, Protocol):
 
 def list_for_user(user_ref: str, page: TradePageRequest, uow: UnitOfWork, cache: Cache) -> paging.Page:
     after = paging.after_trade(page)
-    key = cache.keys.transactions(_canonical(user_ref), _page_key(page))
+    key = cache.keys.transactions(cache.keys.user_ref(user_ref), _page_key(page))
     return _cached_page(key, user_ref, page, after, uow, cache, None)
 
 
@@ -30,7 +30,7 @@ def list_in_range(user_ref: str, between: tuple[datetime, datetime], page: Trade
                   cache: Cache) -> paging.Page:
     after = paging.after_trade(page)
     start, end = (moment.strftime(moments.KEY_FORMAT) for moment in between)
-    key = cache.keys.transactions_range(_canonical(user_ref), start, end, _page_key(page))
+    key = cache.keys.transactions_range(cache.keys.user_ref(user_ref), start, end, _page_key(page))
     return _cached_page(key, user_ref, page, after, uow, cache, between)
 
 
@@ -40,15 +40,6 @@ def _page_key(page: TradePageRequest) -> str:
     if page.status is None:
         return plain
     return f"{plain or f'{page.limit}:'}:{page.status}"
-
-
-def _canonical(user_ref: str) -> str:
-    """One spelling per user reference: a user id in any case or hyphenation is its canonical UUID, so every
-    spelling shares one cache entry (and one invalidation); a username is itself."""
-    try:
-        return str(uuid.UUID(user_ref))
-    except ValueError:
-        return user_ref
 
 
 def get_one(user_ref: str, trade_id: uuid.UUID, uow: UnitOfWork) -> dict[str, Any]:

@@ -50,7 +50,7 @@ def record(ticker: str, new: NewBar, uow: UnitOfWork) -> dict[str, Any]:
             stock.total_shares = bar.volume + uow.holdings.total_held(ticker)
             stock.price_as_of = bar.timestamp
             uow.session.flush()
-        uow.record(PriceMoved(ticker, views.stock(stock)))
+        uow.record(PriceMoved(ticker, views.stock(stock), tuple(uow.holdings.holders(ticker)) if latest else ()))
         uow.commit()
     return views.bar_recorded(bar, stock, latest=latest)
 

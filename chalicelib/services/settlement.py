@@ -71,7 +71,8 @@ class _Accounts:
 
     usernames: dict[uuid.UUID, str]
     balances: dict[uuid.UUID, tuple[Decimal, Decimal]]  # user -> (balance, reserved_cash)
-    holdings: dict[tuple[uuid.UUID, str], tuple[int, int]]  # (user, ticker) -> (quantity, reserved_quantity)
+    # (user, ticker) -> (quantity, reserved_quantity, average_entry_price)
+    holdings: dict[tuple[uuid.UUID, str], tuple[int, int, Decimal]]
     prices: dict[str, Decimal]  # ticker -> close price
     volumes: dict[str, int]  # ticker -> volume on offer
 
@@ -156,7 +157,7 @@ def _lock_accounts(uow: UnitOfWork, pending: list[Any]) -> _Accounts:
     return _Accounts(
         usernames={user.id: user.username for user in users.values()},
         balances={user.id: (user.balance, user.reserved_cash) for user in users.values()},
-        holdings={(h.user_id, h.ticker): (h.quantity, h.reserved_quantity) for h in holdings},
+        holdings={(h.user_id, h.ticker): (h.quantity, h.reserved_quantity, h.average_entry_price) for h in holdings},
         prices={s.ticker: s.close_price for s in stocks.values()},
         volumes={s.ticker: s.volume for s in stocks.values()},
     )
@@ -165,17 +166,21 @@ def _lock_accounts(uow: UnitOfWork, pending: list[Any]) -> _Accounts:
 def _apply(trade: Any, accounts: _Accounts, now: datetime, decide: Decide) -> tuple[Settlement, dict[str, Any]]:
     """Decide one trade against the rows as the batch's earlier trades left them, and update them in memory."""
     balance, reserved_cash = accounts.balances[trade.user_id]
-    quantity, reserved_quantity = accounts.holdings[(trade.user_id, trade.ticker)]
+    quantity, reserved_quantity, average = accounts.holdings[(trade.user_id, trade.ticker)]
     price, stock_volume = accounts.prices[trade.ticker], accounts.volumes[trade.ticker]
     order = rules.Order(trade.side, trade.volume, price, trade.reserved_cash, trade.reserved_quantity,
                         trade.limit_price)
-    decision = decide(order, rules.Account(balance, reserved_cash, quantity, reserved_quantity, stock_volume))
+    decision = decide(order, rules.Account(balance, reserved_cash, quantity, reserved_quantity, stock_volume,
+                                           average))
     accounts.balances[trade.user_id] = (balance + decision.balance, reserved_cash + decision.reserved_cash)
     accounts.holdings[(trade.user_id, trade.ticker)] = (quantity + decision.quantity,
-                                                         reserved_quantity + decision.reserved_quantity)
+                                                         reserved_quantity + decision.reserved_quantity,
+                                                         decision.average_entry_price)
     accounts.volumes[trade.ticker] = stock_volume + decision.stock_volume
     settled = decision.status == rules.SETTLED
     write = {"status": decision.status, "reason": decision.reason, "total": decision.total,
              "price": price if settled else None, "settled_at": now if settled else None,
-             "canceled_at": now if decision.status == rules.CANCELED else None}
+             "canceled_at": now if decision.status == rules.CANCELED else None,
+             "rejected_at": now if decision.status == rules.REJECTED else None,
+             "realized_pl": decision.realized_pl}
     return Settlement(trade.id, decision.status, decision.reason, changed=True, placed_at=trade.created_at), write

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.adapters.logs import get_logger
 from chalicelib.domain import rules, views
-from chalicelib.domain.errors import Conflict, NotFound, TradeRefused
+from chalicelib.domain.errors import Conflict, NotFound, Refused
 from chalicelib.domain.events import TradePlaced
 from chalicelib.domain.messages import settlement_message
 from chalicelib.services.unit_of_work import UnitOfWork
@@ -136,7 +136,7 @@ def _pre_check(order: rules.Order, user: User, stock: Stock, holding: Holding | 
     get_logger().info("transaction refused at placement", extra={
         "event": "trade_refused", "outcome": reason, "user_id": str(user.id), "ticker": stock.ticker,
         "side": order.side, "volume": order.volume})
-    raise TradeRefused(reason, _refusal_message(reason, order, account))
+    raise Refused(reason, _refusal_message(reason, order, account))
 
 
 def _reserve(order: rules.Order, user: User, holding: Holding | None) -> tuple[Decimal, int]:

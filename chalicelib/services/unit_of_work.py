@@ -19,7 +19,17 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from chalicelib.adapters.placement import PlacedRow
-    from chalicelib.adapters.repositories import ApiKeys, Holdings, Outbox, PriceBars, Stocks, Trades, Users
+    from chalicelib.adapters.repositories import (
+        Activities,
+        ApiKeys,
+        CashMovements,
+        Holdings,
+        Outbox,
+        PriceBars,
+        Stocks,
+        Trades,
+        Users,
+    )
     from chalicelib.domain.events import Event
     from chalicelib.domain.messages import SendMessages
 
@@ -36,6 +46,8 @@ class UnitOfWork:
     trades: Trades
     outbox: Outbox
     keys: ApiKeys
+    cash: CashMovements
+    activities: Activities
 
     def __init__(self, session_factory: sessionmaker[Session] | None = None,
                  after_commit: AfterCommit | None = None) -> None:
@@ -55,6 +67,8 @@ class UnitOfWork:
         self.trades = repositories.Trades(self.session)
         self.outbox = repositories.Outbox(self.session)
         self.keys = repositories.ApiKeys(self.session)
+        self.cash = repositories.CashMovements(self.session)
+        self.activities = repositories.Activities(self.session)
         self._events = []
         return self
 

@@ -38,6 +38,7 @@ def register(new: NewUser, uow: UnitOfWork) -> dict[str, Any]:
 def get(username: str, uow: UnitOfWork, cache: Cache) -> dict[str, Any]:
     def load() -> dict[str, Any]:
         with uow:
-            return views.user(uow.users.get_by_username(username))
+            user = uow.users.get_by_username(username)
+            return views.user(user, uow.holdings.market_value(user.id))
 
     return cache.read_through(cache.keys.user(username), get_settings().cache_ttl_user_s, load)

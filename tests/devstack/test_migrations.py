@@ -1,5 +1,6 @@
 """Migrations against real data: a database at the revision before price bars, holding settled and pending trades,
-upgraded to head keeps every row and turns each stock into its first bar without loss; the downgrade returns."""
+upgraded to head keeps every row, turns each stock into its first bar without loss, and reconstructs each user's
+starting cash, each position's average entry price and each sell's realized P/L; the downgrade returns."""
 from __future__ import annotations
 
 import uuid
@@ -10,6 +11,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from devstack.database import create_database, downgrade, drop_database, migrate
+from devstack.invariants import violations
 from devstack.services import Service
 
 
@@ -24,7 +26,7 @@ def old_database(postgres_service: Service) -> Iterator[tuple[str, Engine]]:
     drop_database(postgres_service.url, name)
 
 
-def test_0004_turns_each_stock_into_its_first_bar_without_loss(old_database: tuple[str, Engine]) -> None:
+def test_0004_and_0005_keep_every_row_and_reconstruct_bars_and_positions(old_database: tuple[str, Engine]) -> None:
     url, engine = old_database
     alice, bob = uuid.uuid4(), uuid.uuid4()
     with engine.begin() as conn:
@@ -33,11 +35,11 @@ def test_0004_turns_each_stock_into_its_first_bar_without_loss(old_database: tup
         conn.execute(text("INSERT INTO stocks (ticker, open_price, close_price, high, low, volume, created_at) VALUES "
                           "('AAPL', 9, 10, 11, 8, 930, '2026-01-02T03:04:05Z'), "
                           "('IDLE', 1, 1, 1, 1, 50, '2026-01-03T00:00:00Z')"))
-        # Alice bought 100 and sold 30 (70 held); Bob's buy was rejected; Alice has a pending buy of 10.
+        # Alice bought 100 at 10 and sold 30 at 12 (70 held); Bob's buy was rejected; Alice has a pending buy of 10.
         conn.execute(text("""INSERT INTO trades (id, user_id, ticker, side, volume, status, price, total, settled_at,
                                                  reason, reserved_cash) VALUES
             (gen_random_uuid(), :a, 'AAPL', 'buy', 100, 'settled', 10, 1000, now(), NULL, 0),
-            (gen_random_uuid(), :a, 'AAPL', 'sell', 30, 'settled', 10, 300, now(), NULL, 0),
+            (gen_random_uuid(), :a, 'AAPL', 'sell', 30, 'settled', 12, 360, now() + interval '1 second', NULL, 0),
             (gen_random_uuid(), :b, 'AAPL', 'buy', 99, 'rejected', NULL, NULL, NULL, 'insufficient_funds', 0),
             (gen_random_uuid(), :a, 'AAPL', 'buy', 10, 'pending', NULL, NULL, NULL, NULL, 100)"""),
                      {"a": alice, "b": bob})
@@ -60,6 +62,14 @@ def test_0004_turns_each_stock_into_its_first_bar_without_loss(old_database: tup
         ("AAPL", 10, 930, 1000), ("IDLE", 1, 50, 50)]
     assert all(s.price_as_of == s.created_at == b.timestamp for s, b in zip(stocks, bars, strict=True))
     assert trades == [("ioc", None, None)]
+    with engine.connect() as conn:
+        starting = dict(conn.execute(text("SELECT username, starting_balance FROM users")).all())
+        average = conn.execute(text("SELECT average_entry_price FROM holdings")).scalar()
+        realized = conn.execute(text("SELECT side, realized_pl, rejected_at IS NOT NULL FROM trades "
+                                     "WHERE status <> 'pending' ORDER BY side, status")).all()
+        assert violations(conn, {}, {}, all_final=False) == []
+    assert starting == {"alice": 9640, "bob": 500}  # 9000 = 9640 - 1000 + 360
+    assert average == 10 and realized == [("buy", None, True), ("buy", None, False), ("sell", 60, False)]
 
     downgrade(url, "0003")
     with engine.connect() as conn:

@@ -35,7 +35,8 @@ def test_embedded_postgres_and_redis_start_migrate_serve_and_stop(
         migrate(url)
         engine = create_engine(url, poolclass=NullPool)
         with engine.begin() as conn:
-            conn.execute(text("INSERT INTO users (id, username, balance) VALUES (gen_random_uuid(), 'e', 1)"))
+            conn.execute(text("INSERT INTO users (id, username, balance, starting_balance) "
+                              "VALUES (gen_random_uuid(), 'e', 1, 1)"))
             assert conn.execute(text("SELECT count(*) FROM users")).scalar() == 1
         engine.dispose()
         drop_database(postgres.url, "tradeapi_embedded")

@@ -30,6 +30,12 @@ STOCK = {"ticker": "AAPL", "open_price": "150.10", "close_price": "151.25", "hig
          "volume": 1000}
 
 
+def shares(api: Any, user: str = "alice") -> list[dict[str, Any]]:
+    """The user's positions as share counts only: {ticker, quantity, available}."""
+    return [{k: position[k] for k in ("ticker", "quantity", "available")}
+            for position in body(api.get(f"/users/{user}/holdings"))]
+
+
 def trade(user: str = "alice", ticker: str = "AAPL", side: str = "buy", volume: int = 10, **extra: Any) -> dict:
     return {"user": user, "ticker": ticker, "transaction_type": side, "transaction_volume": volume, **extra}
 

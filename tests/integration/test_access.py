@@ -74,7 +74,8 @@ def snapshot() -> dict[str, Any]:
             "SELECT ticker, volume, close_price, price_as_of FROM stocks ORDER BY ticker",
             "SELECT ticker, timestamp FROM price_bars ORDER BY ticker, timestamp",
             "SELECT trade_id FROM outbox ORDER BY trade_id",
-            "SELECT id, revoked_at FROM api_keys ORDER BY id")}
+            "SELECT id, revoked_at FROM api_keys ORDER BY id",
+            "SELECT id FROM cash_movements ORDER BY id")}
 
 
 @pytest.mark.parametrize("credential", CREDENTIALS)

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from chalicelib.adapters.database import get_engine
 from chalicelib.api.shapes import NewStock, NewTrade, NewUser
-from chalicelib.domain.errors import Conflict, TradeRefused
+from chalicelib.domain.errors import Conflict, Refused
 from chalicelib.domain.messages import settlement_message
 from chalicelib.services import settlement as services_settlement
 from chalicelib.services import stocks, trades, users
@@ -65,7 +65,7 @@ def test_storm_of_trades_settled_by_two_pollers_with_every_message_twice(sqs, qu
             })
             try:
                 placed = trades.place(order, None, UnitOfWork())
-            except TradeRefused as refusal:
+            except Refused as refusal:
                 with lock:
                     refused.append(refusal.code)
                 continue
@@ -152,7 +152,7 @@ def test_cancels_racing_two_pollers_with_every_message_twice_leave_one_final_sta
                                 "transaction_type": "buy", "transaction_volume": rng.randint(1, 20)})
         try:
             placed.append((user, trades.place(order, None, UnitOfWork()).body["transaction_id"]))
-        except TradeRefused:
+        except Refused:
             continue
     ids = [trade_id for _, trade_id in placed]
     for start in range(0, len(ids), 10):  # the second delivery of every message

@@ -14,7 +14,7 @@ from app import settle_trades
 from chalicelib.adapters.database import get_engine
 from devstack.invariants import violations
 from devstack.lambda_context import LambdaContext
-from tests.integration.helpers import assert_error, body, drain, seed, trade
+from tests.integration.helpers import assert_error, body, drain, seed, shares, trade
 from tests.integration.test_settlement import message, sqs_event
 
 
@@ -65,9 +65,9 @@ def test_canceling_a_pending_sell_releases_its_shares(api, sqs, queues) -> None:
     body(api.post("/transactions", trade(volume=10)))
     drain(sqs, queues["queue"])
     sell = body(api.post("/transactions", trade(side="sell", volume=4)))
-    assert body(api.get("/users/alice/holdings")) == [{"ticker": "AAPL", "quantity": 10, "available": 6}]
+    assert shares(api) == [{"ticker": "AAPL", "quantity": 10, "available": 6}]
     assert api.delete(f"/transactions/alice/{sell['transaction_id']}").status_code == 200
-    assert body(api.get("/users/alice/holdings")) == [{"ticker": "AAPL", "quantity": 10, "available": 10}]
+    assert shares(api) == [{"ticker": "AAPL", "quantity": 10, "available": 10}]
     no_violations({"alice": "10000.00"}, {"AAPL": 1000})
 
 
@@ -139,7 +139,7 @@ def test_limit_buy_placed_at_10_price_moves_to_12_limit_11_is_rejected_and_its_r
     assert (rejected["status"], rejected["reason"], rejected["total"]) == ("rejected", "limit_not_met", None)
     user = body(api.get("/users/alice"))
     assert user["balance"] == user["available_balance"] == "10000.00"
-    assert body(api.get("/users/alice/holdings")) == []
+    assert shares(api) == []
 
 
 def test_limit_buy_fills_at_the_price_at_settlement_and_releases_the_difference(api) -> None:
@@ -167,7 +167,7 @@ def test_limit_sell_fills_only_at_or_above_its_limit(api, sqs, queues, limit: st
     assert after["status"] == final  # the price at settlement is 9.99
     if after["status"] == "rejected":
         assert after["reason"] == "limit_not_met"
-        assert body(api.get("/users/alice/holdings")) == [{"ticker": "AAPL", "quantity": 5, "available": 5}]
+        assert shares(api) == [{"ticker": "AAPL", "quantity": 5, "available": 5}]
     else:
         assert after["transaction_price"] == "9.99"
 

@@ -19,7 +19,7 @@ def run(sql: str, **params) -> None:
 @pytest.fixture
 def user_and_stock() -> uuid.UUID:
     user_id = uuid.uuid4()
-    run("INSERT INTO users (id, username, balance) VALUES (:id, 'alice', 100)", id=user_id)
+    run("INSERT INTO users (id, username, balance, starting_balance) VALUES (:id, 'alice', 100, 100)", id=user_id)
     run("INSERT INTO stocks (ticker, open_price, close_price, high, low, volume, total_shares) "
         "VALUES ('AAPL', 1, 1, 1, 1, 10, 10)")
     return user_id
@@ -32,7 +32,13 @@ def user_and_stock() -> uuid.UUID:
         "UPDATE users SET reserved_cash = balance + 1",
         "UPDATE stocks SET volume = -1",
         "UPDATE stocks SET low = high + 1",
-        "INSERT INTO users (id, username, balance) VALUES (gen_random_uuid(), 'alice', 1)",
+        "INSERT INTO users (id, username, balance, starting_balance) VALUES (gen_random_uuid(), 'alice', 1, 1)",
+        "INSERT INTO cash_movements (id, user_id, kind, amount) SELECT gen_random_uuid(), id, 'deposit', 0 FROM users",
+        "INSERT INTO cash_movements (id, user_id, kind, amount) SELECT gen_random_uuid(), id, 'gift', 1 FROM users",
+        "INSERT INTO trades (id, user_id, ticker, side, volume, status, reason) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, 'rejected', 'limit_not_met' FROM users",
+        "INSERT INTO trades (id, user_id, ticker, side, volume, realized_pl) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'sell', 1, 5 FROM users",
         "INSERT INTO stocks (ticker, open_price, close_price, high, low, volume, total_shares) "
         "VALUES ('AAPL', 1, 1, 1, 1, 1, 1)",
         "INSERT INTO holdings (user_id, ticker, quantity) SELECT id, 'AAPL', -1 FROM users",

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from app import settle_trades
 from chalicelib.adapters.database import get_engine
 from devstack.lambda_context import LambdaContext
-from tests.integration.helpers import body, drain, queue_depth, seed, trade
+from tests.integration.helpers import body, drain, queue_depth, seed, shares, trade
 
 
 def rows(sql: str, **params) -> list:
@@ -54,7 +54,7 @@ def test_buy_settles_at_close_price(api, sqs, queues) -> None:
     user = body(api.get("/users/alice"))
     assert user["balance"] == user["available_balance"] == "8765.50"
     assert body(api.get("/stocks/AAPL"))["volume"] == 990
-    assert body(api.get("/users/alice/holdings")) == [{"ticker": "AAPL", "quantity": 10, "available": 10}]
+    assert shares(api) == [{"ticker": "AAPL", "quantity": 10, "available": 10}]
 
 
 def test_sell_settles_and_returns_shares_to_the_market(api, sqs, queues) -> None:
@@ -67,7 +67,7 @@ def test_sell_settles_and_returns_shares_to_the_market(api, sqs, queues) -> None
     assert (sold["status"], sold["total"]) == ("settled", "400.00")
     assert body(api.get("/users/alice"))["balance"] == "9400.00"
     assert body(api.get("/stocks/AAPL"))["volume"] == 994
-    assert body(api.get("/users/alice/holdings")) == [{"ticker": "AAPL", "quantity": 6, "available": 6}]
+    assert shares(api) == [{"ticker": "AAPL", "quantity": 6, "available": 6}]
 
 
 def test_settlement_time_recheck_rejects_what_the_market_no_longer_offers(api, sqs, queues) -> None:

@@ -15,7 +15,7 @@ from chalicelib.adapters.aws_clients import aws_client
 from chalicelib.adapters.database import get_engine
 from chalicelib.adapters.trade_queue import get_trade_queue
 from chalicelib.config import get_settings
-from tests.integration.helpers import assert_error, body, drain, error_fields, run_together, seed, trade
+from tests.integration.helpers import assert_error, body, drain, error_fields, run_together, seed, shares, trade
 
 
 def scalar(sql: str, **params: object) -> Any:
@@ -127,7 +127,7 @@ def test_sell_sets_aside_shares_so_they_cannot_be_sold_twice(api, sqs, queues) -
     api.post("/transactions", trade(volume=10))
     drain(sqs, queues["queue"])
     assert api.post("/transactions", trade(side="sell", volume=6)).status_code == 202
-    assert body(api.get("/users/alice/holdings")) == [{"ticker": "AAPL", "quantity": 10, "available": 4}]
+    assert shares(api) == [{"ticker": "AAPL", "quantity": 10, "available": 4}]
     assert_error(api.post("/transactions", trade(side="sell", volume=5)), 400, "insufficient_shares")
 
 

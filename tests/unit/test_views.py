@@ -2,8 +2,10 @@
 the response shape the OpenAPI document declares makes of the same record."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from types import SimpleNamespace
 from typing import Any
 
 from hypothesis import given
@@ -11,8 +13,11 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from chalicelib.api.shapes import (
+    ActivityOut,
     BarOut,
     BarRecorded,
+    CashMoved,
+    CashMovementOut,
     HoldingOut,
     KeyCreated,
     KeyOut,
@@ -25,12 +30,14 @@ from chalicelib.api.shapes import (
     UserOut,
 )
 from chalicelib.domain import api_keys, views
-from chalicelib.domain.models import ApiKey, Holding, PriceBar, Stock, Trade, User
+from chalicelib.domain.models import ApiKey, CashMovement, PriceBar, Stock, Trade, User
+from chalicelib.domain.money import format_money
 
 money = st.decimals(min_value=0, max_value=Decimal("9999999999.99"), places=2)
 moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
                        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-5)), timezone(timedelta(hours=9))]))
 shares = st.integers(min_value=0, max_value=10**12)
+exact = st.decimals(min_value=-10**19, max_value=10**19, places=20)
 tickers = st.from_regex(r"[A-Z0-9.\-]{1,15}", fullmatch=True)
 
 
@@ -70,6 +77,7 @@ def trades(draw: st.DrawFn) -> Trade:
                  created_at=draw(moments), settled_at=draw(moments) if settled else None,
                  canceled_at=draw(moments) if status == "canceled" else None,
                  limit_price=draw(st.none() | money), time_in_force="ioc",
+                 realized_pl=draw(exact) if settled else None,
                  client_order_id=draw(st.none() | st.from_regex(r"[!-~]{1,48}", fullmatch=True)))
 
 
@@ -77,13 +85,15 @@ def dumped(shape: type[BaseModel], **fields: Any) -> dict[str, Any]:
     return shape(**fields).model_dump(mode="json")
 
 
-@given(users(), moments)
-def test_user_views_answer_their_shapes(user: User, created: datetime) -> None:
+@given(users(), moments, money)
+def test_user_views_answer_their_shapes(user: User, created: datetime, market_value: Decimal) -> None:
     issued = api_keys.issue()
     key = ApiKey(id=issued.key_id, user_id=user.id, scope="user", secret_digest=issued.secret_digest,
                  created_at=created)
-    assert views.user(user) == dumped(UserOut, user_id=user.id, username=user.username, balance=user.balance,
-                                      available_balance=user.available_balance, created_at=user.created_at)
+    assert views.user(user, market_value) == dumped(
+        UserOut, user_id=user.id, username=user.username, balance=user.balance,
+        available_balance=user.available_balance, buying_power=user.available_balance,
+        equity=user.balance + market_value, created_at=user.created_at)
     assert views.user_created(user, key, issued) == dumped(UserCreated, user_id=user.id, username=user.username,
                                                            balance=user.balance, key_id=key.id,
                                                            api_key=issued.token)
@@ -123,14 +133,58 @@ def test_trade_views_answer_their_shapes(trade: Trade, username: str) -> None:
               "transaction_price": trade.price, "total": trade.total, "status": trade.status,
               "reason": trade.reason, "timestamp": trade.created_at, "settled_at": trade.settled_at,
               "canceled_at": trade.canceled_at, "limit_price": trade.limit_price,
-              "time_in_force": trade.time_in_force, "client_order_id": trade.client_order_id}
+              "time_in_force": trade.time_in_force, "realized_pl": trade.realized_pl,
+              "client_order_id": trade.client_order_id}
     assert views.trade(trade, username) == dumped(TradeOut, **fields)
     assert views.trade_accepted(trade, username) == dumped(TradeAccepted, **fields)
     assert views.trade_canceled(trade, username) == dumped(TradeCanceled, **fields)
 
 
-@given(tickers, shares, shares)
-def test_holding_view_answers_its_shape(ticker: str, quantity: int, reserved: int) -> None:
-    holding = Holding(ticker=ticker, quantity=max(quantity, reserved), reserved_quantity=min(quantity, reserved))
-    assert views.holding(holding) == dumped(HoldingOut, ticker=holding.ticker, quantity=holding.quantity,
-                                            available=holding.quantity - holding.reserved_quantity)
+@dataclass
+class Position:
+    ticker: str
+    quantity: int
+    reserved_quantity: int
+    average_entry_price: Decimal
+    close_price: Decimal
+
+
+@given(tickers, shares, shares, st.decimals(min_value=0, max_value=Decimal("9999999999.99"), places=20), money)
+def test_holding_view_answers_its_shape_rounding_once(ticker: str, quantity: int, reserved: int, average: Decimal,
+                                                      close: Decimal) -> None:
+    position = Position(ticker, max(quantity, reserved), min(quantity, reserved), average, close)
+    shown = views.holding(position)
+    with localcontext() as exact:
+        exact.prec = 60
+        cost_basis, market_value = average * position.quantity, close * position.quantity
+        unrealized = market_value - cost_basis
+        plpc = None if not cost_basis else f"{(unrealized / cost_basis).quantize(Decimal('0.000001')):f}"
+    assert shown == dumped(HoldingOut, ticker=ticker, quantity=position.quantity,
+                           available=position.quantity - position.reserved_quantity, average_entry_price=average,
+                           current_price=close, cost_basis=cost_basis, market_value=market_value,
+                           unrealized_pl=unrealized, unrealized_plpc=plpc)
+    # Rounded once, from the unrounded figures: not the difference of two rounded ones.
+    assert shown["unrealized_pl"] == format_money(unrealized)
+    with localcontext() as exact:
+        exact.prec = 60
+        assert format_money(unrealized) == f"{unrealized.quantize(Decimal('0.01'), rounding=ROUND_HALF_EVEN):f}"
+
+
+@given(st.uuids(), st.sampled_from(["deposit", "withdrawal"]), money.filter(bool), moments, users())
+def test_cash_views_answer_their_shapes(movement_id, kind: str, amount: Decimal, at: datetime, owner: User) -> None:
+    movement = CashMovement(id=movement_id, kind=kind, amount=amount, created_at=at)
+    listed = dumped(CashMovementOut, id=movement_id, type=kind, amount=amount, timestamp=at)
+    assert views.cash_movement(movement) == listed
+    assert views.cash_moved(movement, owner) == dumped(CashMoved, message=f"{kind} recorded", movement=listed,
+                                                       balance=owner.balance,
+                                                       available_balance=owner.available_balance)
+
+
+@given(st.sampled_from(["fill", "rejection", "cancel", "deposit", "withdrawal"]), st.uuids(), moments,
+       st.none() | money, st.none() | tickers, st.none() | st.sampled_from(["buy", "sell"]),
+       st.none() | st.integers(1, 10**9), st.none() | money, st.none() | st.sampled_from(["limit_not_met"]))
+def test_activity_view_answers_its_shape(kind, activity_id, at, amount, ticker, side, volume, price, reason) -> None:
+    row = SimpleNamespace(kind=kind, id=activity_id, at=at, amount=amount, ticker=ticker, side=side, volume=volume,
+                          price=price, reason=reason)
+    assert views.activity(row) == dumped(ActivityOut, type=kind, id=activity_id, timestamp=at, amount=amount,
+                                         ticker=ticker, side=side, volume=volume, price=price, reason=reason)
