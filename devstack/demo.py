@@ -2,7 +2,7 @@
 
 Registers a user, ingests two stocks, buys, sells, has one order refused at placement and one rejected at
 settlement, moves a price with a new bar, places limit orders on either side of it, cancels a pending order,
-then reads back balance, holdings, bars and history. Names get a random suffix, so it can run again. Each step
+deposits and withdraws cash, then reads back positions with P/L, equity, bars, history and the activity feed. Names get a random suffix, so it can run again. Each step
 says the status it expects; the demo exits 1 at the first answer that differs.
 
     python -m devstack.demo [--api http://127.0.0.1:8000] [--admin-key KEY]
@@ -141,6 +141,16 @@ def main() -> int:
     api.step(f"{big}'s price history, newest first", "GET", f"/stocks/{big}/bars")
     api.step("balance: 7485.75 - 550.00 for the limit buy (an order that settled before its cancel was sold back "
              "at the same price)", "GET", f"/users/{user}")
+    api.step("deposit 1,000.00 (an Idempotency-Key makes a retry safe)", "POST", f"/users/{user}/deposits",
+             {"amount": "1000.00"})
+    api.step("withdraw more than is available: refused, nothing written", "POST", f"/users/{user}/withdrawals",
+             {"amount": "1000000.00"}, expect=400)
+    api.step("withdraw 435.75", "POST", f"/users/{user}/withdrawals", {"amount": "435.75"})
+    api.step("positions: 25 held at 100.25 and 5 at 110.00 average 101.875; at 110.00 each is worth 3,300.00",
+             "GET", f"/users/{user}/holdings")
+    api.step("equity: 7,500.00 cash + 3,300.00 + 4 tiny shares at 2.00", "GET", f"/users/{user}")
+    api.step("every fill, rejection, cancel, deposit and withdrawal, newest first", "GET",
+             f"/users/{user}/activities")
     history = api.step("history, newest first", "GET", f"/transactions/{user}")
     print(f"\nDone: {len(history)} transactions for {user}. See them in the logs: make logs ARGS='--filter {user}'"
           if isinstance(history, list) else "")
