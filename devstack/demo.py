@@ -2,8 +2,9 @@
 
 Registers a user, ingests two stocks, buys, sells, has one order refused at placement and one rejected at
 settlement, moves a price with a new bar, places limit orders on either side of it, cancels a pending order,
-deposits and withdraws cash, then reads back positions with P/L, equity, bars, history and the activity feed. Names get a random suffix, so it can run again. Each step
-says the status it expects; the demo exits 1 at the first answer that differs.
+deposits and withdraws cash, then reads back positions with P/L, equity, bars, history and the activity feed.
+Names get a random suffix, so it can run again. Each step says the status it expects; the demo exits 1 at the
+first answer that differs.
 
     python -m devstack.demo [--api http://127.0.0.1:8000] [--admin-key KEY]
 """
