@@ -94,6 +94,7 @@ def json_object(fields: dict[str, Any], raw_values: dict[str, str] | None = None
 STOCK_FIELDS = {"ticker": "ZZZ", "open_price": "1", "close_price": "1", "high": "1", "low": "1", "volume": 1}
 USER_FIELDS = {"username": "mallory", "balance": "100"}
 TRADE_FIELDS = {"user": "alice", "ticker": "AAPL", "transaction_type": "buy", "transaction_volume": 1}
+CASH_FIELDS = {"amount": "1.00"}
 
 
 @st.composite
@@ -101,12 +102,15 @@ def attacks(draw: Any) -> Attack:
     kind = draw(st.sampled_from(["cursor", "number", "control", "unicode", "depth", "duplicate", "idempotency"]))
     if kind == "cursor":
         path = draw(st.sampled_from(["/transactions/alice", "/stocks", "/users/alice/holdings",
-                                     "/transactions/alice/2000-01-01/2100-01-01"]))
+                                     "/transactions/alice/2000-01-01/2100-01-01", "/users/alice/activities",
+                                     "/stocks/AAPL/bars"]))
         return Attack("GET", f"{path}?cursor={draw(forged_cursors())}")
     if kind == "number":
         target, fields, name = draw(st.sampled_from([
             ("/transactions", TRADE_FIELDS, "transaction_volume"), ("/users", USER_FIELDS, "balance"),
-            ("/stocks", STOCK_FIELDS, "volume"), ("/stocks", STOCK_FIELDS, "high")]))
+            ("/stocks", STOCK_FIELDS, "volume"), ("/stocks", STOCK_FIELDS, "high"),
+            ("/users/alice/deposits", CASH_FIELDS, "amount"), ("/transactions", {**TRADE_FIELDS, "limit_price": 1},
+                                                               "limit_price")]))
         rest = {key: value for key, value in fields.items() if key != name}
         return Attack("POST", target, json_object(rest, {name: draw(huge_numbers())}))
     if kind in ("control", "unicode"):
@@ -138,7 +142,9 @@ def attacks(draw: Any) -> Attack:
         literal = json.dumps(draw(st.sampled_from(["9999999", "1", "alice", "AAPL", "sell"])))
         return Attack("POST", target, json_object(fields, {name: literal}))
     keys = draw(st.lists(st.text(string.ascii_letters, min_size=1, max_size=8), min_size=2, max_size=4))
-    return Attack("POST", "/transactions", json_object(TRADE_FIELDS), {"Idempotency-Key": ",".join(keys)})
+    target, fields = draw(st.sampled_from([("/transactions", TRADE_FIELDS), ("/users/alice/deposits", CASH_FIELDS),
+                                           ("/users/alice/withdrawals", CASH_FIELDS)]))
+    return Attack("POST", target, json_object(fields), {"Idempotency-Key": ",".join(keys)})
 
 
 def _quote(value: str) -> str:
