@@ -49,7 +49,7 @@ def test_reads_and_writes_survive_redis_going_down_and_recover(api, own_redis, l
     moved = {"timestamp": datetime.now(UTC).isoformat(), "open_price": "150", "close_price": "150", "high": "150",
              "low": "150", "volume": 10}
     assert api.post("/stocks/AAPL/bars", moved, key=api.admin_key).status_code == 201
-    assert [b["close_price"] for b in body(api.get("/stocks/AAPL/bars"))][0] == "150.00"
+    assert body(api.get("/stocks/AAPL/bars"))[0]["close_price"] == "150.00"
     assert body(api.post("/users/alice/deposits", {"amount": "5"}))["balance"] == "15.00"
     assert [a["type"] for a in body(api.get("/users/alice/activities"))] == ["deposit"]
     assert len(cache_warnings(log_records)) >= 5
