@@ -111,8 +111,9 @@ def authorization(market: Market, operation: Any, case: Any, draw: Any) -> str |
 
 
 def test_fuzz_every_operation_in_one_random_sequence(app_under_test, operations, market, sqs, queues) -> None:
-    # Trades are where money moves, so placing one is drawn three times as often as any other operation.
-    labels = sorted(operations) + ["POST /transactions"] * 2
+    # Trades are where money moves, so placing one is drawn eight times as often as any other operation (there
+    # are some thirty others).
+    labels = sorted(operations) + ["POST /transactions"] * 7
 
     raw = WsgiClient(app_under_test)
 
@@ -144,7 +145,10 @@ def test_fuzz_every_operation_in_one_random_sequence(app_under_test, operations,
                 if (value := known(market, data.draw, field)) is not None:
                     case.body[field] = value
                     case.body.pop("user_id", None) if field == "user" else None
-            if data.draw(st.booleans()):  # an order small enough to be filled, at market or with a fitting limit
+            if data.draw(st.booleans()):  # an order that can be filled: known names, small, a fitting limit or none
+                case.body["user"] = data.draw(st.sampled_from(market.targets["user"]))
+                case.body["ticker"] = data.draw(st.sampled_from(market.targets["ticker"]))
+                case.body.pop("user_id", None)
                 case.body["transaction_volume"] = data.draw(st.integers(1, 50))
                 case.body.pop("limit_price", None)
                 if data.draw(st.booleans()):
