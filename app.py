@@ -214,7 +214,15 @@ def swagger_asset(request: Request, asset: str) -> Response:
     return api.swagger.swagger_asset(asset)
 
 
-@app.on_sqs_message(queue=get_settings().trade_queue_name, batch_size=10)
+# On AWS: batches fill for up to two seconds at low traffic (settlement is built for batches), and at most four
+# batches run at once however long the backlog, so settlement never opens more database connections than that
+# (batches of one ticker serialise on its row anyway). tests/deploy holds the template to these numbers.
+SETTLE_BATCH_SIZE, SETTLE_BATCHING_WINDOW_S, SETTLE_MAX_CONCURRENCY = 10, 2, 4
+
+
+@app.on_sqs_message(queue=get_settings().trade_queue_name, batch_size=SETTLE_BATCH_SIZE,
+                    maximum_batching_window_in_seconds=SETTLE_BATCHING_WINDOW_S,
+                    maximum_concurrency=SETTLE_MAX_CONCURRENCY)
 def settle_trades(event: SQSEvent) -> dict[str, Any]:
     return api.consumer.handle_batch(event.to_dict(), event.context)
 

@@ -1,0 +1,165 @@
+"""The generated `prod` template as a production deployment (real AWS cannot be reached here, so the template is
+what is tested): bounded concurrency and a database connection budget it fits, an RDS Proxy that requires TLS,
+alarms someone receives, a dashboard of the settlement metrics, retained queues and logs, tracing, and a Lambda
+package without what only local stages use."""
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+from devstack.paths import ROOT
+
+FUNCTIONS = ("APIHandler", "ApiKeyAuthorizer", "SettleTrades", "RelayOutbox")
+# Database connections one invocation holds at most: with DB_POOL=null (asserted below) a unit of work opens one
+# and closes it, and no function runs two at once (placement's one-statement path closes its connection before
+# the transactional path opens another; health checks the database on one).
+CONNECTIONS_PER_INVOCATION = 1
+
+
+def test_settlement_is_bounded_and_batches_fill(template: dict) -> None:
+    import app
+
+    source = template["Resources"]["SettleTrades"]["Properties"]["Events"]["SettleTradesSqsEventSource"]
+    properties = source["Properties"]
+    # `chalice deploy` takes these from the decorator; `chalice package` drops MaximumConcurrency, which the merge
+    # template restores: both must say the same.
+    assert properties["ScalingConfig"] == {"MaximumConcurrency": app.SETTLE_MAX_CONCURRENCY}
+    assert 2 <= app.SETTLE_MAX_CONCURRENCY <= 10
+    assert properties["MaximumBatchingWindowInSeconds"] == app.SETTLE_BATCHING_WINDOW_S
+    assert 1 <= app.SETTLE_BATCHING_WINDOW_S <= 2 and properties["BatchSize"] == app.SETTLE_BATCH_SIZE == 10
+
+
+def test_worst_case_database_connections_fit_the_proxy_budget(template: dict) -> None:
+    resources, parameters = template["Resources"], template["Parameters"]
+    concurrency = {}
+    for name in FUNCTIONS:
+        properties = resources[name]["Properties"]
+        assert properties["Environment"]["Variables"]["DB_POOL"] == "null", name  # no pool kept per container
+        if name == "SettleTrades":
+            events = properties["Events"]["SettleTradesSqsEventSource"]["Properties"]
+            concurrency[name] = events["ScalingConfig"]["MaximumConcurrency"]
+        else:
+            concurrency[name] = properties["ReservedConcurrentExecutions"]
+    worst = sum(concurrency.values()) * CONNECTIONS_PER_INVOCATION
+    pool = resources["DatabaseProxyTargetGroup"]["Properties"]["ConnectionPoolConfigurationInfo"]
+    budget = parameters["DatabaseMaxConnections"]["Default"] * pool["MaxConnectionsPercent"] // 100
+    print(f"worst case {worst} database connections ({concurrency}) against a proxy budget of {budget}")
+    assert worst <= budget, (concurrency, budget)
+    # Every connection is pinned (the session's statement timeout is set at connect), so the proxy cannot
+    # multiplex: the budget must hold every concurrent invocation at once, with room for migrations and people.
+    assert budget - worst >= 10
+
+
+def test_the_proxy_requires_tls_and_is_the_only_reader_of_the_database_secret(template: dict) -> None:
+    resources = template["Resources"]
+    proxy = resources["DatabaseProxy"]["Properties"]
+    assert proxy["EngineFamily"] == "POSTGRESQL" and proxy["RequireTLS"] is True
+    assert proxy["Auth"] == [{"AuthScheme": "SECRETS", "SecretArn": {"Ref": "DatabaseSecretArn"},
+                              "IAMAuth": "DISABLED"}]
+    statements = resources["DatabaseProxyRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert statements == [{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+                           "Resource": {"Ref": "DatabaseSecretArn"}}]
+    targets = resources["DatabaseProxyTargetGroup"]["Properties"]
+    assert targets["DBInstanceIdentifiers"] == [{"Ref": "DatabaseInstanceId"}]
+    assert "DatabaseProxyEndpoint" in template["Outputs"]
+
+
+def test_every_function_keeps_its_logs_for_a_month(template: dict) -> None:
+    resources = template["Resources"]
+    groups = {r["Properties"]["LogGroupName"]["Fn::Sub"]: r for r in resources.values()
+              if r["Type"] == "AWS::Logs::LogGroup"}
+    # Named after each function's logical id as the template spells it (APIHandler, not ApiHandler).
+    assert set(groups) == {f"/aws/lambda/${{{name}}}" for name in FUNCTIONS}
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == 30 and group["DeletionPolicy"] == "Retain"
+
+
+ALARMS = {
+    # metric -> what it watches
+    ("AWS/SQS", "ApproximateNumberOfMessagesVisible"): "the dead-letter queue",
+    ("AWS/SQS", "ApproximateAgeOfOldestMessage"): "the trade queue",
+    ("AWS/ApiGateway", "5XXError"): "the API",
+}
+
+
+def test_alarms_reach_someone(template: dict) -> None:
+    resources = template["Resources"]
+    topic = resources["AlarmTopic"]
+    assert topic["Type"] == "AWS::SNS::Topic"
+    assert topic["Properties"]["Subscription"] == [{"Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}]
+    alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    for name, alarm in alarms.items():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        assert alarm["AlarmDescription"], name
+    watched = {(a["Namespace"], a["MetricName"]) for a in alarms.values() if "MetricName" in a}
+    assert set(ALARMS) <= watched
+    dead_letters = alarms["DeadLetterQueueAlarm"]
+    assert dead_letters["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["TradeDeadLetterQueue", "QueueName"]}
+    assert (dead_letters["Threshold"], dead_letters["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    for function in FUNCTIONS:
+        for metric in ("Errors", "Throttles"):
+            assert any(a.get("MetricName") == metric and a["Dimensions"] == [{"Name": "FunctionName",
+                                                                               "Value": {"Ref": function}}]
+                       for a in alarms.values()), (function, metric)
+    proxy = alarms["ProxyConnectionsAlarm"]
+    assert {m["MetricStat"]["Metric"]["MetricName"] for m in proxy["Metrics"] if "MetricStat" in m} == {
+        "DatabaseConnections", "MaxDatabaseConnectionsAllowed"}
+
+
+def test_the_dashboard_shows_every_settlement_metric_the_consumer_emits(template: dict) -> None:
+    body = json.loads(template["Resources"]["SettlementDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])
+    shown = {metric[1] for widget in body["widgets"] for metric in widget["properties"]["metrics"]
+             if metric[0] == "tradeapi"}
+    consumer = (ROOT / "chalicelib" / "api" / "consumer.py").read_text()
+    emitted = set(re.findall(r'"(Trades\w+|SettlementLatency)"', consumer))
+    assert emitted and shown == emitted
+
+
+def test_functions_are_traced_and_the_api_answers_within_api_gateways_limit(template: dict) -> None:
+    resources = template["Resources"]
+    for name in FUNCTIONS:
+        assert resources[name]["Properties"]["Tracing"] == "Active", name
+        role = resources[name]["Properties"]["Role"]["Fn::GetAtt"][0]
+        statements = resources[role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        assert any("xray:PutTraceSegments" in s["Action"] for s in statements), role
+    assert resources["APIHandler"]["Properties"]["Timeout"] < 29  # API Gateway gives up at 29 s
+    assert resources["ApiKeyAuthorizer"]["Properties"]["Timeout"] < 29
+
+
+def test_queues_outlive_the_stack_with_an_explicit_retention(template: dict) -> None:
+    resources = template["Resources"]
+    for name in ("TradeQueue", "TradeDeadLetterQueue"):
+        assert resources[name]["DeletionPolicy"] == resources[name]["UpdateReplacePolicy"] == "Retain"
+        assert resources[name]["Properties"]["MessageRetentionPeriod"] > 0
+    # A dead-lettered message outlives the main queue's retention, so a redrive after a fix finds it.
+    assert (resources["TradeDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"]
+            > resources["TradeQueue"]["Properties"]["MessageRetentionPeriod"])
+
+
+def test_no_role_grants_on_every_resource_of_a_service(template: dict) -> None:
+    for name, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                resources = statement["Resource"] if isinstance(statement["Resource"], list) else [
+                    statement["Resource"]]
+                for arn in resources:
+                    if isinstance(arn, str) and arn != "*":
+                        assert not arn.startswith("arn:*") and not re.fullmatch(r"arn:aws:\w+:\*:\*:\*", arn), \
+                            (name, arn)
+                    if arn == "*":  # only actions that take no resource (network interfaces, tracing)
+                        assert all(a.startswith(("ec2:", "xray:")) for a in statement["Action"]), (name, statement)
+
+
+def test_the_lambda_package_leaves_out_what_only_local_stages_use(package_dir: Path) -> None:
+    archive = package_dir / "deployment.zip"
+    with zipfile.ZipFile(archive) as zipped:
+        top = {name.split("/")[0] for name in zipped.namelist()}
+    assert not top & {"botocore", "boto3", "localstack_client", "moto", "s3transfer"}
+    size_mb = archive.stat().st_size / 2**20
+    print(f"Lambda package: {size_mb:.1f} MiB")
+    assert size_mb < 20, f"{size_mb:.1f} MiB"  # 28.8 MiB with localstack-client (and botocore) in it
+
