@@ -26,6 +26,13 @@ class Settings:
     db_ping_after_idle_s: float
     db_connect_timeout_s: float
     db_statement_timeout_ms: int
+    # Secrets Manager secrets holding the credentials DATABASE_URL and REDIS_URL leave out (AWS stages).
+    database_secret_arn: str | None
+    redis_secret_arn: str | None
+    # "verify": TLS to PostgreSQL with the server's certificate and host name checked (against DB_SSL_CA_FILE, or
+    # the system's trusted CAs, which RDS Proxy's certificates chain to); "off": plain TCP (local stages).
+    db_ssl: str
+    db_ssl_ca_file: str | None
     redis_url: str
     redis_timeout_s: float
     cache_prefix: str
@@ -70,6 +77,10 @@ def get_settings() -> Settings:
         db_ping_after_idle_s=_float("DB_PING_AFTER_IDLE_S", 5.0),
         db_connect_timeout_s=_float("DB_CONNECT_TIMEOUT_S", 5.0),
         db_statement_timeout_ms=_int("DB_STATEMENT_TIMEOUT_MS", 10_000),
+        database_secret_arn=env("DATABASE_SECRET_ARN") or None,
+        redis_secret_arn=env("REDIS_SECRET_ARN") or None,
+        db_ssl=env("DB_SSL", "off"),
+        db_ssl_ca_file=env("DB_SSL_CA_FILE") or None,
         redis_url=env("REDIS_URL", "redis://127.0.0.1:6379/0"),
         redis_timeout_s=_float("REDIS_TIMEOUT_S", 0.25),
         cache_prefix=env("CACHE_PREFIX", "tradeapi"),

@@ -259,9 +259,15 @@ def get_cache() -> Cache:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
+    from chalicelib.adapters.secrets import redis_url
+
     settings = get_settings()
+    url = redis_url()
+    # rediss:// (ElastiCache with in-transit encryption): the certificate and the host name are checked.
+    tls = {"ssl_cert_reqs": "required", "ssl_check_hostname": True} if url.startswith("rediss://") else {}
     client = redis.Redis.from_url(
-        settings.redis_url,
+        url,
+        **tls,
         socket_timeout=settings.redis_timeout_s,
         socket_connect_timeout=settings.redis_timeout_s,
         # One quick retry covers a pooled connection that died with a Redis restart.

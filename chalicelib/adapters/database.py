@@ -13,6 +13,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from chalicelib.adapters.secrets import database_url
 from chalicelib.config import get_settings
 from chalicelib.lazy import lazy
 
@@ -71,10 +72,13 @@ def _build_engine(**options: Any) -> Engine:
             "idle_in_transaction_session_timeout": str(settings.db_statement_timeout_ms * 6),
         },
     }
+    if settings.db_ssl == "verify":
+        connect_args["ssl_context"] = tls_context(settings.db_ssl_ca_file)
+    url = database_url()
     if settings.db_pool == "null":
-        return create_engine(settings.database_url, poolclass=NullPool, connect_args=connect_args, **options)
+        return create_engine(url, poolclass=NullPool, connect_args=connect_args, **options)
     engine = create_engine(
-        settings.database_url,
+        url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_recycle=300,
@@ -84,6 +88,17 @@ def _build_engine(**options: Any) -> Engine:
     )
     _ping_when_idle(engine, settings.db_ping_after_idle_s)
     return engine
+
+
+def tls_context(ca_file: str | None) -> Any:
+    """TLS that checks the server's certificate chain and host name (pg8000 otherwise encrypts without checking
+    whom it talks to)."""
+    import ssl
+
+    context = ssl.create_default_context(cafile=ca_file)
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
 
 
 def _number_placeholders_once() -> None:

@@ -18,7 +18,7 @@ from devstack.paths import DATA_DIR
 from devstack.services import LoopbackServer
 
 VERSION = "4.4.0"
-SERVICES = ("sqs", "logs")
+SERVICES = ("sqs", "logs", "secretsmanager")
 HERE = Path(__file__).resolve().parent
 REQUIREMENTS, CONSTRAINTS = HERE / "requirements.txt", HERE / "constraints.txt"
 START_TIMEOUT_S = 60.0

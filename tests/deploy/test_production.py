@@ -163,3 +163,42 @@ def test_the_lambda_package_leaves_out_what_only_local_stages_use(package_dir: P
     print(f"Lambda package: {size_mb:.1f} MiB")
     assert size_mb < 20, f"{size_mb:.1f} MiB"  # 28.8 MiB with localstack-client (and botocore) in it
 
+
+
+def test_every_function_runs_in_the_vpc_and_reaches_its_services_through_endpoints(template: dict) -> None:
+    resources = template["Resources"]
+    for name in FUNCTIONS:
+        assert resources[name]["Properties"]["VpcConfig"] == {
+            "SubnetIds": {"Ref": "PrivateSubnetIds"}, "SecurityGroupIds": {"Ref": "FunctionSecurityGroupIds"}}
+        role = resources[resources[name]["Properties"]["Role"]["Fn::GetAtt"][0]]["Properties"]
+        assert role["ManagedPolicyArns"] == [
+            {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"}]
+    endpoints = {r["Properties"]["ServiceName"]["Fn::Sub"].rsplit(".", 1)[-1]: r["Properties"]
+                 for r in resources.values() if r["Type"] == "AWS::EC2::VPCEndpoint"}
+    # Without the SQS endpoint every send from inside the VPC hangs and no trade ever settles.
+    assert set(endpoints) == {"sqs", "logs", "secretsmanager"}
+    for endpoint in endpoints.values():
+        assert endpoint["VpcEndpointType"] == "Interface" and endpoint["PrivateDnsEnabled"] is True
+        assert endpoint["SubnetIds"] == {"Ref": "PrivateSubnetIds"}
+
+
+def test_credentials_are_secrets_and_connections_verify_tls(template: dict) -> None:
+    resources = template["Resources"]
+    for name in FUNCTIONS:
+        variables = resources[name]["Properties"]["Environment"]["Variables"]
+        assert variables["DATABASE_SECRET_ARN"] == {"Ref": "DatabaseSecretArn"}
+        assert variables["REDIS_SECRET_ARN"] == {"Ref": "RedisSecretArn"}
+        assert variables["DB_SSL"] == "verify" and variables["REDIS_URL"]["Fn::Sub"].startswith("rediss://")
+        # Where to connect, never who: the URL holds no user or password.
+        assert variables["DATABASE_URL"] == {
+            "Fn::Sub": "postgresql+pg8000://${DatabaseProxy.Endpoint}:5432/${DatabaseName}"}
+    readers = resources["FunctionSecretsPolicy"]["Properties"]
+    assert {r["Ref"] for r in readers["Roles"]} == {"ApiHandlerRole", "ApiKeyAuthorizerRole", "SettleTradesRole",
+                                                    "RelayOutboxRole"}
+    assert readers["PolicyDocument"]["Statement"] == [{
+        "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": [{"Ref": "DatabaseSecretArn"}, {"Ref": "RedisSecretArn"}]}]
+    config = (ROOT / ".chalice" / "config.json").read_text()
+    text = json.dumps(template) + config
+    assert not re.search(r"(?i)(password|secret_key|auth_token)\W+\w", text.replace("DatabaseSecretArn", "")
+                         .replace("RedisSecretArn", ""))
