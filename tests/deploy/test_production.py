@@ -202,3 +202,13 @@ def test_credentials_are_secrets_and_connections_verify_tls(template: dict) -> N
     text = json.dumps(template) + config
     assert not re.search(r"(?i)(password|secret_key|auth_token)\W+\w", text.replace("DatabaseSecretArn", "")
                          .replace("RedisSecretArn", ""))
+
+
+def test_the_api_writes_access_logs_and_traces(template: dict) -> None:
+    api = template["Resources"]["RestAPI"]["Properties"]
+    assert api["TracingEnabled"] is True
+    setting = api["AccessLogSetting"]
+    assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    logged = json.loads(setting["Format"])  # one JSON line per request, as the functions log
+    assert {"requestId", "status", "latency_ms", "principal", "path"} <= set(logged)
+    assert template["Resources"]["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] == 30
