@@ -69,7 +69,8 @@ def test_the_proxy_requires_tls_and_is_the_only_reader_of_the_database_secret(te
 def test_every_function_keeps_its_logs_for_a_month(template: dict) -> None:
     resources = template["Resources"]
     groups = {r["Properties"]["LogGroupName"]["Fn::Sub"]: r for r in resources.values()
-              if r["Type"] == "AWS::Logs::LogGroup"}
+              if r["Type"] == "AWS::Logs::LogGroup" and r["Properties"]["LogGroupName"]["Fn::Sub"].startswith(
+                  "/aws/lambda/")}
     # Named after each function's logical id as the template spells it (APIHandler, not ApiHandler).
     assert set(groups) == {f"/aws/lambda/${{{name}}}" for name in FUNCTIONS}
     for group in groups.values():
