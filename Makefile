@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: help venv run logs demo test lint test-unit test-integration bench migrate admin-key clean
+.PHONY: help venv run logs demo test lint test-unit test-integration bench migrate admin-key package clean
 
 help:
 	@echo "make run      start the local stack and serve the API on http://127.0.0.1:8000"
@@ -15,6 +15,7 @@ help:
 	@echo "              (ARGS='--quick' for a short run; writes bench/results/latest.json)"
 	@echo "make migrate  migrate the database named by DATABASE_URL to the latest schema"
 	@echo "make admin-key  create an admin API key in the database named by DATABASE_URL and print it, once"
+	@echo "make package STAGE=prod  the CloudFormation template and Lambda zip for AWS, in build/<stage>/"
 	@echo "make clean    remove the virtualenv and the local stack's data (.devstack/)"
 
 venv: $(STAMP)
@@ -59,6 +60,12 @@ migrate: venv
 
 admin-key: venv
 	@$(PY) -m devstack.admin_key
+
+# STAGE is exported too: the app reads its queue's name when imported, and names it after the stage.
+package: venv
+	@test "$(STAGE)" = dev -o "$(STAGE)" = prod || (echo "make package STAGE=dev|prod"; exit 2)
+	STAGE=$(STAGE) AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package \
+	  --stage $(STAGE) --merge-template .chalice/merge-template.json build/$(STAGE)
 
 clean:
 	rm -rf $(VENV) .devstack .pytest_cache

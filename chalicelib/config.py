@@ -66,6 +66,10 @@ class Settings:
         return self.stage == "local"
 
 
+def _queue_name(stage: str) -> str:
+    return "tradeapi-trades" if stage == "local" else f"tradeapi-trades-{stage}"
+
+
 @lazy
 def get_settings() -> Settings:
     env = os.environ.get
@@ -97,8 +101,9 @@ def get_settings() -> Settings:
         aws_endpoint_url=env("AWS_ENDPOINT_URL") or None,
         aws_emulator=env("AWS_EMULATOR") or None,
         aws_region=env("AWS_DEFAULT_REGION", env("AWS_REGION", "us-east-1")),
-        trade_queue_name=env("TRADE_QUEUE_NAME", "tradeapi-trades"),
-        trade_dlq_name=env("TRADE_DLQ_NAME", "tradeapi-trades-dlq"),
+        # dev and prod may share an account: their queues carry the stage (tradeapi-trades-prod); local ones do not.
+        trade_queue_name=env("TRADE_QUEUE_NAME", _queue_name(env("STAGE", "local"))),
+        trade_dlq_name=env("TRADE_DLQ_NAME", f"{_queue_name(env('STAGE', 'local'))}-dlq"),
         # Deliveries of one message before SQS moves it to the dead-letter queue (the queue's redrive policy).
         trade_max_receive_count=_int("TRADE_MAX_RECEIVE_COUNT", 5),
         # The API sends right after commit; the relay only picks up rows older than this, which the API missed.

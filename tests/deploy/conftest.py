@@ -18,7 +18,10 @@ def package_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     chalice = Path(sys.executable).with_name("chalice")
     subprocess.run(
         [str(chalice), "package", "--stage", "prod", "--merge-template", ".chalice/merge-template.json", str(out)],
-        cwd=ROOT, check=True, capture_output=True, env={**os.environ, "AWS_DEFAULT_REGION": "us-east-1"},
+        # As `make package STAGE=prod` runs it: the app names its queue after the stage it is imported for.
+        cwd=ROOT, check=True, capture_output=True,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("TRADE_")}, "AWS_DEFAULT_REGION": "us-east-1",
+             "STAGE": "prod"},
         timeout=600,
     )
     return out

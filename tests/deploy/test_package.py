@@ -51,8 +51,10 @@ def test_consumer_reports_partial_batch_failures_from_the_declared_queue(templat
     assert source["Type"] == "SQS"
     assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert source["Properties"]["BatchSize"] == 10
-    queue_name = resources["TradeQueue"]["Properties"]["QueueName"]
-    assert source["Properties"]["Queue"]["Fn::Sub"].endswith(f":{queue_name}")
+    # The queue the app was packaged for is the one the template names for the stage deployed.
+    queue_name = resources["TradeQueue"]["Properties"]["QueueName"]["Fn::Sub"].replace("${Stage}", "prod")
+    assert source["Properties"]["Queue"]["Fn::Sub"].endswith(f":{queue_name}") and queue_name.endswith("-prod")
+    assert template["Parameters"]["Stage"]["AllowedValues"] == ["dev", "prod"]
     assert "TradeQueue" in consumer["DependsOn"]
 
 

@@ -30,18 +30,31 @@ def resources() -> dict[str, dict]:
     return json.loads((ROOT / ".chalice" / "merge-template.json").read_text())["Resources"]
 
 
-def test_merge_template_declares_the_queues_settings_name(defaults: Settings) -> None:
+def stage_settings(monkeypatch: pytest.MonkeyPatch, stage: str) -> Settings:
+    monkeypatch.setenv("STAGE", stage)
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_merge_template_declares_the_queues_settings_name(defaults: Settings, monkeypatch, stage: str) -> None:
     queue, dlq = resources()["TradeQueue"]["Properties"], resources()["TradeDeadLetterQueue"]["Properties"]
-    assert queue["QueueName"] == defaults.trade_queue_name
-    assert dlq["QueueName"] == defaults.trade_dlq_name
+    named = stage_settings(monkeypatch, stage)
+    assert queue["QueueName"]["Fn::Sub"].replace("${Stage}", stage) == named.trade_queue_name
+    assert dlq["QueueName"]["Fn::Sub"].replace("${Stage}", stage) == named.trade_dlq_name
     assert queue["RedrivePolicy"]["maxReceiveCount"] == defaults.trade_max_receive_count
 
 
+def test_local_queues_carry_no_stage(defaults: Settings) -> None:
+    assert (defaults.trade_queue_name, defaults.trade_dlq_name) == ("tradeapi-trades", "tradeapi-trades-dlq")
+
+
 @pytest.mark.parametrize("policy", ["policy-api.json", "policy-relay.json", "policy-consumer.json"])
-def test_policies_grant_the_queue_settings_name(defaults: Settings, policy: str) -> None:
+def test_policies_grant_exactly_the_queues_settings_name(defaults: Settings, monkeypatch, policy: str) -> None:
     statements = json.loads((ROOT / ".chalice" / policy).read_text())["Statement"]
     queue_statements = [s for s in statements if s["Sid"].startswith("TradeQueue")]
-    assert queue_statements and all(s["Resource"].endswith(f":{defaults.trade_queue_name}") for s in queue_statements)
+    expected = [f"arn:aws:sqs:*:*:{stage_settings(monkeypatch, stage).trade_queue_name}" for stage in ("dev", "prod")]
+    assert queue_statements and all(s["Resource"] == expected for s in queue_statements)
 
 
 def test_app_consumes_the_queue_and_allows_the_origin_settings_name(defaults: Settings) -> None:
