@@ -9,6 +9,8 @@ MAX_MONEY = Decimal("9999999999.99")
 
 def format_money(amount: Decimal) -> str:
     """As every answer writes it: a string with exactly two decimals ("1000.00"), rounded half-even."""
-    with localcontext() as wide:  # an unrounded average or P/L may hold more digits than the default 28
+    if amount.adjusted() < 24:  # fits the default context's 28 digits with its cents: the common case, no copy
+        return f"{amount.quantize(CENT, rounding=ROUND_HALF_EVEN):f}"
+    with localcontext() as wide:  # an unrounded P/L of a huge position may hold more digits than that
         wide.prec = 60
         return f"{amount.quantize(CENT, rounding=ROUND_HALF_EVEN):f}"
