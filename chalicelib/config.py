@@ -29,6 +29,7 @@ class Settings:
     # Secrets Manager secrets holding the credentials DATABASE_URL and REDIS_URL leave out (AWS stages).
     database_secret_arn: str | None
     redis_secret_arn: str | None
+    secret_ttl_s: float
     # "verify": TLS to PostgreSQL with the server's certificate and host name checked (against DB_SSL_CA_FILE, or
     # the system's trusted CAs, which RDS Proxy's certificates chain to); "off": plain TCP (local stages).
     db_ssl: str
@@ -83,6 +84,7 @@ def get_settings() -> Settings:
         db_statement_timeout_ms=_int("DB_STATEMENT_TIMEOUT_MS", 10_000),
         database_secret_arn=env("DATABASE_SECRET_ARN") or None,
         redis_secret_arn=env("REDIS_SECRET_ARN") or None,
+        secret_ttl_s=_float("SECRET_TTL_S", 300.0),
         db_ssl=env("DB_SSL", "off"),
         db_ssl_ca_file=env("DB_SSL_CA_FILE") or None,
         redis_url=env("REDIS_URL", "redis://127.0.0.1:6379/0"),

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from chalicelib.adapters.secrets import database_url
+from chalicelib.adapters import secrets
 from chalicelib.config import get_settings
 from chalicelib.lazy import lazy
 
@@ -44,7 +44,7 @@ def get_engine() -> Engine:
 
 def sqlstate(exc: BaseException) -> str | None:
     """The SQLSTATE the server reported with `exc`, or None when the error did not come from the server."""
-    args = getattr(getattr(exc, "orig", None), "args", None)
+    args = getattr(getattr(exc, "orig", exc), "args", None)
     if args and isinstance(args[0], dict):
         state = args[0].get("C")
         return state if isinstance(state, str) else None
@@ -74,11 +74,12 @@ def _build_engine(**options: Any) -> Engine:
     }
     if settings.db_ssl == "verify":
         connect_args["ssl_context"] = tls_context(settings.db_ssl_ca_file)
-    url = database_url()
     if settings.db_pool == "null":
-        return create_engine(url, poolclass=NullPool, connect_args=connect_args, **options)
+        engine = create_engine(settings.database_url, poolclass=NullPool, connect_args=connect_args, **options)
+        _credentials_from_secret(engine)
+        return engine
     engine = create_engine(
-        url,
+        settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_recycle=300,
@@ -86,8 +87,29 @@ def _build_engine(**options: Any) -> Engine:
         connect_args=connect_args,
         **options,
     )
+    _credentials_from_secret(engine)
     _ping_when_idle(engine, settings.db_ping_after_idle_s)
     return engine
+
+
+# The server refused the user or password: SQLSTATE class 28 (invalid authorization).
+_REFUSED_CREDENTIALS = "28"
+
+
+def _credentials_from_secret(engine: Engine) -> None:
+    """Each new connection takes the user and password from the secret as held now, so a rotation reaches the
+    next connection; if the server refuses them, the secret is fetched again and the connection tried once more."""
+    if not get_settings().database_secret_arn:
+        return
+
+    @event.listens_for(engine, "do_connect")
+    def connect(dialect: Any, record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        try:
+            return dialect.connect(*cargs, **{**cparams, **secrets.database_credentials()})
+        except dialect.loaded_dbapi.Error as refused:
+            if not (sqlstate(refused) or "").startswith(_REFUSED_CREDENTIALS):
+                raise
+        return dialect.connect(*cargs, **{**cparams, **secrets.database_credentials(refresh=True)})
 
 
 def tls_context(ca_file: str | None) -> Any:

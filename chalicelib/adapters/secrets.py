@@ -1,29 +1,30 @@
-"""Credentials from AWS Secrets Manager, read once per container (a cold start) and kept: on AWS stages the
-database's user and password and Redis's AUTH token are secrets, never configuration. `DATABASE_URL` and
-`REDIS_URL` then say only where to connect (the RDS Proxy's endpoint, the ElastiCache endpoint); the secret
-named by `DATABASE_SECRET_ARN` (the JSON RDS writes: username, password, ...) and `REDIS_SECRET_ARN` (a JSON
-object with `auth_token`, or the token itself) supply the rest. Without those variables the URLs are used as they
-are (local stages)."""
+"""Credentials from AWS Secrets Manager: on AWS stages the database's user and password and Redis's AUTH token
+are secrets, never configuration. `DATABASE_URL` and `REDIS_URL` then say only where to connect (the RDS Proxy's
+endpoint, the ElastiCache endpoint); the secret named by `DATABASE_SECRET_ARN` (the JSON RDS writes: username,
+password, ...) and `REDIS_SECRET_ARN` (a JSON object with `auth_token`, or the token itself) supply the rest.
+Without those variables the URLs are used as they are (local stages).
+
+A secret is fetched at most once per `SECRET_TTL_S` (300 s) per container, so a rotated database password is
+picked up within that time, and at once when the server refuses the one held (see `database_credentials`)."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 from chalicelib.adapters.aws_clients import aws_client
 from chalicelib.config import get_settings
-from chalicelib.lazy import lazy
 
 
-def database_url() -> str:
-    """DATABASE_URL with the secret's username and password in it, if a secret is named."""
-    from sqlalchemy.engine import make_url
-
+def database_credentials(*, refresh: bool = False) -> dict[str, str]:
+    """The user and password to connect with (pg8000's keyword arguments), from the secret if one is named;
+    `refresh` fetches the secret again (the server refused what was held: it was rotated)."""
     settings = get_settings()
     if not settings.database_secret_arn:
-        return settings.database_url
-    secret = _secret_object(settings.database_secret_arn)
-    url = make_url(settings.database_url).set(username=secret["username"], password=secret["password"])
-    return url.render_as_string(hide_password=False)
+        return {}
+    secret = _secret_object(settings.database_secret_arn, refresh=refresh)
+    return {"user": str(secret["username"]), "password": str(secret["password"])}
 
 
 def redis_url() -> str:
@@ -43,15 +44,29 @@ def redis_url() -> str:
     return urlunsplit(parts._replace(netloc=f":{quote(token, safe='')}@{host}"))
 
 
-def _secret_object(arn: str) -> dict[str, Any]:
-    value = json.loads(_secret_string(arn))
+def _secret_object(arn: str, *, refresh: bool = False) -> dict[str, Any]:
+    value = json.loads(_secret_string(arn, refresh=refresh))
     if not isinstance(value, dict):
         raise ValueError(f"secret {arn} is not a JSON object")
     return value
 
 
-@lazy
-def _secret_string(arn: str) -> str:
-    """Fetched once per container and secret: every connection a warm function opens reuses it."""
-    answer = aws_client("secretsmanager").get_secret_value(SecretId=arn)
-    return str(answer["SecretString"])
+_fetched: dict[str, tuple[str, float]] = {}  # arn -> (secret string, monotonic time fetched)
+_fetching = threading.Lock()
+
+
+def _secret_string(arn: str, *, refresh: bool = False) -> str:
+    """Every connection a warm function opens reuses what was fetched, until it is SECRET_TTL_S old."""
+    with _fetching:
+        held = _fetched.get(arn)
+        if held is not None and not refresh and time.monotonic() - held[1] < get_settings().secret_ttl_s:
+            return held[0]
+        answer = aws_client("secretsmanager").get_secret_value(SecretId=arn)
+        _fetched[arn] = (str(answer["SecretString"]), time.monotonic())
+        return _fetched[arn][0]
+
+
+def forget() -> None:
+    """Drop every secret held (tests point the process at other secrets)."""
+    with _fetching:
+        _fetched.clear()

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError
+from sqlalchemy.pool import NullPool
 
 from chalicelib.adapters import secrets
 from chalicelib.adapters.aws_clients import aws_client
@@ -28,8 +29,9 @@ def secretsmanager(aws_endpoint: str) -> Any:
 @pytest.fixture
 def reset() -> Iterator[None]:
     yield
-    for cached in (get_settings, get_database, secrets._secret_string):
+    for cached in (get_settings, get_database):
         cached.cache_clear()
+    secrets.forget()
 
 
 def secret(client: Any, value: object) -> str:
@@ -53,10 +55,10 @@ def test_the_database_user_comes_from_the_secret(secretsmanager, monkeypatch, re
     point_at(monkeypatch, DATABASE_URL=without_credentials, DATABASE_SECRET_ARN=arn)
     with get_engine().connect() as conn:
         assert conn.execute(text("SELECT current_user")).scalar() == user
-    assert make_url(secrets.database_url()).password == "from-the-secret"
+    assert secrets.database_credentials() == {"user": user, "password": "from-the-secret"}
     assert api.post("/users", {"username": "from_secret", "balance": "1"}).status_code == 201
 
-    # Read once per process: a later change to the secret is not fetched again for every connection.
+    # Held for SECRET_TTL_S: a later change to the secret is not fetched again for every connection.
     secretsmanager.put_secret_value(SecretId=arn, SecretString=json.dumps({"username": "nobody_here",
                                                                           "password": "x"}))
     get_database.cache_clear()
@@ -71,6 +73,45 @@ def test_a_user_the_secret_names_is_the_one_that_connects(secretsmanager, monkey
     with pytest.raises(DBAPIError) as refused, get_engine().connect():
         pass
     assert "nobody_" in str(refused.value)  # the server was asked for the secret's user, and has none
+
+
+@pytest.fixture
+def role() -> Iterator[str]:
+    """A second login role, made and dropped by the test's own (superuser) connection."""
+    name = f"rotated_{uuid.uuid4().hex[:6]}"
+    owner = create_engine(get_settings().database_url, poolclass=NullPool)
+    with owner.begin() as conn:
+        conn.execute(text(f'CREATE ROLE "{name}" LOGIN'))
+    yield name
+    get_database.cache_clear()
+    with owner.begin() as conn:
+        conn.execute(text(f'DROP ROLE "{name}"'))
+    owner.dispose()
+
+
+def test_a_rotated_secret_reaches_new_connections_after_its_ttl(secretsmanager, monkeypatch, reset, role) -> None:
+    url = make_url(get_settings().database_url)
+    arn = secret(secretsmanager, {"username": url.username or "postgres", "password": "before"})
+    point_at(monkeypatch, DATABASE_URL=url.set(username=None, password=None).render_as_string(hide_password=False),
+             DATABASE_SECRET_ARN=arn, DB_POOL="null", SECRET_TTL_S="0")
+    with get_engine().connect() as conn:
+        assert conn.execute(text("SELECT current_user")).scalar() == (url.username or "postgres")
+    secretsmanager.put_secret_value(SecretId=arn, SecretString=json.dumps({"username": role, "password": "after"}))
+    with get_engine().connect() as conn:  # the same engine: the next connection takes the rotated user
+        assert conn.execute(text("SELECT current_user")).scalar() == role
+
+
+def test_credentials_the_server_refuses_are_fetched_again_at_once(secretsmanager, monkeypatch, reset, role) -> None:
+    url = make_url(get_settings().database_url)
+    arn = secret(secretsmanager, {"username": f"gone_{uuid.uuid4().hex[:6]}", "password": "x"})
+    point_at(monkeypatch, DATABASE_URL=url.set(username=None, password=None).render_as_string(hide_password=False),
+             DATABASE_SECRET_ARN=arn, DB_POOL="null")
+    with pytest.raises(DBAPIError), get_engine().connect():
+        pass  # refused, fetched again, still refused: the error stands
+    secretsmanager.put_secret_value(SecretId=arn, SecretString=json.dumps({"username": role, "password": "y"}))
+    # Within the TTL the held (refused) user is tried first; its refusal fetches the rotated one.
+    with get_engine().connect() as conn:
+        assert conn.execute(text("SELECT current_user")).scalar() == role
 
 
 @pytest.mark.parametrize("stored", [{"auth_token": "t0k/en+="}, "t0k/en+="])
