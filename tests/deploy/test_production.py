@@ -9,6 +9,8 @@ import re
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from devstack.paths import ROOT
 
 FUNCTIONS = ("APIHandler", "ApiKeyAuthorizer", "SettleTrades", "RelayOutbox")
@@ -213,3 +215,30 @@ def test_the_api_writes_access_logs_and_traces(template: dict) -> None:
     logged = json.loads(setting["Format"])  # one JSON line per request, as the functions log
     assert {"requestId", "status", "latency_ms", "principal", "path"} <= set(logged)
     assert template["Resources"]["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] == 30
+
+
+ROLES = {"APIHandler": ("ApiHandlerRole", "policy-api.json"),
+         "ApiKeyAuthorizer": ("ApiKeyAuthorizerRole", "policy.json"),
+         "SettleTrades": ("SettleTradesRole", "policy-consumer.json"),
+         "RelayOutbox": ("RelayOutboxRole", "policy-relay.json")}
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_role_reaches_only_this_stacks_queue_and_its_own_log_group(template: dict, function: str) -> None:
+    resources = template["Resources"]
+    role, policy_file = ROLES[function]
+    statements = resources[role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    for statement in statements:
+        if any(action.startswith("sqs:") for action in statement["Action"]):
+            assert statement["Resource"] == {"Fn::GetAtt": ["TradeQueue", "Arn"]}
+    assert not any(action.startswith("logs:") for s in statements for action in s["Action"])
+    logs = [r["Properties"] for r in resources.values()
+            if r["Type"] == "AWS::IAM::Policy" and r["Properties"]["Roles"] == [{"Ref": role}]]
+    assert logs == [{"PolicyName": f"{function}Logs", "Roles": [{"Ref": role}], "PolicyDocument": {
+        "Version": "2012-10-17", "Statement": [{"Sid": "Logs", "Effect": "Allow",
+                                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                                "Resource": {"Fn::GetAtt": [f"{function}LogGroup", "Arn"]}}]}}]
+    # The template says what the policy file (`chalice deploy`'s) says, scoped to this stack.
+    in_file = [s for s in json.loads((ROOT / ".chalice" / policy_file).read_text())["Statement"] if s["Sid"] != "Logs"]
+    assert [s["Sid"] for s in statements] == [s["Sid"] for s in in_file]
+    assert [s["Action"] for s in statements] == [s["Action"] for s in in_file]
