@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chalicelib.domain.views import TradeRecord
 
 
 @dataclass(frozen=True)
@@ -20,23 +22,6 @@ class StockIngested:
     view: dict[str, Any]
 
 
-class PlacedTrade(Protocol):
-    """A trade as written at placement: the model, or the row the one-statement placement returns."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def user_id(self) -> uuid.UUID: ...
-    @property
-    def ticker(self) -> str: ...
-    @property
-    def side(self) -> str: ...
-    @property
-    def volume(self) -> int: ...
-    @property
-    def reserved_cash(self) -> Decimal: ...
-
-
 @dataclass(frozen=True)
 class TradePlaced:
     trade_id: uuid.UUID
@@ -46,7 +31,7 @@ class TradePlaced:
     details: dict[str, Any]
 
     @classmethod
-    def of(cls, trade: PlacedTrade, username: str, idempotency_key: str | None) -> TradePlaced:
+    def of(cls, trade: TradeRecord, username: str, idempotency_key: str | None) -> TradePlaced:
         return cls(trade.id, trade.user_id, username, {
             "ticker": trade.ticker, "side": trade.side, "volume": trade.volume,
             "reserved_cash": str(trade.reserved_cash), "idempotency_key": idempotency_key})
