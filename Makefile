@@ -61,11 +61,10 @@ migrate: venv
 admin-key: venv
 	@$(PY) -m devstack.admin_key
 
-# STAGE is exported too: the app reads its queue's name when imported, and names it after the stage.
+# chalice package with the merge template, for the stage named, then the zip without what Lambda's runtime ships.
 package: venv
 	@test "$(STAGE)" = dev -o "$(STAGE)" = prod || (echo "make package STAGE=dev|prod"; exit 2)
-	STAGE=$(STAGE) AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(VENV)/bin/chalice package \
-	  --stage $(STAGE) --merge-template .chalice/merge-template.json build/$(STAGE)
+	$(PY) -m devstack.package --stage $(STAGE) build/$(STAGE)
 
 clean:
 	rm -rf $(VENV) .devstack .pytest_cache

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from chalicelib.adapters import secrets
+from chalicelib.adapters import secrets, tracing
 from chalicelib.config import get_settings
 from chalicelib.lazy import lazy
 
@@ -60,6 +60,7 @@ def connection_in_step(exc: BaseException) -> bool:
 
 def _build_engine(**options: Any) -> Engine:
     _number_placeholders_once()
+    tracing.trace_sql()
     settings = get_settings()
     connect_args = {
         # Socket timeout: a dead or stalled server fails the request instead of hanging the Lambda.

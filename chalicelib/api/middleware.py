@@ -1,5 +1,6 @@
 """Chalice middleware: one `invocation` log line per function call (function, request id, trigger, outcome,
-duration, cold start), and Chalice's own error answers given the API's error shape."""
+duration, cold start), on AWS also an X-Ray subsegment annotated with the same fields, and Chalice's own error
+answers given the API's error shape."""
 from __future__ import annotations
 
 import time
@@ -8,6 +9,7 @@ from typing import Any
 
 from chalice.app import Response
 
+from chalicelib.adapters import tracing
 from chalicelib.adapters.logs import get_logger
 from chalicelib.api.responses import error_response
 from chalicelib.domain.errors import ApiError
@@ -17,24 +19,28 @@ _cold_start = True
 
 def log_invocation(event: Any, get_response: Callable[[Any], Any]) -> Any:
     """For every function: each line logged during the invocation carries the function name and request id, and
-    the invocation ends with one `invocation` line (duration and outcome)."""
+    the invocation ends with one `invocation` line (duration and outcome) and, where it is traced, a subsegment
+    with the same fields."""
     global _cold_start
     logger = get_logger()
     context = getattr(event, "lambda_context", None) or getattr(event, "context", None)
-    logger.append_keys(function_name=getattr(context, "function_name", None),
-                       request_id=getattr(context, "aws_request_id", None))
+    function_name = getattr(context, "function_name", None)
+    logger.append_keys(function_name=function_name, request_id=getattr(context, "aws_request_id", None))
     cold_start, _cold_start = _cold_start, False
     started = time.perf_counter()
     outcome: Any = "error"
-    try:
-        response = get_response(event)
-        outcome = _outcome(response)
-        return response
-    finally:
-        logger.info("invocation", extra={"event": "invocation", "trigger": _trigger(event), "outcome": outcome,
-                                         "cold_start": cold_start,
-                                         "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
-        logger.remove_keys(["function_name", "request_id"])
+    with tracing.invocation(function_name) as annotate:
+        try:
+            response = get_response(event)
+            outcome = _outcome(response)
+            return response
+        finally:
+            trigger = _trigger(event)
+            annotate(ColdStart=cold_start, trigger=trigger, outcome=outcome)
+            logger.info("invocation", extra={"event": "invocation", "trigger": trigger, "outcome": outcome,
+                                             "cold_start": cold_start,
+                                             "duration_ms": round((time.perf_counter() - started) * 1000, 2)})
+            logger.remove_keys(["function_name", "request_id"])
 
 
 def _trigger(event: Any) -> str:

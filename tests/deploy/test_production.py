@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -127,6 +129,10 @@ def test_functions_are_traced_and_the_api_answers_within_api_gateways_limit(temp
         role = resources[name]["Properties"]["Role"]["Fn::GetAtt"][0]
         statements = resources[role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
         assert any("xray:PutTraceSegments" in s["Action"] for s in statements), role
+        # Powertools Tracer traces inside the code (chalicelib/adapters/tracing.py) unless this says otherwise.
+        variables = resources[name]["Properties"]["Environment"]["Variables"]
+        assert variables.get("POWERTOOLS_TRACE_DISABLED", "false") == "false" and variables[
+            "POWERTOOLS_SERVICE_NAME"] == "tradeapi", name
     assert resources["APIHandler"]["Properties"]["Timeout"] < 29  # API Gateway gives up at 29 s
     assert resources["ApiKeyAuthorizer"]["Properties"]["Timeout"] < 29
 
@@ -242,3 +248,64 @@ def test_each_role_reaches_only_this_stacks_queue_and_its_own_log_group(template
     in_file = [s for s in json.loads((ROOT / ".chalice" / policy_file).read_text())["Statement"] if s["Sid"] != "Logs"]
     assert [s["Sid"] for s in statements] == [s["Sid"] for s in in_file]
     assert [s["Action"] for s in statements] == [s["Action"] for s in in_file]
+
+
+# Run by the zip's own code, with nothing on the path but the zip, what Lambda's runtime ships beside it and the
+# standard library: import the app, answer a request as the API function, and load what the other functions load.
+_IN_THE_ZIP = '''
+import json, os, sys
+sys.path[:0] = [os.environ["LAMBDA_TASK_ROOT"], os.environ["RUNTIME_PACKAGES"]]
+import app
+from chalicelib.adapters import tracing
+import chalicelib.api.consumer, chalicelib.services.trades, chalicelib.adapters.database, pg8000, redis
+import sqlalchemy.dialects.postgresql.pg8000
+
+class Context:
+    function_name = "tradeapi-prod-APIHandler"
+    aws_request_id = "c0ffee00-0000-4000-8000-000000000000"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:tradeapi-prod-APIHandler"
+    def get_remaining_time_in_millis(self): return 25000
+
+answer = app.app(json.loads(sys.argv[1]), Context())
+tracing.trace_sql()
+roots = (os.environ["LAMBDA_TASK_ROOT"], os.environ["RUNTIME_PACKAGES"], sys.base_prefix)
+outside = sorted(m.__name__ for m in list(sys.modules.values())
+                 if getattr(m, "__file__", None) and not os.path.abspath(m.__file__).startswith(roots))
+print(json.dumps({"status": answer["statusCode"], "traced": tracing.get_tracer() is not None, "outside": outside}))
+'''
+
+
+def test_the_slimmed_zip_runs_traced_with_only_what_lambdas_runtime_ships_beside_it(package_dir: Path,
+                                                                                    tmp_path: Path) -> None:
+    import botocore
+
+    from bench.lambda_events import api_request
+    from devstack.package import RUNTIME_PROVIDED
+    from tests.xray_daemon import XRayDaemon, trace_header
+
+    task, runtime = tmp_path / "task", tmp_path / "runtime"
+    with zipfile.ZipFile(package_dir / "deployment.zip") as zipped:
+        zipped.extractall(task)
+    runtime.mkdir()
+    site_packages = Path(botocore.__file__).parent.parent
+    for name in RUNTIME_PROVIDED:  # as /var/runtime holds them
+        (runtime / name).symlink_to(site_packages / name)
+    header, parent = trace_header()
+    with XRayDaemon() as daemon:
+        result = subprocess.run(
+            [sys.executable, "-S", "-c", _IN_THE_ZIP, json.dumps(api_request("GET", "/openapi.json"))],
+            cwd=task, capture_output=True, text=True, timeout=120,
+            env={"PATH": "/usr/bin:/bin", "LAMBDA_TASK_ROOT": str(task), "RUNTIME_PACKAGES": str(runtime),
+                 "STAGE": "prod", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+                 "POWERTOOLS_SERVICE_NAME": "tradeapi", "DB_POOL": "null",
+                 "AWS_XRAY_DAEMON_ADDRESS": daemon.address, "_X_AMZN_TRACE_ID": header})
+        assert result.returncode == 0, result.stderr[-3000:]
+        segments = daemon.received()
+    ran = json.loads(result.stdout.strip().splitlines()[-1])
+    assert ran == {"status": 200, "traced": True, "outside": []}
+    (function,) = [s for s in segments if s.name == "## tradeapi-prod-APIHandler"]
+    assert function.parent_id == parent and function.annotations["outcome"] == 200
+    with zipfile.ZipFile(package_dir / "deployment.zip") as zipped:
+        top = {name.split("/")[0].split("-")[0] for name in zipped.namelist()}
+    assert {"aws_xray_sdk", "wrapt", "aws_lambda_powertools"} <= top and not top & set(RUNTIME_PROVIDED)

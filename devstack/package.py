@@ -1,0 +1,67 @@
+"""`make package STAGE=dev|prod`: `chalice package` with the merge template, then the Lambda zip without what the
+Lambda Python runtime already provides. The X-Ray SDK requires botocore (and botocore urllib3), which pip puts in
+the zip: 17 MiB of the 30 that the runtime ships anyway, as it ships the boto3 the functions already use. Taken
+out together, so the runtime's botocore runs with the urllib3 it was released with."""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from devstack.paths import ROOT
+
+# Distribution names as they appear at the zip's top level: the package and its `<name>-<version>.dist-info`.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "urllib3")
+_DIST_INFO = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-[^/-]+\.dist-info$")
+
+
+def build(stage: str, out_dir: Path) -> Path:
+    """Package `stage` into `out_dir` (sam.json and deployment.zip) and slim the zip; return the zip's path."""
+    chalice = Path(sys.executable).with_name("chalice")
+    # The app names its queue after the stage it is imported for, and `chalice package` imports it.
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRADE_")}, "STAGE": stage,
+           "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    subprocess.run([str(chalice), "package", "--stage", stage, "--merge-template", ".chalice/merge-template.json",
+                    str(out_dir)], cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
+    archive = out_dir / "deployment.zip"
+    without_runtime_packages(archive)
+    return archive
+
+
+def provided_by_runtime(entry: str) -> bool:
+    top = entry.split("/", 1)[0]
+    dist_info = _DIST_INFO.match(top)
+    name = dist_info.group("name") if dist_info else top.removesuffix(".py")
+    return name.lower().replace("-", "_") in RUNTIME_PROVIDED
+
+
+def without_runtime_packages(archive: Path) -> None:
+    """Rewrite `archive` without the runtime's packages, each other entry kept as it was (mode, date, method)."""
+    slimmed = archive.with_suffix(".slim.zip")
+    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(slimmed, "w") as target:
+        for info in source.infolist():
+            if not provided_by_runtime(info.filename):
+                target.writestr(info, source.read(info), compress_type=info.compress_type)
+    slimmed.replace(archive)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stage", choices=("dev", "prod"), required=True)
+    parser.add_argument("out_dir", type=Path)
+    args = parser.parse_args()
+    try:
+        archive = build(args.stage, args.out_dir)
+    except subprocess.CalledProcessError as failed:
+        sys.stderr.write(failed.stdout.decode() + failed.stderr.decode())
+        return failed.returncode
+    print(f"{args.out_dir / 'sam.json'} and {archive} ({archive.stat().st_size / 2**20:.1f} MiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
