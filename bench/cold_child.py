@@ -1,9 +1,10 @@
 """One cold start, in a fresh process: import an app module, answer one GET /stocks/{ticker} through its Lambda
 handler, and report the times and what the import loaded. The parent times the whole process too.
 
-    PYTHONPATH=MODULE_DIR python -m bench.cold_child MODULE [authorizer]
+    PYTHONPATH=MODULE_DIR python -m bench.cold_child MODULE [authorizer | warm]
 
 With `authorizer`, the first call is the app's authorizer checking BENCH_API_KEY, as its Lambda function would.
+With `warm`, the same GET is then answered WARM_RUNS more times, and the median of those is reported too.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import importlib  # noqa: E402 - the clock starts before anything is imported
 import json  # noqa: E402 - the clock starts before anything is imported
 import sys  # noqa: E402 - the clock starts before anything is imported
 
-HEAVY = ("sqlalchemy", "pg8000", "pydantic", "redis", "boto3", "botocore.session")
+HEAVY = ("sqlalchemy", "pg8000", "pydantic", "redis", "boto3", "botocore.session", "aws_xray_sdk.core")
+WARM_RUNS = 300
 
 
 def main() -> None:
@@ -48,6 +50,14 @@ def main() -> None:
         "created_at_import": created_at_import,
         "loaded_after_first": [name for name in HEAVY if name in sys.modules],
     }), flush=True)
+    if sys.argv[2:] == ["warm"]:  # after the cold figures are out, so they do not include this
+        warm: list[float] = []
+        for _ in range(WARM_RUNS):
+            request = api_request("GET", "/stocks/{ticker}", {"ticker": "AAPL"})
+            before = time.perf_counter()
+            assert module.app(request, LambdaContext(function_name="bench-api_handler"))["statusCode"] == 200
+            warm.append((time.perf_counter() - before) * 1e6)
+        print("WARM " + json.dumps(sorted(warm)[len(warm) // 2]), flush=True)
 
 
 def _created() -> list[str]:
