@@ -22,7 +22,10 @@ def run_story(daemon: XRayDaemon, admin_key: str, **env: str) -> dict[str, Any]:
         timeout=120, env={**os.environ, "LAMBDA_TASK_ROOT": str(ROOT), "AWS_XRAY_DAEMON_ADDRESS": daemon.address,
                           "TRACED_ADMIN_KEY": admin_key, **env})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    story: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    *logged, last = result.stdout.strip().splitlines()
+    story: dict[str, Any] = json.loads(last)
+    story["invocation_lines"] = [line for line in map(json.loads, filter(None, logged))
+                                 if line.get("event") == "invocation"]
     return story
 
 
@@ -70,6 +73,9 @@ def test_each_invocation_is_one_annotated_subsegment_holding_its_sql_and_sqs_cal
     assert sqs_calls(by_call["POST /transactions"]) == ["GetQueueUrl", "SendMessageBatch"]
     assert sql(by_call["settle_trades"]) and not sqs_calls(by_call["settle_trades"])
     # A read of the user answered from the cache makes no SQL statement at all.
+    # Each invocation's log line names its trace: from a log line in CloudWatch to the trace in X-Ray.
+    assert [line["xray_trace_id"] for line in story["invocation_lines"]] == [
+        i["trace_id"] for i in invocations if i["what"] != "the event source's receive"]
     second_read = [inside for what, _, inside in functions if what == "GET /users/tracy"][1]
     assert not sql(second_read)
     for statement in sql(by_call["POST /transactions"]):
