@@ -1,14 +1,23 @@
-"""`make package STAGE=dev|prod`: `chalice package` with the merge template, then the Lambda zip without what the
-Lambda Python runtime already provides. The X-Ray SDK requires botocore (and botocore urllib3), which pip puts in
-the zip: 17 MiB of the 30 that the runtime ships anyway, as it ships the boto3 the functions already use. Taken
-out together, so the runtime's botocore runs with the urllib3 it was released with."""
+"""`make package STAGE=dev|prod`: `chalice package` with the merge template, then two changes to the Lambda zip.
+
+- Without what the Lambda Python runtime already provides. The X-Ray SDK requires botocore (and botocore urllib3),
+  which pip puts in the zip: 17 MiB of the 30 that the runtime ships anyway, as it ships the boto3 the functions
+  already use. Taken out together, so the runtime's botocore runs with the urllib3 it was released with.
+- With bytecode. Lambda's /var/task is read-only, so Python cannot cache what it compiles there: without `.pyc`
+  files every cold start compiles every module it imports from source. Each module is compiled here, by the
+  interpreter Chalice packages for (the runtime's version; another version ignores them), as unchecked-hash
+  `.pyc` files, which Python loads without comparing the source's modification time (the zip's times are not
+  the files')."""
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
+import py_compile
 import re
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -29,6 +38,7 @@ def build(stage: str, out_dir: Path) -> Path:
                     str(out_dir)], cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
     archive = out_dir / "deployment.zip"
     without_runtime_packages(archive)
+    with_bytecode(archive)
     return archive
 
 
@@ -47,6 +57,23 @@ def without_runtime_packages(archive: Path) -> None:
             if not provided_by_runtime(info.filename):
                 target.writestr(info, source.read(info), compress_type=info.compress_type)
     slimmed.replace(archive)
+
+
+def with_bytecode(archive: Path) -> None:
+    """Add an unchecked-hash `.pyc` beside every module in `archive`, compiled by this interpreter."""
+    with tempfile.TemporaryDirectory() as unpacked:
+        with zipfile.ZipFile(archive) as source:
+            source.extractall(unpacked)
+        if not compileall.compile_dir(unpacked, quiet=2, workers=0,
+                                      invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH):
+            raise RuntimeError(f"a module in {archive} does not compile")
+        with zipfile.ZipFile(archive, "a", compression=zipfile.ZIP_DEFLATED) as target:
+            for compiled in sorted(Path(unpacked).rglob("__pycache__/*.pyc")):
+                # Dated as Chalice dates every entry, so the same sources make the same zip.
+                info = zipfile.ZipInfo(compiled.relative_to(unpacked).as_posix(), (1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                target.writestr(info, compiled.read_bytes())
 
 
 def main() -> int:
