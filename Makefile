@@ -61,7 +61,7 @@ migrate: venv
 admin-key: venv
 	@$(PY) -m devstack.admin_key
 
-# chalice package with the merge template, for the stage named, then the zip without what Lambda's runtime ships.
+# chalice package with the merge template for the stage named; the zip less what Lambda's runtime ships, plus bytecode.
 package: venv
 	@test "$(STAGE)" = dev -o "$(STAGE)" = prod || (echo "make package STAGE=dev|prod"; exit 2)
 	$(PY) -m devstack.package --stage $(STAGE) build/$(STAGE)

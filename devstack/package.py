@@ -29,7 +29,8 @@ _DIST_INFO = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-[^/-]+\.dist-info$")
 
 
 def build(stage: str, out_dir: Path) -> Path:
-    """Package `stage` into `out_dir` (sam.json and deployment.zip) and slim the zip; return the zip's path."""
+    """Package `stage` into `out_dir` (sam.json and deployment.zip), then slim the zip and add its bytecode;
+    return the zip's path."""
     chalice = Path(sys.executable).with_name("chalice")
     # The app names its queue after the stage it is imported for, and `chalice package` imports it.
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRADE_")}, "STAGE": stage,

@@ -55,6 +55,9 @@ def invocation(function_name: str | None) -> Iterator[Annotate]:
         yield _ignore
         return
     with tracer.provider.in_subsegment(name=f"## {function_name or 'handler'}") as subsegment:
+        if subsegment is None:  # the SDK found no segment to hang it on and said so; the invocation goes on
+            yield _ignore
+            return
         subsegment.put_annotation(key="Service", value=SERVICE)
 
         def annotate(**annotations: Any) -> None:

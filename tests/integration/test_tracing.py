@@ -1,7 +1,7 @@
 """X-Ray tracing (Powertools Tracer) as a Lambda with active tracing runs it, against the real PostgreSQL, Redis
 and SQS emulator: each invocation is one `## <function>` subsegment of its trace, annotated like its log line,
-with the SQL statements and SQS calls it made inside it; tracing changes no answer; and off Lambda, or with
-tracing disabled, the X-Ray SDK is never loaded."""
+with the SQL statements and SQS calls it made inside it; tracing changes no answer and never fails an invocation;
+and off Lambda, or with tracing disabled, the X-Ray SDK is never loaded."""
 from __future__ import annotations
 
 import json
@@ -113,3 +113,27 @@ def test_where_nothing_traces_the_xray_sdk_is_never_loaded(lambda_task_root: str
     assert status == 200 and no_tracer
     # Off Lambda the SDK (and the botocore it loads) is never imported; on Lambda Powertools decides, after it.
     assert xray_loaded is bool(lambda_task_root)
+
+
+def test_an_invocation_the_sdk_finds_no_segment_for_is_answered_all_the_same() -> None:
+    """Tracing never fails an invocation: with no segment to hang a subsegment on (here a plain context, not
+    Lambda's, with no segment begun), the SDK logs and gives none, and the answer is as ever."""
+    probe = (
+        "import json\n"
+        "from aws_xray_sdk.core import xray_recorder\n"
+        "from aws_xray_sdk.core.context import Context\n"
+        "from chalice.test import Client\n"
+        "from app import app\n"
+        "from chalicelib.adapters.tracing import get_tracer\n"
+        "assert get_tracer() is not None\n"
+        "xray_recorder.configure(context=Context(context_missing='LOG_ERROR'))\n"
+        "with Client(app, stage_name='local') as client:\n"
+        "    answer = client.http.get('/openapi.json')\n"
+        "print(json.dumps([answer.status_code, json.loads(answer.body)['openapi']]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "POWERTOOLS_TRACE_DISABLED"}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            env={**env, "LAMBDA_TASK_ROOT": str(ROOT), "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    status, version = json.loads(result.stdout.strip().splitlines()[-1])
+    assert status == 200 and version.startswith("3.")
