@@ -54,8 +54,11 @@ def invocation(function_name: str | None) -> Iterator[Annotate]:
     if tracer is None:
         yield _ignore
         return
-    with tracer.provider.in_subsegment(name=f"## {function_name or 'handler'}") as subsegment:
-        if subsegment is None:  # the SDK found no segment to hang it on and said so; the invocation goes on
+    with tracer.provider.in_subsegment(name=f"## {function_name or 'handler'}") as given:
+        # Typed as always given, but the X-Ray SDK gives None where it finds no segment to hang it on (and logs
+        # that): the invocation goes on, unannotated.
+        subsegment: Any = given
+        if subsegment is None:
             yield _ignore
             return
         subsegment.put_annotation(key="Service", value=SERVICE)
