@@ -17,18 +17,21 @@ from bench.lambda_events import api_request
 from bench.stack import BenchStack
 from devstack.package import build
 
-_COLD = '''
-import json, os, sys
-sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
-import app
-
+# Source for a process run from the unpacked zip: the context Lambda hands the API function.
+API_FUNCTION_CONTEXT = '''
 class Context:
     function_name = "tradeapi-prod-APIHandler"
     aws_request_id = "c0ffee00-0000-4000-8000-000000000000"
     memory_limit_in_mb = 1024
     invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:tradeapi-prod-APIHandler"
     def get_remaining_time_in_millis(self): return 25000
+'''
 
+_COLD = '''
+import json, os, sys
+sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+import app
+''' + API_FUNCTION_CONTEXT + '''
 print("BENCH " + json.dumps(app.app(json.loads(sys.argv[1]), Context())["statusCode"]), flush=True)
 '''
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.lambda_zip import API_FUNCTION_CONTEXT
 from devstack.paths import ROOT
 
 FUNCTIONS = ("APIHandler", "ApiKeyAuthorizer", "SettleTrades", "RelayOutbox")
@@ -277,14 +278,7 @@ import app
 from chalicelib.adapters import tracing
 import chalicelib.api.consumer, chalicelib.services.trades, chalicelib.adapters.database, pg8000, redis
 import sqlalchemy.dialects.postgresql.pg8000
-
-class Context:
-    function_name = "tradeapi-prod-APIHandler"
-    aws_request_id = "c0ffee00-0000-4000-8000-000000000000"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:tradeapi-prod-APIHandler"
-    def get_remaining_time_in_millis(self): return 25000
-
+''' + API_FUNCTION_CONTEXT + '''
 answer = app.app(json.loads(sys.argv[1]), Context())
 tracing.trace_sql()
 roots = (os.environ["LAMBDA_TASK_ROOT"], os.environ["RUNTIME_PACKAGES"], sys.base_prefix)
@@ -301,7 +295,7 @@ def test_the_slimmed_zip_runs_traced_with_only_what_lambdas_runtime_ships_beside
 
     from bench.lambda_events import api_request
     from devstack.package import RUNTIME_PROVIDED
-    from tests.xray_daemon import XRayDaemon, trace_header
+    from devstack.xray_daemon import XRayDaemon, trace_header
 
     task, runtime = tmp_path / "task", tmp_path / "runtime"
     with zipfile.ZipFile(package_dir / "deployment.zip") as zipped:

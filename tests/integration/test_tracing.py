@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from devstack.paths import ROOT
-from tests.xray_daemon import Segment, XRayDaemon
+from devstack.xray_daemon import Segment, XRayDaemon
 
 
 def run_story(daemon: XRayDaemon, admin_key: str, **env: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from chalice.test import Client
 
-from tests.xray_daemon import trace_header
+from devstack.xray_daemon import trace_header
 
 
 def main() -> int:
