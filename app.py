@@ -59,8 +59,7 @@ def create_user(request: Request, body: NewUser) -> Response:
 
 
 @routes.route("/users/{username}", access=OWNER, summary="A user with balance and available balance (cached)",
-              response="UserOut", errors=(404, 503),
-              reads_cache_first=True)
+              response="UserOut", errors=(404, 503))
 def get_user(request: Request, username: str) -> Response:
     return json_response(services.users.get(username, UnitOfWork(), get_cache()))
 
@@ -94,7 +93,7 @@ def _cash_moved(moved: Any) -> Response:
 
 @routes.route("/users/{username}/activities", access=OWNER, query="RangeQuery", response="list[ActivityOut]",
               summary="Fills, rejections, cancels, deposits and withdrawals, newest first, optionally with start <= "
-              "timestamp <= end (paged, cached)", errors=(400, 404, 503), paged=True, reads_cache_first=True)
+              "timestamp <= end (paged, cached)", errors=(400, 404, 503), paged=True)
 def list_activities(request: Request, username: str, query: RangeQuery) -> Response:
     return page_response(request, services.activities.list_for_user(username, (query.start, query.end), query,
                                                                     UnitOfWork(), get_cache()))
@@ -163,7 +162,7 @@ def place_trade(request: Request, body: NewTrade) -> Response:
 
 @routes.route("/transactions/{user_id}", access=OWNER, query="TradePageQuery", response="list[TradeOut]",
               summary="A user's transactions, newest first, optionally of one status (paged, cached)",
-              errors=(400, 404, 503), paged=True, reads_cache_first=True)
+              errors=(400, 404, 503), paged=True)
 def list_trades(request: Request, user_id: str, query: TradePageQuery) -> Response:
     return page_response(request, services.history.list_for_user(user_id, query, UnitOfWork(), get_cache()))
 
@@ -184,7 +183,7 @@ def cancel_trade(request: Request, user_id: str, transaction_id: str) -> Respons
 
 @routes.route("/transactions/{user_id}/{start}/{end}", access=OWNER, query="TradePageQuery",
               response="list[TradeOut]", summary="A user's transactions with start <= timestamp <= end, optionally "
-              "of one status (paged, cached)", errors=(400, 404, 503), paged=True, reads_cache_first=True)
+              "of one status (paged, cached)", errors=(400, 404, 503), paged=True)
 def list_trades_in_range(request: Request, user_id: str, start: str, end: str, query: TradePageQuery) -> Response:
     between = requests.time_range(start, end)
     return page_response(request, services.history.list_in_range(user_id, between, query, UnitOfWork(), get_cache()))

@@ -62,7 +62,7 @@ def main() -> None:
 
 def _created() -> list[str]:
     """Clients the app created before it was asked anything (none should be)."""
-    lazies = (("chalicelib.adapters.database", "get_database"), ("chalicelib.adapters.cache", "get_cache"),
+    lazies = (("chalicelib.adapters.database", "get_database"), ("chalicelib.adapters.redis_client", "get_redis"),
               ("chalicelib.adapters.trade_queue", "get_trade_queue"), ("chalicelib.adapters.aws_clients", "aws_client"))
     return [f"{module}.{name}" for module, name in lazies
             if module in sys.modules and getattr(sys.modules[module], name).built]

@@ -14,10 +14,10 @@ class RoundTrips:
     def __enter__(self) -> RoundTrips:
         from sqlalchemy import event
 
-        from chalicelib.adapters.cache import get_cache
         from chalicelib.adapters.database import get_engine
+        from chalicelib.adapters.redis_client import get_redis
 
-        self._client = get_cache()._client
+        self._client = get_redis()
         self._originals = (self._client.execute_command, self._client.pipeline)
         execute, pipeline = self._originals
 

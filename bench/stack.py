@@ -57,14 +57,14 @@ class BenchStack:
                 "STAGE": "local", "LOG_LEVEL": "INFO", "DB_POOL_SIZE": "4", "RATE_LIMIT_PER_WINDOW": str(10**9)}
 
     def point_app_at(self, database_url: str) -> None:
-        from chalicelib.adapters.cache import get_cache
         from chalicelib.adapters.database import get_database
+        from chalicelib.adapters.redis_client import get_redis
         from chalicelib.config import get_settings
 
         os.environ.update(self.app_env(database_url))
         get_settings.cache_clear()
         get_database.cache_clear()
-        get_cache.cache_clear()
+        get_redis.cache_clear()
         quiet_app_logs()
 
     def close(self) -> None:

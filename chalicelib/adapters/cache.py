@@ -1,12 +1,13 @@
-"""Redis cache-aside. Fails open: when Redis is unreachable, reads miss, writes skip, and a warning is logged."""
+"""Redis cache-aside. Fails open: when Redis is unreachable, reads miss, writes skip, and a warning is logged; an
+error Redis answered is a bug, logged at ERROR with an EMF metric, and the read still goes to the database."""
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from chalicelib.adapters.logs import get_logger
+from chalicelib.adapters.logs import count, get_logger
+from chalicelib.adapters.redis_client import get_redis, unreachable
 from chalicelib.config import get_settings
 from chalicelib.lazy import lazy
 
@@ -74,8 +75,9 @@ class CacheKeys:
         """A hash of key id -> when the rate limiter last counted a request made with it (Unix seconds)."""
         return f"{self.prefix}:api_keys_last_used"
 
-    def rate_window(self, principal: str, window: int) -> str:
-        return f"{self.prefix}:rate:{principal}:{window}"
+    def rate_window(self, principal: str) -> str:
+        """The times of a principal's requests in its sliding window (chalicelib/adapters/rate_limit.py)."""
+        return f"{self.prefix}:rate:{principal}"
 
     def activities(self, user: str, query: str) -> str:
         """A page of `GET /users/{user}/activities`; `query` holds the range bounds, limit and cursor."""
@@ -94,21 +96,8 @@ def _suffix(page: str) -> str:
     return f":{page}" if page else ""
 
 
-class _Count(NamedTuple):
-    """A request to count (rate limiting) that waits to share a round trip with the request's first read."""
-
-    key: str
-    window_s: int
-    used: tuple[str, str, str] | None
-    counted: Callable[[int | None], None]
-
-
-# Per request (a context), never shared between two: the count waiting for the next read.
-_waiting: ContextVar[_Count | None] = ContextVar("waiting_count", default=None)
-
-
 class Cache:
-    def __init__(self, client: redis.Redis, keys: CacheKeys) -> None:
+    def __init__(self, client: Callable[[], redis.Redis], keys: CacheKeys) -> None:
         self._client = client
         self.keys = keys
 
@@ -132,35 +121,21 @@ class Cache:
         return loaded
 
     def get(self, key: str) -> JSONValue | None:
-        waiting = _waiting.get()
-        if waiting is None:
-            raw = self._guard("get", lambda: self._client.get(key))
-        else:  # the request's count and its first read in one round trip
-            _waiting.set(None)
-
-            def count_and_get() -> list[Any]:
-                pipe = self._client.pipeline(transaction=False)
-                self._count_commands(pipe, waiting)
-                pipe.get(key)
-                return list(pipe.execute())
-
-            answers = self._guard("get", count_and_get)
-            waiting.counted(None if answers is None else int(answers[0]))
-            raw = None if answers is None else answers[-1]
+        raw = self._guard("get", lambda: self._client().get(key))
         return None if raw is None else json.loads(raw)
 
     def set(self, key: str, value: JSONValue, ttl_s: int) -> None:
-        self._guard("set", lambda: self._client.set(key, _dumps(value), ex=ttl_s))
+        self._guard("set", lambda: self._client().set(key, _dumps(value), ex=ttl_s))
 
     def delete(self, *keys: str) -> None:
         if keys:
-            self._guard("delete", lambda: self._client.delete(*keys))
+            self._guard("delete", lambda: self._client().delete(*keys))
 
     def set_listed(self, index: str, key: str, value: JSONValue, ttl_s: int) -> None:
         """Cache one page of a list and name it in the set `index`, so `invalidate` finds every page."""
 
         def write() -> None:
-            pipe = self._client.pipeline(transaction=True)
+            pipe = self._client().pipeline(transaction=True)
             pipe.set(key, _dumps(value), ex=ttl_s)
             pipe.sadd(index, key)
             pipe.expire(index, ttl_s)  # refreshed by every page, so the set outlives the pages it names
@@ -173,63 +148,32 @@ class Cache:
         script reads the sets and deletes what they name where the data is. (The pages a set names share its
         prefix and live on the same Redis; a cluster would need them in one hash slot.)"""
         if keys or indexes:
-            self._guard("delete", lambda: self._client.eval(_INVALIDATE, len(indexes) + len(keys), *indexes, *keys,
+            self._guard("delete", lambda: self._client().eval(_INVALIDATE, len(indexes) + len(keys), *indexes, *keys,
                                                             len(indexes)))
-
-    def count_request(self, key: str, window_s: int, used: tuple[str, str, str] | None,
-                      counted: Callable[[int | None], None], *, with_next_read: bool = False) -> None:
-        """Count one request in the window `key` (which expires with the window) and, with `used` (hash, field,
-        value), record it there; `counted` gets the count, or None when Redis is unreachable. With
-        `with_next_read`, the count waits to go with this request's next `get` (one round trip for both) or
-        `send_waiting_count()`, whichever comes first."""
-        count = _Count(key, window_s, used, counted)
-        if with_next_read:
-            _waiting.set(count)
-            return
-        self._send_count(count)
-
-    def send_waiting_count(self) -> None:
-        """Send the count still waiting for a read (the request read nothing from the cache)."""
-        waiting = _waiting.get()
-        if waiting is not None:
-            _waiting.set(None)
-            self._send_count(waiting)
-
-    def _send_count(self, count: _Count) -> None:
-        def send() -> int:
-            pipe = self._client.pipeline(transaction=False)
-            self._count_commands(pipe, count)
-            return int(pipe.execute()[0])
-
-        count.counted(self._guard("rate_limit", send))
-
-    @staticmethod
-    def _count_commands(pipe: Any, count: _Count) -> None:
-        pipe.incr(count.key)
-        pipe.expire(count.key, count.window_s + 1, nx=True)
-        if count.used is not None:
-            pipe.hset(*count.used)
 
     def fields(self, key: str, *names: str) -> list[str | None]:
         """Values of `names` in the hash `key` (None where absent or when Redis is unreachable)."""
-        found = self._guard("get", lambda: self._client.hmget(key, list(names))) if names else []
+        found = self._guard("get", lambda: self._client().hmget(key, list(names))) if names else []
         return [None if value is None else value.decode() for value in (found or [None] * len(names))]
 
     def ping(self) -> bool:
-        return bool(self._client.ping())
-
-    def close(self) -> None:
-        self._client.close()
+        return bool(self._client().ping())
 
     def _guard(self, operation: str, action: Callable[[], Any]) -> Any:
-        import redis  # loaded by get_cache already: a lookup, not an import
-
         try:
             return action()
-        except redis.RedisError as exc:
-            get_logger().warning(
-                "cache unavailable", extra={"event": "cache_unavailable", "operation": operation, "error": str(exc)}
-            )
+        except Exception as exc:
+            import redis  # loaded by get_redis already: a lookup, not an import
+
+            if not isinstance(exc, redis.RedisError):
+                raise
+            if unreachable(exc):
+                get_logger().warning("cache unavailable", extra={
+                    "event": "cache_unavailable", "operation": operation, "error": str(exc)})
+            else:
+                get_logger().error("cache refused a command", extra={
+                    "event": "cache_failed", "operation": operation, "error": f"{type(exc).__name__}: {exc}"})
+                count(METRIC, "api")
             return None
 
 
@@ -251,27 +195,15 @@ def _dumps(value: JSONValue) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-@lazy(close=Cache.close)
+# Errors Redis answered to a cache command: each one is a bug (the cache still fails open).
+METRIC = "CacheErrors"
+
+
 def get_cache() -> Cache:
-    # Imported here, not at the top: redis-py loads asyncio with it, which a cold start would pay for even where
-    # the cache is never asked.
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
+    """The cache under the configured prefix, on the process's Redis (`get_redis.cache_clear()` forgets that)."""
+    return _cache_under(get_settings().cache_prefix)
 
-    from chalicelib.adapters.secrets import redis_url
 
-    settings = get_settings()
-    url = redis_url()
-    # rediss:// (ElastiCache with in-transit encryption): the certificate and the host name are checked.
-    tls = {"ssl_cert_reqs": "required", "ssl_check_hostname": True} if url.startswith("rediss://") else {}
-    client = redis.Redis.from_url(
-        url,
-        **tls,
-        socket_timeout=settings.redis_timeout_s,
-        socket_connect_timeout=settings.redis_timeout_s,
-        # One quick retry covers a pooled connection that died with a Redis restart.
-        retry=Retry(NoBackoff(), 1),
-        health_check_interval=30,
-    )
-    return Cache(client, CacheKeys(settings.cache_prefix))
+@lazy
+def _cache_under(prefix: str) -> Cache:
+    return Cache(get_redis, CacheKeys(prefix))

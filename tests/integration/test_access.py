@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import redis
 import redis as redis_lib
 from chalice.test import Client
 from sqlalchemy import text
@@ -147,7 +148,8 @@ def test_a_key_is_shown_once_stored_only_as_a_digest_and_never_logged_or_cached(
     assert not digests & {*world.tokens, *secrets}
     assert not any(secret in stored for secret in secrets)
 
-    readers = {"string": redis_client.get, "hash": redis_client.hgetall, "set": redis_client.smembers}
+    readers = {"string": redis_client.get, "hash": redis_client.hgetall, "set": redis_client.smembers,
+               "zset": lambda key: redis_client.zrange(key, 0, -1)}
     cached = " ".join(str(readers[redis_client.type(key)](key))
                       for key in redis_client.scan_iter(match=f"{cache_prefix}:*", count=1000))
     logged = " ".join(record.getMessage() + json.dumps(record.__dict__, default=str) for record in log_records)
@@ -168,10 +170,9 @@ def tight_limit(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     get_settings.cache_clear()
 
 
-def test_the_rate_limit_answers_429_exactly_past_the_limit_and_resets(api: JsonClient, world: World,
-                                                                     tight_limit: int) -> None:
-    # Start at the beginning of a window, so the count is not split across two.
-    time.sleep(2 - time.time() % 2)
+def test_the_rate_limit_answers_429_exactly_past_the_limit_and_resets(any_redis: str, api: JsonClient,
+                                                                     world: World, tight_limit: int) -> None:
+    time.sleep(2.05)  # the world's setup made requests with Alice's key: let them leave the window
     answers = [api.get("/users/alice", key=world.alice_key) for _ in range(tight_limit + 1)]
     assert [a.status_code for a in answers] == [200] * tight_limit + [429]
     remaining = [a.headers["X-RateLimit-Remaining"] for a in answers]
@@ -186,7 +187,8 @@ def test_the_rate_limit_answers_429_exactly_past_the_limit_and_resets(api: JsonC
     assert api.get("/users/alice", key=world.alice_key).status_code == 200
 
 
-def test_sign_up_is_limited_per_source_address(api: JsonClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sign_up_is_limited_per_source_address(any_redis: str, api: JsonClient,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIGNUP_LIMIT_PER_WINDOW", "2")
     from chalicelib.config import get_settings
 
@@ -197,16 +199,64 @@ def test_sign_up_is_limited_per_source_address(api: JsonClient, monkeypatch: pyt
 
 def test_the_rate_limit_fails_open_when_redis_is_down(api: JsonClient, world: World, monkeypatch: pytest.MonkeyPatch,
                                                       log_records: list[logging.LogRecord]) -> None:
-    from chalicelib.adapters.cache import get_cache
+    from chalicelib.adapters.redis_client import get_redis
     from chalicelib.config import get_settings
 
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     get_settings.cache_clear()
-    get_cache.cache_clear()
+    get_redis.cache_clear()
     answer = api.get("/users/alice", key=world.alice_key)
     assert answer.status_code == 200
     assert any(getattr(r, "event", None) == "rate_limit_skipped" for r in log_records)
-    get_cache.cache_clear()
+    assert not [r for r in log_records if r.levelno >= logging.ERROR]
+    get_redis.cache_clear()
+
+
+def test_an_error_redis_answered_refuses_the_request_and_is_an_alarm(
+        any_redis: str, api: JsonClient, world: World, cache_prefix: str, log_records: list[logging.LogRecord],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Redis reachable but refusing the limiter's commands (here: its window key holds a value of another type) is a
+    bug, not an outage: the request is refused with 503 rather than let through unlimited, an ERROR is logged and
+    an EMF metric counts it."""
+    alice = world.key("own")
+    user_id = body(api.get("/users/alice", key=alice))["user_id"]
+    raw = redis_lib.Redis.from_url(any_redis)
+    raw.set(f"{cache_prefix}:rate:{user_id}", "not a window")
+    capsys.readouterr()
+    answer = api.get("/users/alice", key=alice)
+    assert answer.status_code == 503, answer.body
+    assert json.loads(answer.body)["error"]["code"] == "service_unavailable"
+    assert [r.event for r in log_records if r.levelno == logging.ERROR] == ["rate_limit_failed"]  # type: ignore[attr-defined]
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [m["RateLimitErrors"] for m in emitted] == [[1.0]]
+    assert emitted[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "tradeapi"
+    raw.delete(f"{cache_prefix}:rate:{user_id}")
+    raw.close()
+    assert api.get("/users/alice", key=alice).status_code == 200
+    assert api.get("/users/bob", key=world.bob_key).status_code == 200  # only the broken window was refused
+
+
+def test_no_span_of_the_window_admits_more_than_the_limit(any_redis: str, api: JsonClient, world: World,
+                                                        tight_limit: int, redis_client: redis_lib.Redis,
+                                                        cache_prefix: str) -> None:
+    """A fixed window lets twice the limit through across its edge; a sliding one never does. Requests go at a
+    steady 25 a second for 5 s (2.5 windows): every span of one window holds at most the limit of them."""
+    time.sleep(2.05)
+    admitted: list[float] = []
+    started = time.monotonic()
+    while time.monotonic() - started < 5:
+        sent = time.monotonic()
+        if api.get("/users/alice", key=world.alice_key).status_code == 200:
+            admitted.append(sent)
+        time.sleep(max(0.0, sent + 0.04 - time.monotonic()))
+    window = 2.0
+    # Times are this process's, the window Redis's: a span a little shorter than the window absorbs the skew.
+    busiest = max(sum(1 for t in admitted if start <= t < start + window - 0.05) for start in admitted)
+    assert busiest <= tight_limit, admitted
+    assert len(admitted) >= 2 * tight_limit  # it keeps admitting as old requests leave the window
+    user_id = body(api.get("/users/alice", key=world.admin_key))["user_id"]
+    ttl_ms = redis.Redis.from_url(any_redis).pttl(f"{cache_prefix}:rate:{user_id}")
+    assert 0 < ttl_ms <= window * 1000  # the window's key expires with it
 
 
 def test_a_revoked_key_is_refused_at_once_and_the_others_keep_working(api: JsonClient, world: World) -> None:

@@ -128,13 +128,13 @@ def test_health_reports_each_dependency(api) -> None:
     ("TRADE_QUEUE_NAME", "no-such-queue", "queue"),
 ])
 def test_health_is_503_naming_what_is_down(api, monkeypatch, variable: str, value: str, down: str) -> None:
-    from chalicelib.adapters.cache import get_cache
+    from chalicelib.adapters.redis_client import get_redis
     from chalicelib.adapters.trade_queue import get_trade_queue
 
     monkeypatch.setenv(variable, value)
     get_settings.cache_clear()
     get_settings()
-    get_cache.cache_clear()
+    get_redis.cache_clear()
     get_trade_queue.cache_clear()
     response = api.get("/health")
     assert response.status_code == 503

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 
-from chalicelib.adapters.cache import get_cache
+from chalicelib.adapters.redis_client import get_redis
 from chalicelib.config import get_settings
 from devstack.services import RedisServer
 from tests.integration.helpers import STOCK, body
@@ -22,10 +22,10 @@ def own_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Redis
     monkeypatch.setenv("REDIS_URL", server.url)
     get_settings.cache_clear()
     get_settings()
-    get_cache.cache_clear()
+    get_redis.cache_clear()
     yield server
     server.stop()
-    get_cache.cache_clear()
+    get_redis.cache_clear()
 
 
 def cache_warnings(records) -> list[str]:
@@ -66,7 +66,7 @@ def test_unreachable_redis_from_the_start_is_not_an_error(api, monkeypatch, log_
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
     get_settings.cache_clear()
     get_settings()
-    get_cache.cache_clear()
+    get_redis.cache_clear()
     assert api.post("/users", {"username": "alice", "balance": "1"}).status_code == 201
     assert api.get("/users/alice").status_code == 200
     assert cache_warnings(log_records)

@@ -1,0 +1,60 @@
+"""Who a request is counted against, and what it gets past its limit: a keyed request counts against its
+principal (a user, or an admin key), a sign-up against its source address (an IPv6 source by its /64, which one
+host holds whole). The count itself is Redis's (chalicelib/adapters/rate_limit.py)."""
+from __future__ import annotations
+
+from chalice.app import Request
+
+from chalicelib.adapters.rate_limit import Budget, get_rate_limiter
+from chalicelib.api.access import Principal
+from chalicelib.config import get_settings
+from chalicelib.domain.errors import ApiError
+
+
+class TooManyRequests(ApiError):
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, budget: Budget, window_s: int) -> None:
+        super().__init__(f"rate limit of {budget.limit} requests per {window_s} s exceeded; retry after "
+                         f"{budget.retry_after_s} s")
+        self.budget = budget
+
+    def headers(self) -> dict[str, str]:
+        return {**self.budget.headers(), "Retry-After": str(self.budget.retry_after_s)}
+
+
+def admit_principal(principal: Principal) -> Budget | None:
+    """Count a keyed request; raises TooManyRequests past the limit. None when Redis could not be reached."""
+    settings = get_settings()
+    return _admit(principal.id, settings.rate_limit_per_window, principal.key_id)
+
+
+def admit_source(request: Request, limit: int) -> Budget | None:
+    """Count a request of an anonymous caller against its source address."""
+    return _admit(f"source:{source_of(request)}", limit, None)
+
+
+def _admit(principal_id: str, limit: int, key_id: str | None) -> Budget | None:
+    window_s = get_settings().rate_limit_window_s
+    budget = get_rate_limiter().admit(principal_id, limit, window_s, key_id=key_id)
+    if budget is not None and not budget.admitted:
+        raise TooManyRequests(budget, window_s)
+    return budget
+
+
+def source_of(request: Request) -> str:
+    """The caller's address as API Gateway saw it (the TCP peer, never a header the caller wrote); an IPv6
+    address by its /64, an IPv4-mapped one as the IPv4 address it is."""
+    import ipaddress  # only sign-ups and anonymous callers pay for it
+
+    raw = str((request.context.get("identity") or {}).get("sourceIp") or "")
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        return "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
