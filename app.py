@@ -229,6 +229,7 @@ def settle_trades(event: SQSEvent) -> dict[str, Any]:
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def relay_outbox(event: Any) -> dict[str, int]:
     current = get_settings()
-    sent = services.outbox.relay(UnitOfWork(), current.outbox_relay_min_age_s, current.outbox_resend_after_s,
-                                 current.outbox_max_attempts)
+    sent = services.outbox.sweep(UnitOfWork(), current.outbox_relay_min_age_s, current.outbox_resend_after_s,
+                                 current.outbox_max_attempts, for_s=current.outbox_relay_sweep_s,
+                                 every_s=current.outbox_relay_every_s)
     return {"sent": sent}

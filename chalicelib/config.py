@@ -54,6 +54,8 @@ class Settings:
     trade_dlq_name: str
     trade_max_receive_count: int
     outbox_relay_min_age_s: float
+    outbox_relay_sweep_s: float
+    outbox_relay_every_s: float
     outbox_resend_after_s: float
     outbox_max_attempts: int
     log_level: str
@@ -106,10 +108,18 @@ def get_settings() -> Settings:
         # dev and prod may share an account: their queues carry the stage (tradeapi-trades-prod); local ones do not.
         trade_queue_name=env("TRADE_QUEUE_NAME", _queue_name(env("STAGE", "local"))),
         trade_dlq_name=env("TRADE_DLQ_NAME", f"{_queue_name(env('STAGE', 'local'))}-dlq"),
-        # Deliveries of one message before SQS moves it to the dead-letter queue (the queue's redrive policy).
-        trade_max_receive_count=_int("TRADE_MAX_RECEIVE_COUNT", 5),
-        # The API sends right after commit; the relay only picks up rows older than this, which the API missed.
-        outbox_relay_min_age_s=_float("OUTBOX_RELAY_MIN_AGE_S", 60.0),
+        # Deliveries of one message before SQS moves it to the dead-letter queue (the queue's redrive policy). A
+        # failed message is retried after 1, 2, 4, 8, then every 10 s (chalicelib/api/consumer.py): 20 receives
+        # ride out about 2.5 minutes of the database being away (an RDS failover takes one or two).
+        trade_max_receive_count=_int("TRADE_MAX_RECEIVE_COUNT", 20),
+        # The API sends right after commit, in milliseconds; a row still unsent after this was missed (the API
+        # died between commit and send, or the queue refused it) and the relay sends it. Larger only costs
+        # recovery time; smaller risks sending what the API is still sending (harmless: settlement is idempotent).
+        outbox_relay_min_age_s=_float("OUTBOX_RELAY_MIN_AGE_S", 10.0),
+        # One relay invocation keeps sweeping for this long, every OUTBOX_RELAY_EVERY_S: EventBridge runs it once
+        # a minute at most, which would otherwise be how long a missed message waits on AWS. 0: one pass.
+        outbox_relay_sweep_s=_float("OUTBOX_RELAY_SWEEP_S", 0.0),
+        outbox_relay_every_s=_float("OUTBOX_RELAY_EVERY_S", 5.0),
         # A sent message whose trade is still pending this long later was lost (a purged queue, a restarted
         # emulator): the relay sends it again, at most OUTBOX_MAX_ATTEMPTS times in all.
         outbox_resend_after_s=_float("OUTBOX_RESEND_AFTER_S", 900.0),

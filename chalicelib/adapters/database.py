@@ -51,6 +51,32 @@ def sqlstate(exc: BaseException) -> str | None:
     return None
 
 
+# SQLSTATEs that mean "the database cannot serve now", not "the request is wrong": a statement or lock timeout, an
+# administrator's or a crash's shutdown, a server starting up, too many connections, a connection failure.
+_UNAVAILABLE_SQLSTATES = {"57014", "55P03", "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006"}
+# SQLSTATE class 22, data exception: the value, not the server, is at fault.
+_DATA_EXCEPTION_CLASS = "22"
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database could not serve (down, restarting, unreachable, too slow), so that the same
+    work may succeed once it is back."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, (sa_exc.InterfaceError, sa_exc.OperationalError, sa_exc.TimeoutError)):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and sqlstate(exc) in _UNAVAILABLE_SQLSTATES:
+        return True
+    # A socket error no driver wrapped (pg8000 during a pool ping, say).
+    return isinstance(exc, (TimeoutError, ConnectionError))
+
+
+def refused_value(exc: BaseException) -> bool:
+    """Whether the server refused a value it cannot store or compare (a NUL byte, say): the request's fault."""
+    state = sqlstate(exc)
+    return state is not None and state.startswith(_DATA_EXCEPTION_CLASS)
+
+
 def connection_in_step(exc: BaseException) -> bool:
     """Whether a connection that raised `exc` can serve the next request. Only an error the server reported
     leaves the protocol in step (the server answered, then waits for the next command); a driver or client-side

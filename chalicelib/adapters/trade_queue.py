@@ -80,6 +80,23 @@ class TradeQueue:
             outbox.mark_failed(uuid.UUID(trade_id), error)
         return len(result.sent)
 
+    def retry_after(self, delays: dict[str, int]) -> None:
+        """Make received messages visible again after {receipt handle: seconds}, rather than after the queue's whole
+        visibility timeout. Best effort: a message this misses comes back when its visibility timeout ends."""
+        entries = [{"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": delay}
+                   for i, (handle, delay) in enumerate(delays.items())]
+        for start in range(0, len(entries), SQS_BATCH):
+            try:
+                answer = self._sqs.change_message_visibility_batch(QueueUrl=self.url,
+                                                                   Entries=entries[start:start + SQS_BATCH])
+            except Exception as exc:  # noqa: BLE001 - the queue's own timeout brings the messages back anyway
+                failed = [f"{type(exc).__name__}: {exc}"]
+            else:
+                failed = [entry.get("Message", entry["Code"]) for entry in answer.get("Failed", [])]
+            if failed:
+                get_logger().warning("could not shorten the wait of failed messages; they return after the "
+                                     "visibility timeout", extra={"event": "retry_delay_failed", "error": failed[0]})
+
     def ping(self) -> None:
         self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])
 

@@ -15,11 +15,6 @@ if TYPE_CHECKING:
 
 JSON_TYPE = "application/json"
 
-# SQLSTATEs that mean "the database cannot serve now", not "the request is wrong".
-# SQLSTATE class 22, data exception: the value, not the server, is at fault.
-_DATA_EXCEPTION_CLASS = "22"
-_UNAVAILABLE_SQLSTATES = {"57014", "55P03", "57P01", "57P02", "57P03", "53300", "08000", "08003", "08006"}
-
 
 def json_response(body: Any, status: int = 200, headers: dict[str, Any] | None = None) -> Response:
     # Serialised here, not by Chalice: its encoder would turn a stray Decimal into a float.
@@ -48,25 +43,22 @@ def page_response(request: Request, page: Page) -> Response:
 def classify(exc: Exception) -> ApiError:
     """What an unexpected exception means to the client: a value the database cannot take (400), a dependency
     that is down (503), else a bug (500)."""
-    from sqlalchemy import exc as sa_exc  # imported late: only failures pay for it
+    from chalicelib.adapters.database import refused_value, sqlstate, unavailable  # only failures pay for it
 
-    from chalicelib.adapters.database import sqlstate
-
-    state = sqlstate(exc)
-    if state is not None and state.startswith(_DATA_EXCEPTION_CLASS):
+    if refused_value(exc):
         # A value that passed validation but the database cannot store or compare (a NUL byte, say): the request's
         # fault, never a 500. The server's message may quote the value, so it is logged, not answered.
-        get_logger().info("value refused by the database", extra={"event": "data_exception", "sqlstate": state})
+        get_logger().info("value refused by the database", extra={"event": "data_exception",
+                                                                   "sqlstate": sqlstate(exc)})
         return MalformedRequest("a value in the request cannot be stored or compared")
-    if isinstance(exc, (sa_exc.InterfaceError, sa_exc.OperationalError, sa_exc.TimeoutError)) or (
-        isinstance(exc, sa_exc.DBAPIError) and state in _UNAVAILABLE_SQLSTATES
-    ):
-        get_logger().warning("database unavailable", extra={"event": "database_unavailable", "error": str(exc)})
-        return ServiceUnavailable("the database is unavailable; try again shortly")
     if isinstance(exc, (TimeoutError, ConnectionError)):
         # A socket error no driver wrapped (pg8000 during a pool ping, say): a dependency, not the request.
         get_logger().warning("dependency unavailable", extra={"event": "dependency_unavailable",
                                                               "error": f"{type(exc).__name__}: {exc}"})
         return ServiceUnavailable("a service this API depends on did not answer; try again shortly")
+    if unavailable(exc):
+        get_logger().warning("database unavailable", extra={"event": "database_unavailable",
+                                                            "error": f"{type(exc).__name__}: {exc}"})
+        return ServiceUnavailable("the database is unavailable; try again shortly")
     get_logger().exception("unhandled error", extra={"event": "unhandled_error"})
     return InternalError("an internal error occurred")

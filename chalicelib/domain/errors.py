@@ -73,6 +73,14 @@ class ServiceUnavailable(ApiError):
     code = "service_unavailable"
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database could not serve (down, restarting, unreachable, too slow): the same work may succeed once it
+    is back."""
+
+    def __init__(self) -> None:
+        super().__init__("the database is unavailable; try again shortly")
+
+
 class Refused(ApiError):
     """What is available does not cover the request (an order's pre-check, a withdrawal): nothing was created.
     The code is the reason (insufficient_funds, ...)."""

@@ -22,7 +22,7 @@ from typing import Any
 
 from chalicelib.adapters.logs import get_logger
 from chalicelib.domain import rules, views
-from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.errors import Conflict, DatabaseUnavailable, NotFound
 from chalicelib.domain.events import TradeCanceled, TradesSettled
 from chalicelib.services.unit_of_work import UnitOfWork
 
@@ -50,6 +50,8 @@ def settle_batch(trade_ids: list[uuid.UUID], uow: UnitOfWork) -> list[Settlement
     """The result for each id, in order: what settling it did, or why it could not be settled."""
     try:
         return _settle_together(trade_ids, uow)
+    except DatabaseUnavailable as away:
+        return [away] * len(trade_ids)  # each trade alone would only wait for the same outage
     except Exception as error:  # noqa: BLE001 - the batch was rolled back whole; each trade gets its own chance
         if len(trade_ids) == 1:
             return [error]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from chalicelib.domain.errors import ApiError
+from chalicelib.domain.errors import ApiError, DatabaseUnavailable
 
 if TYPE_CHECKING:
     import uuid
@@ -81,9 +81,12 @@ class UnitOfWork:
         if exc is not None and not isinstance(exc, ApiError):
             from chalicelib.adapters.database import connection_in_step
 
-            if not connection_in_step(exc):
+            if connection_in_step(exc):
+                self.session.close()
+            else:
                 self.session.invalidate()
-                return
+            _raise_if_unavailable(exc)
+            return
         self.session.close()
 
     def record(self, event: Event) -> None:
@@ -133,6 +136,7 @@ class UnitOfWork:
                     continue
                 if not isinstance(error, ApiError) and not connection_in_step(error):
                     conn.invalidate()
+                _raise_if_unavailable(error)
                 raise
             finally:
                 conn.close()
@@ -156,3 +160,16 @@ class UnitOfWork:
 
             self._after_commit = handle
         self._after_commit(events, self.send_settlement_messages)
+
+
+def _raise_if_unavailable(error: BaseException) -> None:
+    """A failure that means the database could not serve becomes the domain's DatabaseUnavailable (a 503 at the
+    edge; settlement fails its batch at once rather than retrying each trade into the same outage)."""
+    from chalicelib.adapters.database import unavailable
+
+    if unavailable(error):
+        from chalicelib.adapters.logs import get_logger
+
+        get_logger().warning("database unavailable", extra={"event": "database_unavailable",
+                                                            "error": f"{type(error).__name__}: {error}"})
+        raise DatabaseUnavailable() from error

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from devstack.demo import Api
 from devstack.localstack.host import home as localstack_home
 from devstack.paths import ROOT
 from devstack.services import Service, free_port
+from devstack.stack_process import StackProcess
 from tests.access_table import CREDENTIALS, World, expected, headers_for, request_for, specs
 
 # What the test session itself exported must not leak into the stack under test.
@@ -35,40 +35,6 @@ ISOLATED = ("DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL", "AWS_EMULATOR", "CA
 
 def call(api: str, method: str, path: str, body: dict | None = None, key: str | None = None) -> tuple[int, Any]:
     return Api(api).call(method, path, body, key)
-
-
-class Stack:
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
-        self.data_dir = data_dir
-        self.log = open(data_dir.parent / f"stack-{time.time_ns()}.log", "w")  # noqa: SIM115 - closed when the stack stops
-        self.process = subprocess.Popen([sys.executable, "-m", "devstack.run"], cwd=ROOT, env=env,
-                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.info = self._wait_ready()
-        self.api: str = self.info["api"]
-
-    def _wait_ready(self, timeout: float = 120) -> dict[str, Any]:
-        stack_file = self.data_dir / "stack.json"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, Path(self.log.name).read_text()
-            if stack_file.exists():
-                return json.loads(stack_file.read_text())
-            time.sleep(0.2)
-        raise AssertionError(f"stack not ready in {timeout} s:\n{Path(self.log.name).read_text()}")
-
-    def descendants(self) -> list[psutil.Process]:
-        return psutil.Process(self.process.pid).children(recursive=True)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                raise
-        self.log.close()
-        return self.process.returncode
 
 
 @pytest.fixture
@@ -86,7 +52,7 @@ def stack_env(postgres_service: Service, redis_url: str, tmp_path: Path) -> Iter
 
 
 def test_stack_serves_settles_logs_and_stops_cleanly(stack_env: dict[str, str], tmp_path: Path) -> None:
-    stack = Stack(tmp_path / "devstack", stack_env)
+    stack = StackProcess(tmp_path / "devstack", stack_env)
     try:
         api = stack.api
         status, eve = call(api, "POST", "/users", {"username": "eve", "balance": "500"})
@@ -145,7 +111,7 @@ def test_stack_serves_settles_logs_and_stops_cleanly(stack_env: dict[str, str], 
     assert alive == [], f"orphans: {[p.cmdline() for p in alive]}"
     assert not (tmp_path / "devstack" / "stack.json").exists()
 
-    again = Stack(tmp_path / "devstack", stack_env)  # a second run reuses the data
+    again = StackProcess(tmp_path / "devstack", stack_env)  # a second run reuses the data
     try:
         assert again.info["admin_api_key"] == admin  # the local admin key is kept with the data
         assert call(again.api, "GET", "/users/eve", key=key)[1]["balance"] == "450.00"
@@ -179,7 +145,7 @@ def test_chalice_local_keeps_working(stack_env: dict[str, str]) -> None:
 
 def test_every_route_answers_each_caller_as_its_rule_says_and_the_demo_runs_over_make_runs_http(
         stack_env: dict[str, str], tmp_path: Path) -> None:
-    stack = Stack(tmp_path / "devstack", {**stack_env, "SIGNUP_LIMIT_PER_WINDOW": "1000"})
+    stack = StackProcess(tmp_path / "devstack", {**stack_env, "SIGNUP_LIMIT_PER_WINDOW": "1000"})
     try:
         api, admin = stack.api, stack.info["admin_api_key"]
         keys = {name: call(api, "POST", "/users", {"username": name, "balance": "10000.00"})[1]["api_key"]

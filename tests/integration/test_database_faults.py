@@ -181,3 +181,27 @@ def test_health_does_not_wait_for_a_hung_database(api, db_proxy, monkeypatch):
     assert checks["database"] == {"status": "down", "latency_ms": checks["database"]["latency_ms"],
                                   "error": "no answer within 1.5 s"}
     assert checks["cache"]["status"] == checks["queue"]["status"] == "ok"
+
+
+def test_a_batch_the_database_could_not_serve_fails_whole_and_comes_back_in_seconds(api, db_proxy, sqs, queues,
+                                                                                     log_records):
+    """With the database away a batch fails at once, whole (retrying its trades one by one would only meet the same
+    outage), and its messages come back after a short delay rather than the queue's visibility timeout: once the
+    database returns they settle within seconds."""
+    from app import settle_trades
+    from devstack.poller import SqsPoller
+
+    seed(api)
+    placed = [body(api.post("/transactions", trade(volume=1)))["transaction_id"] for _ in range(3)]
+    sqs.set_queue_attributes(QueueUrl=queues["queue"], Attributes={"VisibilityTimeout": "60"})
+    poller = SqsPoller(sqs, queues["queue"], settle_trades, wait_time_s=1, batch_window_s=0.5)
+    db_proxy.down()
+    first = poller.poll_once()
+    assert first.received == first.failed > 0
+    assert not [r for r in log_records if getattr(r, "event", None) == "settlement_batch_failed"]
+    db_proxy.up()
+    deadline = time.monotonic() + 15  # well inside the 60 s visibility timeout
+    while any(body(api.get(f"/transactions/alice/{t}"))["status"] == "pending" for t in placed):
+        assert time.monotonic() < deadline, "the failed messages did not come back before the visibility timeout"
+        poller.poll_once()
+    assert {body(api.get(f"/transactions/alice/{t}"))["status"] for t in placed} == {"settled"}
