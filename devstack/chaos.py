@@ -84,13 +84,15 @@ class Report:
     def summary(self) -> str:
         retried = sum((order.retried for order in self.orders), Counter())
         return (f"{len(self.orders)} orders ({self.accepted} accepted), retried after {dict(retried)}; faults: "
-                + ", ".join(f"{f.name} at {f.at_s:.0f} s ({f.ended - f.started:.1f} s)" for f in self.faults)
+                + ", ".join(f"{f.name} at {f.at_s:.1f} s ({f.ended - f.started:.1f} s)" for f in self.faults)
                 + f"; recovery {self.recovery_s:.1f} s after the last fault; PostgreSQL {self.postgres}, "
                   f"Redis {self.redis}")
 
 
-def run(aws_endpoint: str, work_dir: Path, *, rate_per_s: float = 25.0, say: Say = print) -> Report:
-    """The whole scenario; `aws_endpoint` is an emulator the stack uses with queues of its own."""
+def run(aws_endpoint: str, work_dir: Path, *, rate_per_s: float = 25.0, pace: float = 1.0,
+        say: Say = print) -> Report:
+    """The whole scenario; `aws_endpoint` is an emulator the stack uses with queues of its own. `pace` scales the
+    fault schedule (0.5: the same faults in half the time)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     postgres = PostgresCluster()
     redis = RedisServer(work_dir / "redis", executable=redis_binary())
@@ -101,7 +103,7 @@ def run(aws_endpoint: str, work_dir: Path, *, rate_per_s: float = 25.0, say: Say
                                                                work_dir / "devstack"), log=work_dir / "stack.log")
         say(f"[chaos] stack on PostgreSQL {postgres.version} ({postgres.bin_dir}) and {redis.command()[0]}")
         keys = _seed(stack)
-        faults = _faults(postgres, redis, stack)
+        faults = _faults(postgres, redis, stack, pace)
         orders = _storm(stack.api, keys, faults, rate_per_s, say)
         engine = create_engine(database_url, poolclass=NullPool)
         try:
@@ -157,7 +159,7 @@ def _seed(stack: StackProcess) -> dict[str, str]:
     return keys
 
 
-def _faults(postgres: PostgresCluster, redis: RedisServer, stack: StackProcess) -> list[Fault]:
+def _faults(postgres: PostgresCluster, redis: RedisServer, stack: StackProcess, pace: float) -> list[Fault]:
     def crash_postgres() -> None:
         postgres.crash()
         time.sleep(DOWN_S)
@@ -179,9 +181,10 @@ def _faults(postgres: PostgresCluster, redis: RedisServer, stack: StackProcess) 
         time.sleep(DOWN_S)
         postgres.start()
 
-    return [Fault("PostgreSQL crash-restart", 3, crash_postgres), Fault("Redis killed and restarted", 9, kill_redis),
-            Fault("an API worker killed", 15, kill_api_worker), Fault("a settlement poller killed", 19, kill_poller),
-            Fault("PostgreSQL restarted", 25, restart_postgres)]
+    schedule = [("PostgreSQL crash-restart", 3, crash_postgres), ("Redis killed and restarted", 9, kill_redis),
+                ("an API worker killed", 15, kill_api_worker), ("a settlement poller killed", 19, kill_poller),
+                ("PostgreSQL restarted", 25, restart_postgres)]
+    return [Fault(name, at_s * pace, act) for name, at_s, act in schedule]
 
 
 def _storm(api: str, keys: dict[str, str], faults: list[Fault], rate_per_s: float, say: Say) -> list[Order]:
@@ -217,7 +220,7 @@ def _storm(api: str, keys: dict[str, str], faults: list[Fault], rate_per_s: floa
             fault.started = time.time()
             fault.act()
             fault.ended = time.time()
-            say(f"[chaos] {fault.name} at {fault.at_s:.0f} s: over in {fault.ended - fault.started:.1f} s")
+            say(f"[chaos] {fault.name} at {fault.at_s:.1f} s: over in {fault.ended - fault.started:.1f} s")
         stop.set()
         scheduler.join()
     return orders

@@ -74,6 +74,19 @@ def test_outbox_relay_is_scheduled_and_the_api_is_one_function(template: dict) -
     assert [(e["Type"], e["Properties"]["Schedule"]) for e in events.values()] == [("Schedule", "rate(1 minute)")]
 
 
+def test_the_relay_sweeps_every_few_seconds_and_ends_before_its_next_run(template: dict) -> None:
+    """EventBridge runs the relay once a minute; inside each run it sweeps every few seconds, so a message the API
+    missed waits seconds, not a minute, and the run ends (timeout included) before the next one starts (reserved
+    concurrency 1: an overlapping run would be throttled)."""
+    relay = template["Resources"]["RelayOutbox"]["Properties"]
+    variables = relay["Environment"]["Variables"]
+    sweep_s, every_s = float(variables["OUTBOX_RELAY_SWEEP_S"]), float(variables["OUTBOX_RELAY_EVERY_S"])
+    assert every_s <= 5 and sweep_s >= 30
+    assert sweep_s + every_s + 5 <= relay["Timeout"] <= 60
+    assert relay["ReservedConcurrentExecutions"] == 1
+    assert relay["MemorySize"] <= 256  # it waits, mostly: a minute of it costs what 15 s of the API's size would
+
+
 def test_api_gateway_answers_its_own_errors_in_the_api_error_shape(template: dict) -> None:
     from chalicelib.api.gateway import GATEWAY_RESPONSES
 
