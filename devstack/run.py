@@ -249,6 +249,9 @@ def _admin_key() -> str:
 def _write_stack_file(api: str, emulator: services.Service, database_url: str, redis_url: str, queue_url: str,
                       admin_key: str) -> None:
     STACK_FILE.parent.mkdir(parents=True, exist_ok=True)
+    # It holds the admin key: readable by its owner only, from the moment it exists.
+    STACK_FILE.touch(mode=0o600)
+    STACK_FILE.chmod(0o600)
     STACK_FILE.write_text(json.dumps({
         "api": api, "aws_endpoint_url": emulator.url, "emulator": emulator.kind, "database_url": database_url,
         "redis_url": redis_url, "queue_url": queue_url, "log_group_prefix": f"{LOG_GROUP_PREFIX}{FUNCTION_PREFIX}",

@@ -26,10 +26,10 @@ class Users:
         self._session = session
 
     def add(self, username: str, balance: Decimal) -> User | None:
-        """The new user, or None if the username is taken."""
+        """The new user, or None if the username is taken (in any case)."""
         return self._session.execute(
             insert(User).values(username=username, balance=balance, starting_balance=balance)
-            .on_conflict_do_nothing(index_elements=[User.username]).returning(User)
+            .on_conflict_do_nothing(index_elements=[func.lower(User.username)]).returning(User)
         ).scalar_one_or_none()
 
     def get_by_username(self, username: str) -> User:

@@ -74,7 +74,10 @@ def json_body(request: Request) -> Any:
     limit: int = get_settings().max_body_bytes
     if len(raw) > limit:
         raise PayloadTooLarge(f"request body exceeds {limit} bytes")
-    content_type = (request.headers.get("content-type") or JSON_TYPE).split(";")[0].strip().lower()
+    sent = request.headers.get("content-type")
+    if sent is None:  # a body of unknown type is never guessed to be JSON
+        raise UnsupportedMediaType(f"a request body needs Content-Type: {JSON_TYPE}")
+    content_type = sent.split(";")[0].strip().lower()
     if not (content_type == JSON_TYPE or content_type.endswith("+json")):
         raise UnsupportedMediaType(f"expected Content-Type {JSON_TYPE}, got {content_type!r}")
     if not raw.strip():
@@ -86,8 +89,8 @@ def json_body(request: Request) -> Any:
 
 
 # Input limits, said once (the README repeats them): JSON nested deeper than MAX_DEPTH, a number literal longer
-# than MAX_NUMBER_CHARS or with an exponent beyond +-MAX_EXPONENT is refused before anything converts it, since
-# converting 1e700000 to an int alone takes seconds of CPU.
+# than MAX_NUMBER_CHARS or written with an exponent (1e2) is refused before anything converts it: the rules say
+# digits, and converting 1e700000 to an int alone takes seconds of CPU.
 MAX_DEPTH = 16
 MAX_NUMBER_CHARS = 40
 MAX_EXPONENT = 40
@@ -126,6 +129,8 @@ def _check_depth(raw: bytes) -> None:
 
 def _bounded_decimal(literal: str) -> Decimal:
     _check_number_size(literal)
+    if "e" in literal or "E" in literal:
+        raise _Refused(f"number {literal} is in exponent notation; write it as digits")
     number = Decimal(literal)
     exponent = number.as_tuple().exponent
     if not isinstance(exponent, int) or abs(exponent) > MAX_EXPONENT or abs(number.adjusted()) > MAX_EXPONENT:

@@ -30,9 +30,9 @@ USERNAME_RE = patterns.USERNAME.compiled
 TICKER_RE = patterns.TICKER.compiled
 TICKER_ANY_CASE_RE = re.compile(f" *{patterns.TICKER.any_case().regex} *")
 MAX_INT_DIGITS = 18
-# Surrounding spaces and trailing zeros are tolerated (existing clients send them); nothing is ever rounded. ASCII
-# only: Decimal() would read Arabic-Indic digits and non-breaking spaces, and the document promises digits.
-MONEY_STRING_RE = re.compile(r" *[0-9]{1,10}(\.[0-9]{1,2}0{0,8})? *")
+# ASCII digits only, nothing around them: Decimal() would read spaces, exponents, Arabic-Indic digits and
+# non-breaking spaces, and the document promises digits. Trailing zeros are tolerated; nothing is ever rounded.
+MONEY_STRING_RE = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2}0{0,8})?")
 _MONEY_PATTERN = f"^{MONEY_STRING_RE.pattern}$"
 
 

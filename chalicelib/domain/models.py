@@ -54,10 +54,13 @@ class User(Base):
         CheckConstraint("balance >= 0", name="balance_non_negative"),
         CheckConstraint("reserved_cash >= 0", name="reserved_cash_non_negative"),
         CheckConstraint("reserved_cash <= balance", name="reserved_cash_within_balance"),
+        # Unique whatever the case, as users expect: `ALICE1` is taken once `alice1` is. A user is still named
+        # exactly as registered everywhere else.
+        Index("uq_users_lower_username", text("lower(username)"), unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    username: Mapped[str] = mapped_column(String(50), unique=True)
+    username: Mapped[str] = mapped_column(String(50))
     balance: Mapped[Decimal] = mapped_column(Amount)
     # The cash registered with: balance = starting_balance + deposits - withdrawals - settled buys + settled sells.
     starting_balance: Mapped[Decimal] = mapped_column(Amount)

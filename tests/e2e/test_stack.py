@@ -55,6 +55,9 @@ def test_stack_serves_settles_logs_and_stops_cleanly(stack_env: dict[str, str], 
     stack = StackProcess(tmp_path / "devstack", stack_env)
     try:
         api = stack.api
+        # The stack file holds the admin key: its owner's alone, like the key's own file.
+        assert (tmp_path / "devstack" / "stack.json").stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "devstack" / "admin-api-key").stat().st_mode & 0o777 == 0o600
         status, eve = call(api, "POST", "/users", {"username": "eve", "balance": "500"})
         assert status == 201
         key = eve["api_key"]

@@ -105,6 +105,26 @@ def test_swagger_page_loads_its_assets_from_the_app_not_a_cdn(api) -> None:
     assert_error(api.get("/swagger/swagger-ui.js.map"), 404)  # only the page's own files are served
 
 
+def test_swagger_page_runs_only_its_own_scripts_and_is_never_framed(api) -> None:
+    """Users paste keys into it: a Content-Security-Policy allows only its own files and its one inline script (by
+    hash), no other origin, and no framing; every asset says nosniff."""
+    import base64
+    import hashlib
+    import re
+
+    page = api.get("/swagger")
+    policy = page.headers["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["default-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
+    assert directives["connect-src"] == "'self'"
+    inline = re.findall(r"<script>(.*?)</script>", page.body.decode(), re.S)
+    assert len(inline) == 1
+    digest = base64.b64encode(hashlib.sha256(inline[0].encode()).digest()).decode()
+    assert directives["script-src"] == f"'self' 'sha256-{digest}'"
+    assert page.headers["X-Content-Type-Options"] == "nosniff" and page.headers["X-Frame-Options"] == "DENY"
+    assert api.get("/swagger/swagger-ui.css").headers["X-Content-Type-Options"] == "nosniff"
+
+
 def test_swagger_page_follows_the_stage_prefix_of_api_gateway() -> None:
     from chalicelib.api.swagger import swagger_page
 

@@ -187,3 +187,36 @@ def test_several_idempotency_keys_in_one_request_are_refused(api) -> None:
     assert answer["statusCode"] == 400, answer
     assert json.loads(answer["body"])["error"]["details"][0]["field"] == "Idempotency-Key"
     assert counts()["trades"] == 0
+
+
+@GENERATED
+@given(data=st.data())
+def test_money_is_digits_alone_never_spaces_or_an_exponent(api, data) -> None:
+    """The rule says ASCII digits: a money string with whitespace around it, or a JSON number in exponent notation,
+    is refused (Decimal() would read either), and nothing is registered."""
+    cents = data.draw(st.integers(min_value=0, max_value=10**11), label="cents")
+    digits = f"{cents // 100}.{cents % 100:02d}"
+    pad = st.text(alphabet=" \t\u00a0", min_size=1, max_size=3)
+    spaced = data.draw(st.one_of(st.builds(lambda a: a + digits, pad), st.builds(lambda a: digits + a, pad)),
+                       label="spaced")
+    mantissa = data.draw(st.integers(min_value=1, max_value=99), label="mantissa")
+    exponent = data.draw(st.integers(min_value=-2, max_value=6), label="exponent")
+    marker = data.draw(st.sampled_from(["e", "E", "e+"]), label="marker")
+    written = f"{mantissa}{marker}{exponent}".replace("+-", "-")
+    for raw in (json.dumps({"username": "spacey", "balance": spaced}).encode(),
+                b'{"username": "spacey", "balance": ' + written.encode() + b"}"):
+        answer = api.raw.post("/users", body=raw, headers={"Content-Type": "application/json"})
+        assert_error(answer, 400)
+    assert api.get("/users/spacey").status_code == 404  # nobody was registered
+
+
+@GENERATED
+@given(name=st.from_regex(r"[a-z][a-z0-9_]{2,20}", fullmatch=True), flips=st.data())
+def test_usernames_are_unique_in_any_case(api, name: str, flips) -> None:
+    api.post("/users", {"username": name, "balance": "1"})
+    letters = [i for i, c in enumerate(name) if c.isalpha()]
+    upper = flips.draw(st.sets(st.sampled_from(letters), min_size=1), label="upper")
+    variant = "".join(c.upper() if i in upper else c for i, c in enumerate(name))
+    taken = api.post("/users", {"username": variant, "balance": "1"})
+    assert_error(taken, 409)
+    assert json.loads(taken.body)["error"]["details"] == [{"field": "username"}]

@@ -23,6 +23,12 @@ def test_wrong_content_type_is_415(api, content_type: str) -> None:
     assert_error(response, 415, "unsupported_media_type")
 
 
+def test_a_body_without_a_content_type_is_415_and_never_taken_for_json(api) -> None:
+    response = api.raw.post("/users", body=b'{"username":"alice","balance":1}', headers={})
+    assert_error(response, 415, "unsupported_media_type")
+    assert api.get("/users/alice").status_code == 404  # nothing was registered (asked with the admin key)
+
+
 def test_json_content_type_with_charset_is_accepted(api) -> None:
     headers = {"Content-Type": "application/json; charset=utf-8"}
     assert api.raw.post("/users", body=b'{"username":"alice","balance":1}', headers=headers).status_code == 201

@@ -77,7 +77,7 @@ def test_constraint_refuses(user_and_stock, sql: str) -> None:
 def test_indexes_cover_the_routes_queries() -> None:
     with get_engine().connect() as conn:
         names = set(conn.execute(text("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")).scalars())
-    assert {"uq_users_username", "pk_stocks", "ix_trades_user_id_created_at_id", "ix_outbox_unsent"} <= names
+    assert {"uq_users_lower_username", "pk_stocks", "ix_trades_user_id_created_at_id", "ix_outbox_unsent"} <= names
 
 
 def test_migrations_are_idempotent_and_match_the_models(database_url: str) -> None:

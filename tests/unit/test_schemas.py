@@ -33,7 +33,6 @@ def reject(model: type, body: dict) -> set[str]:
         ("0", Decimal("0.00")),
         ("0.01", Decimal("0.01")),
         ("10.000", Decimal("10.00")),
-        (" 7.25 ", Decimal("7.25")),
         ("9999999999.99", MAX_MONEY),
     ],
 )
@@ -45,7 +44,8 @@ def test_money_accepts_numbers_and_strings_with_up_to_two_decimals(raw: object, 
 
 @pytest.mark.parametrize(
     "raw",
-    ["10.001", Decimal("10.001"), 10.001, "-1", -0.01, "10000000000.00", "NaN", "Infinity", "abc", "", True, None, [1]],
+    ["10.001", Decimal("10.001"), 10.001, "-1", -0.01, "10000000000.00", "NaN", "Infinity", "abc", "", True, None, [1],
+     " 7.25 ", "1e2"],
 )
 def test_money_rejects_what_is_not_a_non_negative_amount_in_cents(raw: object) -> None:
     assert reject(NewUser, {"username": "alice", "balance": raw}) == {"balance"}
