@@ -51,13 +51,14 @@ def gunicorn_command(bind: str, workers: int | str, target: str = "devstack.wsgi
 class ChaliceWSGI:
     def __init__(self, stage: str = "local", project_dir: str = str(ROOT)) -> None:
         from chalice.cli.factory import CLIFactory
-        from chalice.local import LocalGateway
+        from chalice.local import LocalGateway, RouteMatcher
 
         config = CLIFactory(project_dir=project_dir).create_config_obj(chalice_stage_name=stage)
         # As Lambda would, the stage's variables apply; what the environment sets explicitly wins.
         for name, value in config.environment_variables.items():
             os.environ.setdefault(name, value)
         self._gateway = LocalGateway(config.chalice_app, config)
+        self._routes = RouteMatcher(list(config.chalice_app.routes))
         self._one_invocation_at_a_time = FifoLock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -77,7 +78,11 @@ class ChaliceWSGI:
                     headers[name] = ", ".join(values)
             except LocalGatewayException as error:
                 # What API Gateway answers before any function runs, in the shape its gateway responses give it.
-                status, headers, payload = _gateway_response(_gateway_response_type(error), error.CODE)
+                # Chalice's gateway says 403 for an unmatched route (echoing any Authorization header it was sent)
+                # as for an authorizer's Deny: which one it was is told by the route table, not by its message.
+                kind = "MISSING_AUTHENTICATION_TOKEN" if not self._routed(_raw_path(environ)) \
+                    else _gateway_response_type(error)
+                status, headers, payload = _gateway_response(kind, error.CODE)
         if payload is None:  # a CORS preflight answered by the gateway itself
             payload = b""
         if isinstance(payload, str):
@@ -86,6 +91,14 @@ class ChaliceWSGI:
         headers["Content-Length"] = str(len(payload))
         start_response(f"{status} {_reason(status)}", [(k, str(v)) for k, v in headers.items()])
         return [payload]
+
+
+    def _routed(self, path: str) -> bool:
+        try:
+            self._routes.match_route(path)
+        except ValueError:
+            return False
+        return True
 
 
 Answer = tuple[int, dict[str, str], bytes]
@@ -159,9 +172,8 @@ def _gateway_response_type(error: Any) -> str:
         return "UNAUTHORIZED"
     if error.CODE == 503:  # the authorizer could not check the key
         return "AUTHORIZER_FAILURE"
-    if error.CODE == 403:  # Chalice's local gateway says 403 both for no route and for an authorizer's Deny
-        return "MISSING_AUTHENTICATION_TOKEN" if b"Missing Authentication Token" in (error.body or b"") \
-            else "ACCESS_DENIED"
+    if error.CODE == 403:  # a route that exists: the authorizer denied it
+        return "ACCESS_DENIED"
     return f"DEFAULT_{error.CODE // 100}XX"
 
 

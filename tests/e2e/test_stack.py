@@ -122,30 +122,6 @@ def test_stack_serves_settles_logs_and_stops_cleanly(stack_env: dict[str, str], 
         assert again.stop() == 0
 
 
-def test_chalice_local_keeps_working(stack_env: dict[str, str]) -> None:
-    from devstack.database import migrate
-
-    migrate(stack_env["DATABASE_URL"])
-    port = stack_env["PORT"]
-    chalice = Path(sys.executable).with_name("chalice")
-    server = subprocess.Popen([str(chalice), "local", "--no-autoreload", "--stage", "local", "--port", port],
-                              cwd=ROOT, env=stack_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                assert call(f"http://127.0.0.1:{port}", "GET", "/stocks/") == (200, [])
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None
-                time.sleep(0.2)
-        assert call(f"http://127.0.0.1:{port}", "POST", "/users", {"username": "x", "balance": 1})[0] == 400
-    finally:
-        server.terminate()
-        server.wait(10)
-
-
 def test_every_route_answers_each_caller_as_its_rule_says_and_the_demo_runs_over_make_runs_http(
         stack_env: dict[str, str], tmp_path: Path) -> None:
     stack = StackProcess(tmp_path / "devstack", {**stack_env, "SIGNUP_LIMIT_PER_WINDOW": "1000"})

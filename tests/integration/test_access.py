@@ -15,6 +15,8 @@ import pytest
 import redis
 import redis as redis_lib
 from chalice.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from werkzeug.test import Client as WsgiClient
 
@@ -272,3 +274,19 @@ def test_a_revoked_key_is_refused_at_once_and_the_others_keep_working(api: JsonC
     # Bob cannot revoke Alice's key, even knowing its id.
     assert api.delete(f"/users/alice/keys/{world.alice_key.split('.')[1]}",
                             key=world.bob_key).status_code == 403
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(path=st.lists(st.from_regex(r"[a-z0-9_-]{1,12}", fullmatch=True), min_size=1, max_size=4))
+def test_a_keyed_request_to_an_unknown_route_is_404_and_never_echoes_the_key(world: World, path: list[str]) -> None:
+    """API Gateway answers an unknown route before any authorizer runs: not found, whoever asks. The local gateway's
+    own answer (403, the Authorization header echoed) is never what a client gets under `make run`."""
+    served = WsgiClient(ChaliceWSGI())
+    unknown = "/nowhere/" + "/".join(path)
+    for method in ("GET", "POST", "DELETE"):
+        answer = served.open(unknown, method=method, headers=headers_for(world, "own"), data=b"{}")
+        assert answer.status_code == 404, (method, unknown, answer.data)
+        assert json.loads(answer.data)["error"]["code"] == "not_found"
+        assert world.alice_key.rsplit(".", 1)[1].encode() not in answer.data
+    # A route that exists is still a 403 for a key that may not call it.
+    assert served.open("/stocks", method="POST", headers=headers_for(world, "own"), data=b"{}").status_code == 403
