@@ -14,10 +14,11 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, Rate, Request, Respo
 from chalicelib import api, services
 from chalicelib.adapters.cache import get_cache
 from chalicelib.api import middleware, requests
-from chalicelib.api.access import ADMIN, OWNER, OWNER_OR_ADMIN, PUBLIC
+from chalicelib.api.access import ADMIN, OWNER, OWNER_OR_ADMIN, PUBLIC, Principal
 from chalicelib.api.responses import json_response, page_response
 from chalicelib.api.router import Router
 from chalicelib.config import get_settings
+from chalicelib.domain.scopes import USER
 from chalicelib.services.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
@@ -99,22 +100,28 @@ def list_activities(request: Request, username: str, query: RangeQuery) -> Respo
                                                                     UnitOfWork(), get_cache()))
 
 
-@routes.route("/users/{username}/keys", methods=("POST",), access=OWNER, status=201, response="KeyCreated",
-              summary="Create another API key for this user; its secret is shown once", errors=(404, 503))
+@routes.route("/users/{username}/keys", methods=("POST",), access=OWNER_OR_ADMIN, status=201,
+              response="KeyCreated", errors=(404, 409, 503),
+              summary="Create another API key for this user (owner or admin key), at most MAX_KEYS_PER_USER active; "
+              "its secret is shown once")
 def create_key(request: Request, username: str) -> Response:
     return json_response(services.keys.issue(username, UnitOfWork()), status=201)
 
 
-@routes.route("/users/{username}/keys", access=OWNER, response="list[KeyOut]", errors=(404, 503),
-              summary="The user's active API keys: id, created, last used (never a secret)")
-def list_keys(request: Request, username: str) -> Response:
-    return json_response(services.keys.list_active(username, UnitOfWork(), get_cache()))
+@routes.route("/users/{username}/keys", access=OWNER, query="PageQuery", response="list[KeyOut]",
+              errors=(400, 404, 503), paged=True,
+              summary="The user's active API keys, oldest first: id, created, last used (never a secret; paged)")
+def list_keys(request: Request, username: str, query: PageQuery) -> Response:
+    return page_response(request, services.keys.list_active(username, query, UnitOfWork(), get_cache()))
 
 
-@routes.route("/users/{username}/keys/{key_id}", methods=("DELETE",), access=OWNER, response="KeyRevoked",
-              summary="Revoke one of the user's API keys", errors=(404, 503))
+@routes.route("/users/{username}/keys/{key_id}", methods=("DELETE",), access=OWNER_OR_ADMIN, response="KeyRevoked",
+              summary="Revoke one of the user's API keys (owner or admin key); the user's own keys may not revoke "
+              "the last active one; revoking it again answers the same", errors=(404, 409, 503))
 def revoke_key(request: Request, username: str, key_id: str) -> Response:
-    return json_response(services.keys.revoke(username, key_id, UnitOfWork()))
+    caller = Principal.from_request(request)
+    return json_response(services.keys.revoke(username, key_id, caller.key_id if caller.scope == USER else None,
+                                              UnitOfWork()))
 
 
 @routes.route("/stocks", methods=("POST",), access=ADMIN, body="NewStock", response="StockCreated", status=201,

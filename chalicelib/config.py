@@ -41,6 +41,7 @@ class Settings:
     cache_ttl_stock_s: int
     cache_ttl_transactions_s: int
     cache_ttl_api_key_s: int
+    max_keys_per_user: int
     # How long API Gateway may reuse the authorizer's answer for a key; revocation takes effect within it.
     authorizer_ttl_s: int
     rate_limit_per_window: int
@@ -96,6 +97,8 @@ def get_settings() -> Settings:
         cache_ttl_stock_s=_int("CACHE_TTL_STOCK_S", 300),
         cache_ttl_transactions_s=_int("CACHE_TTL_TRANSACTIONS_S", 60),
         cache_ttl_api_key_s=_int("CACHE_TTL_API_KEY_S", 300),
+        # Active API keys a user may hold at once: enough for a key per bot and per machine, never unbounded.
+        max_keys_per_user=_int("MAX_KEYS_PER_USER", 10),
         authorizer_ttl_s=_int("AUTHORIZER_TTL_S", 0),
         # Requests per principal (an API key's user, or an admin key) per window, as brokers limit accounts.
         rate_limit_per_window=_int("RATE_LIMIT_PER_WINDOW", 200),

@@ -32,8 +32,8 @@ class Users:
             .on_conflict_do_nothing(index_elements=[func.lower(User.username)]).returning(User)
         ).scalar_one_or_none()
 
-    def get_by_username(self, username: str) -> User:
-        return self._one(select(User).where(User.username == username), username, for_update=False)
+    def get_by_username(self, username: str, *, for_update: bool = False) -> User:
+        return self._one(select(User).where(User.username == username), username, for_update)
 
     def get(self, ref: str, *, for_update: bool = False) -> User:
         """A user named by id (a UUID) or by username; usernames are never UUIDs, so the two cannot be confused."""
@@ -325,16 +325,24 @@ class ApiKeys:
         ).one_or_none()
         return None if row is None else (row[0], row[1])
 
-    def active_for(self, user_id: uuid.UUID) -> list[ApiKey]:
-        return list(self._session.scalars(
-            select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None)).order_by(ApiKey.created_at)))
+    def active_page(self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID | str] | None,
+                    limit: int) -> list[ApiKey]:
+        """The user's active keys, oldest first, after the (created, id) of the last one shown."""
+        query = select(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+        if after is not None:
+            query = query.where(tuple_(ApiKey.created_at, ApiKey.id) > tuple_(after[0], str(after[1])))
+        return list(self._session.scalars(query.order_by(ApiKey.created_at, ApiKey.id).limit(limit + 1)))
 
-    def revoke(self, user_id: uuid.UUID, key_id: str) -> bool:
-        """Whether the user had this key active; it is revoked from now on."""
-        revoked = self._session.execute(
-            update(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC)).returning(ApiKey.id)).first()
-        return revoked is not None
+    def count_active(self, user_id: uuid.UUID) -> int:
+        return int(self._session.scalar(select(func.count()).select_from(ApiKey)
+                                        .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))) or 0)
+
+    def of_user(self, user_id: uuid.UUID, key_id: str) -> ApiKey | None:
+        return self._session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id))
+
+    def revoke(self, key: ApiKey) -> None:
+        key.revoked_at = datetime.now(UTC)
+        self._session.flush()
 
     def record_use(self, last_used: dict[str, datetime]) -> None:
         """Keep the newest time each key was used (as the rate limiter saw it)."""

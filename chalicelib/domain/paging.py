@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from chalicelib.domain.errors import ValidationFailed
+from chalicelib.domain.patterns import KEY_ID_PATTERN
 from chalicelib.domain.patterns import TICKER as TICKER_PATTERN
 
 DEFAULT_LIMIT = 100
@@ -87,6 +88,27 @@ def after_trade(page: PageRequest) -> tuple[datetime, uuid.UUID] | None:
     if trade_cursor(moment, after_id) != page.cursor:
         raise _invalid_cursor()
     return moment, after_id
+
+
+def key_cursor(created_at: datetime, key_id: str) -> str:
+    return _encode(created_at.isoformat(), key_id)
+
+
+_KEY_ID = re.compile(KEY_ID_PATTERN)
+
+
+def after_key(page: PageRequest) -> tuple[datetime, str] | None:
+    """The (created, key id) an oldest-first page of keys starts after, from its cursor, or a 400."""
+    if page.cursor is None:
+        return None
+    created_at, key_id = _decode(page.cursor, 2)
+    try:
+        moment = _utc(created_at)
+    except ValueError:
+        raise _invalid_cursor() from None
+    if not _KEY_ID.fullmatch(key_id) or key_cursor(moment, key_id) != page.cursor:
+        raise _invalid_cursor()
+    return moment, key_id
 
 
 def bar_cursor(timestamp: datetime) -> str:

@@ -7,15 +7,20 @@ from typing import Any
 
 from chalicelib.adapters.cache import Cache
 from chalicelib.config import get_settings
-from chalicelib.domain import api_keys, scopes, views
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain import api_keys, paging, scopes, views
+from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import KeyIssued, KeyRevoked
 from chalicelib.services.unit_of_work import UnitOfWork
 
 
 def issue(username: str, uow: UnitOfWork) -> dict[str, Any]:
+    """Another key for the user (asked by the user or an admin), within MAX_KEYS_PER_USER active ones."""
+    limit = get_settings().max_keys_per_user
     with uow:
-        user = uow.users.get_by_username(username)
+        user = uow.users.get_by_username(username, for_update=True)  # counts and adds serialise per user
+        if uow.keys.count_active(user.id) >= limit:
+            raise Conflict(f"user {username!r} already has {limit} active keys, the most allowed; revoke one first",
+                           [{"field": "key_id", "reason": "too_many_keys"}])
         issued = api_keys.issue()
         key = uow.keys.add(issued.key_id, user.id, scopes.USER, issued.secret_digest)
         uow.record(KeyIssued(key.id, views.key_record(key, user.username)))
@@ -33,26 +38,40 @@ def issue_admin(uow: UnitOfWork) -> str:
     return issued.token
 
 
-def list_active(username: str, uow: UnitOfWork, cache: Cache) -> list[dict[str, Any]]:
-    """The user's keys that are not revoked, oldest first. When each was last used comes from the rate limiter,
-    which records it in Redis with every request; it is kept in the database as it is read here."""
+def list_active(username: str, page: paging.PageRequest, uow: UnitOfWork, cache: Cache) -> paging.Page:
+    """The user's keys that are not revoked, oldest first, a page at a time. When each was last used comes from
+    the rate limiter, which records it in Redis with every request; it is kept in the database as it is read."""
+    after = paging.after_key(page)
     with uow:
         user = uow.users.get_by_username(username)
-        keys = uow.keys.active_for(user.id)
+        keys = uow.keys.active_page(user.id, after, page.limit)
         stamps = cache.fields(cache.keys.keys_last_used(), *(key.id for key in keys))
         seen = {key.id: datetime.fromtimestamp(int(stamp), UTC) for key, stamp in zip(keys, stamps, strict=True)
                 if stamp is not None}
         if seen:
             uow.keys.record_use(seen)
             uow.commit()
-        return [views.key(key, max(filter(None, (key.last_used_at, seen.get(key.id))), default=None)) for key in keys]
+        return paging.page_of(keys, page,
+                              lambda key: views.key(key, max(filter(None, (key.last_used_at, seen.get(key.id))),
+                                                             default=None)),
+                              lambda key: paging.key_cursor(key.created_at, key.id))
 
 
-def revoke(username: str, key_id: str, uow: UnitOfWork) -> dict[str, Any]:
+def revoke(username: str, key_id: str, caller_key_id: str | None, uow: UnitOfWork) -> dict[str, Any]:
+    """Revoke one of the user's keys; `caller_key_id` is the user's own key making the call, None for an admin's.
+    A user's key may not revoke the user's last active key, whichever key it is (the caller's own may have been
+    revoked while this waited on the lock): nothing could then make another. An admin may, and may issue the
+    next. Revoking a revoked key answers the same, and says so again to the cache."""
     with uow:
-        user = uow.users.get_by_username(username)
-        if not uow.keys.revoke(user.id, key_id):
-            raise NotFound(f"no active key {key_id!r} for user {username!r}", [{"field": "key_id"}])
+        user = uow.users.get_by_username(username, for_update=True)  # the last-key check and revokes serialise
+        key = uow.keys.of_user(user.id, key_id)
+        if key is None:
+            raise NotFound(f"no key {key_id!r} for user {username!r}", [{"field": "key_id"}])
+        if key.revoked_at is None:
+            if caller_key_id is not None and uow.keys.count_active(user.id) == 1:
+                raise Conflict("this is the user's last active key: make another key first, or ask an admin",
+                               [{"field": "key_id", "reason": "last_active_key"}])
+            uow.keys.revoke(key)
         uow.record(KeyRevoked(key_id))
         uow.commit()
     return {"message": "key revoked", "key_id": key_id}
