@@ -13,6 +13,7 @@ from chalice.app import AuthRequest, AuthResponse, Chalice, Rate, Request, Respo
 
 from chalicelib import api, services
 from chalicelib.adapters.cache import get_cache
+from chalicelib.adapters.key_records import get_key_records
 from chalicelib.api import middleware, requests
 from chalicelib.api.access import ADMIN, OWNER, OWNER_OR_ADMIN, PUBLIC, Principal
 from chalicelib.api.responses import json_response, page_response
@@ -121,7 +122,7 @@ def list_keys(request: Request, username: str, query: PageQuery) -> Response:
 def revoke_key(request: Request, username: str, key_id: str) -> Response:
     caller = Principal.from_request(request)
     return json_response(services.keys.revoke(username, key_id, caller.key_id if caller.scope == USER else None,
-                                              UnitOfWork()))
+                                              UnitOfWork(), get_key_records()))
 
 
 @routes.route("/stocks", methods=("POST",), access=ADMIN, body="NewStock", response="StockCreated", status=201,

@@ -41,6 +41,11 @@ class Settings:
     cache_ttl_stock_s: int
     cache_ttl_transactions_s: int
     cache_ttl_api_key_s: int
+    cache_ttl_revoked_key_s: int
+    # What signs the key records the cache holds (never stored in Redis): the value itself (local stages), or a
+    # Secrets Manager secret holding it (AWS).
+    cache_signing_key: str | None
+    cache_signing_secret_arn: str | None
     max_keys_per_user: int
     # How long API Gateway may reuse the authorizer's answer for a key; revocation takes effect within it.
     authorizer_ttl_s: int
@@ -97,6 +102,10 @@ def get_settings() -> Settings:
         cache_ttl_stock_s=_int("CACHE_TTL_STOCK_S", 300),
         cache_ttl_transactions_s=_int("CACHE_TTL_TRANSACTIONS_S", 60),
         cache_ttl_api_key_s=_int("CACHE_TTL_API_KEY_S", 300),
+        # A revoked key's tombstone outlives by far any request that read the key as active before the revoke.
+        cache_ttl_revoked_key_s=_int("CACHE_TTL_REVOKED_KEY_S", 86400),
+        cache_signing_key=env("CACHE_SIGNING_KEY") or None,
+        cache_signing_secret_arn=env("CACHE_SIGNING_SECRET_ARN") or None,
         # Active API keys a user may hold at once: enough for a key per bot and per machine, never unbounded.
         max_keys_per_user=_int("MAX_KEYS_PER_USER", 10),
         authorizer_ttl_s=_int("AUTHORIZER_TTL_S", 0),

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from chalicelib import services
-from chalicelib.adapters.cache import get_cache
+from chalicelib.adapters.key_records import get_key_records
 from chalicelib.services.unit_of_work import UnitOfWork
 from devstack.paths import DATA_DIR
 
@@ -27,7 +27,7 @@ def local_admin_key(path: Path = LOCAL_ADMIN_KEY_FILE) -> tuple[str, bool]:
     written there (readable by this user alone). Returns the key and whether it was created now."""
     if path.exists():
         token = path.read_text().strip()
-        if services.keys.verify(token, UnitOfWork(), get_cache()) is not None:
+        if services.keys.verify(token, UnitOfWork(), get_key_records()) is not None:
             return token, False
     token = services.keys.issue_admin(UnitOfWork())
     path.parent.mkdir(parents=True, exist_ok=True)

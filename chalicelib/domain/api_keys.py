@@ -8,6 +8,8 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 PREFIX = "tapi"
 _TOKEN = re.compile(rf"{PREFIX}\.([0-9a-f]{{16}})\.([A-Za-z0-9_-]{{43}})")
@@ -20,6 +22,53 @@ class IssuedKey:
     key_id: str
     token: str
     secret_digest: str
+
+
+class StoredKey(Protocol):
+    """A key as the database holds it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def secret_digest(self) -> str: ...
+    @property
+    def scope(self) -> str: ...
+    @property
+    def user_id(self) -> object | None: ...
+    @property
+    def revoked_at(self) -> datetime | None: ...
+
+
+# Where a key is in its life; a later state never gives way to an earlier one (the cache holds to it too).
+ACTIVE, REVOKED = 1, 2
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """What the authorizer needs of a key: its secret's digest (never the secret), scope, user, and whether it is
+    revoked."""
+
+    key_id: str
+    digest: str
+    scope: str
+    user_id: str | None
+    username: str | None
+    revoked: bool
+
+    @classmethod
+    def of(cls, key: StoredKey, username: str | None) -> KeyRecord:
+        return cls(key.id, key.secret_digest, key.scope, None if key.user_id is None else str(key.user_id),
+                   username, key.revoked_at is not None)
+
+    @property
+    def state(self) -> int:
+        return REVOKED if self.revoked else ACTIVE
+
+    def as_revoked(self) -> KeyRecord:
+        return KeyRecord(self.key_id, self.digest, self.scope, self.user_id, self.username, True)
+
+    def accepts(self, secret: str) -> bool:
+        return not self.revoked and matches(secret, self.digest)
 
 
 def issue() -> IssuedKey:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from chalicelib.domain.api_keys import KeyRecord
     from chalicelib.domain.views import TradeRecord
 
 
@@ -73,8 +74,7 @@ class TradesSettled:
 
 @dataclass(frozen=True)
 class KeyIssued:
-    key_id: str
-    record: dict[str, Any]  # what the authorizer reads: the secret's digest, scope, user; never the secret
+    record: KeyRecord  # what the authorizer reads: the secret's digest, scope, user; never the secret
 
 
 @dataclass(frozen=True)

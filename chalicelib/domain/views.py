@@ -75,13 +75,6 @@ def key_created(key: ApiKey, issued: IssuedKey) -> dict[str, Any]:
     return {"message": "key created", "key_id": key.id, "api_key": issued.token, "created_at": moment(key.created_at)}
 
 
-def key_record(record: ApiKey, username: str | None) -> dict[str, Any]:
-    """What the authorizer needs of a key, as the cache holds it: the secret's digest, never the secret."""
-    return {"found": True, "digest": record.secret_digest, "scope": record.scope,
-            "revoked": record.revoked_at is not None,
-            "user_id": None if record.user_id is None else str(record.user_id), "username": username}
-
-
 def key(record: ApiKey, last_used_at: datetime | None) -> dict[str, Any]:
     """A key as its owner lists it: never its secret, nor its digest."""
     return {"key_id": record.id, "created_at": moment(record.created_at),

@@ -14,7 +14,6 @@ from chalicelib.domain.events import (
     CashMoved,
     Event,
     KeyIssued,
-    KeyRevoked,
     PriceMoved,
     StockIngested,
     TradeCanceled,
@@ -69,11 +68,12 @@ def refresh_cache(event: Event, cache: Cache) -> None:
     elif isinstance(event, CashMoved):
         cache.invalidate(keys.user(event.username), indexes=(keys.activity_keys(str(event.user_id)),))
     elif isinstance(event, KeyIssued):
-        # Written through, so a new key is checked without the database (and works while it is down).
-        cache.set(keys.api_key(event.key_id), event.record, settings.cache_ttl_api_key_s)
-    elif isinstance(event, KeyRevoked):
-        # The authorizer reads keys through the cache: a revoked key must not outlive this in it.
-        cache.delete(keys.api_key(event.key_id))
+        # Written through, so a new key is checked without the database (and works while it is down); never over
+        # a later state of the key (chalicelib/adapters/key_records.py).
+        from chalicelib.adapters.key_records import get_key_records
+
+        get_key_records().offer(event.record)
+    # KeyRevoked: the revoke itself writes the tombstone and answers only once it is written (services/keys.py).
 
 
 def _refresh(event: Event) -> None:

@@ -1,16 +1,21 @@
 """API keys: issuing them (a user's first comes with sign-up), listing and revoking a user's own, admin keys,
-and looking a key up for the authorizer (cache-aside; a revoked key is dropped from the cache at once)."""
+and looking a key up for the authorizer (cache-aside through signed, versioned records: a revoke that answered
+holds whatever the cache does)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.cache import Cache
 from chalicelib.config import get_settings
 from chalicelib.domain import api_keys, paging, scopes, views
+from chalicelib.domain.api_keys import KeyRecord
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import KeyIssued, KeyRevoked
 from chalicelib.services.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.key_records import KeyRecords
 
 
 def issue(username: str, uow: UnitOfWork) -> dict[str, Any]:
@@ -23,7 +28,7 @@ def issue(username: str, uow: UnitOfWork) -> dict[str, Any]:
                            [{"field": "key_id", "reason": "too_many_keys"}])
         issued = api_keys.issue()
         key = uow.keys.add(issued.key_id, user.id, scopes.USER, issued.secret_digest)
-        uow.record(KeyIssued(key.id, views.key_record(key, user.username)))
+        uow.record(KeyIssued(KeyRecord.of(key, user.username)))
         uow.commit()
     return views.key_created(key, issued)
 
@@ -33,7 +38,7 @@ def issue_admin(uow: UnitOfWork) -> str:
     with uow:
         issued = api_keys.issue()
         key = uow.keys.add(issued.key_id, None, scopes.ADMIN, issued.secret_digest)
-        uow.record(KeyIssued(key.id, views.key_record(key, None)))
+        uow.record(KeyIssued(KeyRecord.of(key, None)))
         uow.commit()
     return issued.token
 
@@ -57,11 +62,14 @@ def list_active(username: str, page: paging.PageRequest, uow: UnitOfWork, cache:
                               lambda key: paging.key_cursor(key.created_at, key.id))
 
 
-def revoke(username: str, key_id: str, caller_key_id: str | None, uow: UnitOfWork) -> dict[str, Any]:
+def revoke(username: str, key_id: str, caller_key_id: str | None, uow: UnitOfWork,
+           records: KeyRecords) -> dict[str, Any]:
     """Revoke one of the user's keys; `caller_key_id` is the user's own key making the call, None for an admin's.
     A user's key may not revoke the user's last active key, whichever key it is (the caller's own may have been
     revoked while this waited on the lock): nothing could then make another. An admin may, and may issue the
-    next. Revoking a revoked key answers the same, and says so again to the cache."""
+    next. The answer comes once the cache holds the key's tombstone too (else 503, and the revoke is repeated):
+    from then on the key is refused whatever the cache held. Revoking a revoked key answers the same, and writes
+    the tombstone again."""
     with uow:
         user = uow.users.get_by_username(username, for_update=True)  # the last-key check and revokes serialise
         key = uow.keys.of_user(user.id, key_id)
@@ -74,33 +82,38 @@ def revoke(username: str, key_id: str, caller_key_id: str | None, uow: UnitOfWor
             uow.keys.revoke(key)
         uow.record(KeyRevoked(key_id))
         uow.commit()
+    records.revoke(KeyRecord.of(key, user.username))
     return {"message": "key revoked", "key_id": key_id}
 
 
-def verify(token: str, uow: UnitOfWork, cache: Cache) -> dict[str, Any] | None:
-    """The record of the active key `token` is (see `lookup`), or None for anything else: malformed, unknown,
-    revoked, or a secret that does not match. The digest is compared for an unknown key too, so the answer takes
-    as long whether or not the key exists."""
+def verify(token: str, uow: UnitOfWork, records: KeyRecords) -> KeyRecord | None:
+    """The record of the active key `token` is, or None for anything else: malformed, unknown, revoked, or a
+    secret that does not match. The digest is compared for an unknown key too, so the answer takes as long
+    whether or not the key exists."""
     parsed = api_keys.parse(token)
     if parsed is None:
         return None
     key_id, secret = parsed
-    record = lookup(key_id, uow, cache)
-    active = bool(record["found"]) and not record["revoked"]
-    matches = api_keys.matches(secret, record["digest"] if active else _NO_DIGEST)
-    return {**record, "key_id": key_id} if active and matches else None
+    record = lookup(key_id, uow, records)
+    if record is None:
+        api_keys.matches(secret, _NO_DIGEST)
+        return None
+    return record if record.accepts(secret) else None
 
 
 _NO_DIGEST = "0" * 64
 
 
-def lookup(key_id: str, uow: UnitOfWork, cache: Cache) -> dict[str, Any]:
-    """What the authorizer needs of a key (`{"found": false}` for an unknown one): cached, since every
-    authorized request asks; revocation drops the entry."""
-
-    def load() -> dict[str, Any]:
-        with uow:
-            found = uow.keys.get(key_id)
-        return {"found": False} if found is None else views.key_record(*found)
-
-    return cache.read_through(cache.keys.api_key(key_id), get_settings().cache_ttl_api_key_s, load)
+def lookup(key_id: str, uow: UnitOfWork, records: KeyRecords) -> KeyRecord | None:
+    """What the authorizer needs of a key (None: no such key): cached, since every authorized request asks. A
+    record loaded here never replaces a later state of the key in the cache (a revoke that committed since)."""
+    cached, refused = records.get(key_id)
+    if cached is not None:
+        return cached
+    with uow:
+        found = uow.keys.get(key_id)
+    if found is None:
+        return None
+    record = KeyRecord.of(*found)
+    records.offer(record, refused=refused)
+    return record

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 from chalicelib.adapters.cache import Cache
 from chalicelib.config import get_settings
 from chalicelib.domain import api_keys, scopes, views
+from chalicelib.domain.api_keys import KeyRecord
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.events import KeyIssued, UserRegistered
 from chalicelib.services.unit_of_work import UnitOfWork
@@ -30,7 +31,7 @@ def register(new: NewUser, uow: UnitOfWork) -> dict[str, Any]:
         issued = api_keys.issue()
         key = uow.keys.add(issued.key_id, user.id, scopes.USER, issued.secret_digest)
         uow.record(UserRegistered(user.username, views.user(user)))
-        uow.record(KeyIssued(key.id, views.key_record(key, user.username)))
+        uow.record(KeyIssued(KeyRecord.of(key, user.username)))
         uow.commit()
     return views.user_created(user, key, issued)
 

@@ -130,6 +130,9 @@ def test_compose_file_pins_images_and_checks_health() -> None:
         assert ":" in image and not image.endswith(":latest"), f"{name} image must be pinned: {image}"
         assert service["healthcheck"]["test"], f"{name} needs a health check"
     assert "LOCALSTACK_AUTH_TOKEN" in services["localstack"]["environment"]
+    # Redis asks for a password, and compose refuses to start it without one.
+    assert "--requirepass" in services["redis"]["command"]
+    assert "${REDIS_PASSWORD:?" in services["redis"]["command"][services["redis"]["command"].index("--requirepass") + 1]
     assert "sqs" in services["localstack"]["environment"]["SERVICES"]
 
 

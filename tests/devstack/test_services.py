@@ -44,6 +44,13 @@ def test_embedded_postgres_and_redis_start_migrate_serve_and_stop(
         client = redis_lib.Redis.from_url(cache.url)
         assert client.set("k", "v") and client.get("k") == b"v"
         client.close()
+        # Reaching the port is not enough: the embedded Redis asks for its password.
+        port = make_url(cache.url).port
+        stranger = redis_lib.Redis(host="127.0.0.1", port=port)
+        with pytest.raises(redis_lib.exceptions.AuthenticationError):
+            stranger.set("k", "forged")
+        stranger.close()
+        assert ((tmp_path / "redis" / "password").stat().st_mode & 0o777) == 0o600
     finally:
         postgres.stop()
         cache.stop()

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from chalicelib import services
+from chalicelib.adapters.key_records import get_key_records
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import Conflict
 from chalicelib.services.unit_of_work import UnitOfWork
@@ -105,8 +106,8 @@ def test_two_last_keys_revoking_each_other_at_once_leave_one(api: JsonClient) ->
     seed(api)
     first, second = (key.split(".")[1] for key in (api.keys["alice"], new_key(api)["api_key"]))
     # Each key revokes the other, at once: the first to lock the user wins, the second is then the last key.
-    outcomes = together(lambda: services.keys.revoke("alice", second, first, UnitOfWork()),
-                        lambda: services.keys.revoke("alice", first, second, UnitOfWork()))
+    outcomes = together(lambda: services.keys.revoke("alice", second, first, UnitOfWork(), get_key_records()),
+                        lambda: services.keys.revoke("alice", first, second, UnitOfWork(), get_key_records()))
     assert sorted(type(outcome).__name__ for outcome in outcomes) == ["Conflict", "dict"]
     listed = body(api.get("/users/alice/keys", key=api.admin_key))
     assert len(listed) == 1
