@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from chalice.app import AuthRequest, AuthResponse, Chalice, Rate, Request, Response, SQSEvent
+from chalice.app import AuthResponse, Chalice, Rate, Request, Response, SQSEvent
 
 from chalicelib import api, services
 from chalicelib.adapters.cache import get_cache
 from chalicelib.adapters.key_records import get_key_records
 from chalicelib.api import middleware, requests
 from chalicelib.api.access import ADMIN, OWNER, OWNER_OR_ADMIN, PUBLIC, Principal
+from chalicelib.api.request_authorizer import GatewayRequest, request_authorizer
 from chalicelib.api.responses import json_response, page_response
 from chalicelib.api.router import Router
 from chalicelib.config import get_settings
@@ -40,11 +41,11 @@ app.register_middleware(middleware.log_invocation, "all")
 app.register_middleware(middleware.normalize_chalice_errors, "http")
 
 
-# Settings are read at import here: the deployer wires the authorizer's TTL, CORS preflight and the queue's event
-# source into API Gateway and Lambda.
-@app.authorizer(ttl_seconds=get_settings().authorizer_ttl_s)
-def api_key_authorizer(auth_request: AuthRequest) -> AuthResponse:
-    return api.authorizer.authorize(auth_request)
+# Settings are read at import here: the deployer wires CORS preflight and the queue's event source into API Gateway
+# and Lambda.
+@request_authorizer(app)
+def api_key_authorizer(request: GatewayRequest) -> AuthResponse:
+    return api.authorizer.authorize(request)
 
 
 routes = Router(app, api_key_authorizer, cors_origin=get_settings().cors_allow_origin)

@@ -47,11 +47,10 @@ class Settings:
     cache_signing_key: str | None
     cache_signing_secret_arn: str | None
     max_keys_per_user: int
-    # How long API Gateway may reuse the authorizer's answer for a key; revocation takes effect within it.
-    authorizer_ttl_s: int
     rate_limit_per_window: int
     rate_limit_window_s: int
     signup_limit_per_window: int
+    auth_lookups_per_window: int
     aws_endpoint_url: str | None
     # Which AWS emulator serves a local stage ("localstack 4.4.0", "moto 5.2.5"), as the local stack reports it.
     aws_emulator: str | None
@@ -108,12 +107,14 @@ def get_settings() -> Settings:
         cache_signing_secret_arn=env("CACHE_SIGNING_SECRET_ARN") or None,
         # Active API keys a user may hold at once: enough for a key per bot and per machine, never unbounded.
         max_keys_per_user=_int("MAX_KEYS_PER_USER", 10),
-        authorizer_ttl_s=_int("AUTHORIZER_TTL_S", 0),
         # Requests per principal (an API key's user, or an admin key) per window, as brokers limit accounts.
         rate_limit_per_window=_int("RATE_LIMIT_PER_WINDOW", 200),
         rate_limit_window_s=_int("RATE_LIMIT_WINDOW_S", 60),
         # Sign-ups per source address per window.
         signup_limit_per_window=_int("SIGNUP_LIMIT_PER_WINDOW", 20),
+        # Key checks per source address per window that the cache cannot answer (unknown or uncached keys): each
+        # costs a database read, so random key ids are bounded by this, not by the database.
+        auth_lookups_per_window=_int("AUTH_LOOKUPS_PER_WINDOW", 60),
         aws_endpoint_url=env("AWS_ENDPOINT_URL") or None,
         aws_emulator=env("AWS_EMULATOR") or None,
         aws_region=env("AWS_DEFAULT_REGION", env("AWS_REGION", "us-east-1")),

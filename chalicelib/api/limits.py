@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from chalice.app import Request
 
+from chalicelib.adapters.logs import get_logger
 from chalicelib.adapters.rate_limit import Budget, get_rate_limiter
 from chalicelib.api.access import Principal
 from chalicelib.config import get_settings
@@ -43,12 +44,30 @@ def _admit(principal_id: str, limit: int, key_id: str | None) -> Budget | None:
     return budget
 
 
-def source_of(request: Request) -> str:
-    """The caller's address as API Gateway saw it (the TCP peer, never a header the caller wrote); an IPv6
-    address by its /64, an IPv4-mapped one as the IPv4 address it is."""
-    import ipaddress  # only sign-ups and anonymous callers pay for it
+def may_look_up_key(source_ip: str) -> bool:
+    """Whether a caller at `source_ip` may have one more key the cache does not hold looked up in the database
+    (AUTH_LOOKUPS_PER_WINDOW per window): what random key ids cost is bounded per source. Redis unreachable:
+    yes."""
+    settings = get_settings()
+    budget = get_rate_limiter().admit(f"key_lookups:{source_address(source_ip)}", settings.auth_lookups_per_window,
+                                      settings.rate_limit_window_s)
+    if budget is not None and not budget.admitted:
+        get_logger().warning("key lookups of this source over its limit: refused without a lookup",
+                             extra={"event": "key_lookup_limited"})
+        return False
+    return True
 
-    raw = str((request.context.get("identity") or {}).get("sourceIp") or "")
+
+def source_of(request: Request) -> str:
+    """The caller's address as API Gateway saw it (the TCP peer, never a header the caller wrote)."""
+    return source_address(str((request.context.get("identity") or {}).get("sourceIp") or ""))
+
+
+def source_address(raw: str) -> str:
+    """An address as limits count it: an IPv6 address by its /64 (one host holds it whole), an IPv4-mapped one as
+    the IPv4 address it is."""
+    import ipaddress  # only sign-ups, anonymous callers and key lookups pay for it
+
     try:
         address = ipaddress.ip_address(raw)
     except ValueError:

@@ -3,6 +3,7 @@ and looking a key up for the authorizer (cache-aside through signed, versioned r
 holds whatever the cache does)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -86,15 +87,17 @@ def revoke(username: str, key_id: str, caller_key_id: str | None, uow: UnitOfWor
     return {"message": "key revoked", "key_id": key_id}
 
 
-def verify(token: str, uow: UnitOfWork, records: KeyRecords) -> KeyRecord | None:
+def verify(token: str, uow: UnitOfWork, records: KeyRecords,
+           may_look_up: Callable[[], bool] = lambda: True) -> KeyRecord | None:
     """The record of the active key `token` is, or None for anything else: malformed, unknown, revoked, or a
     secret that does not match. The digest is compared for an unknown key too, so the answer takes as long
-    whether or not the key exists."""
+    whether or not the key exists. `may_look_up` is asked before a key the cache does not hold is looked up in
+    the database (the caller's budget of such lookups); refused, the key counts as unknown."""
     parsed = api_keys.parse(token)
     if parsed is None:
         return None
     key_id, secret = parsed
-    record = lookup(key_id, uow, records)
+    record = lookup(key_id, uow, records, may_look_up)
     if record is None:
         api_keys.matches(secret, _NO_DIGEST)
         return None
@@ -104,12 +107,16 @@ def verify(token: str, uow: UnitOfWork, records: KeyRecords) -> KeyRecord | None
 _NO_DIGEST = "0" * 64
 
 
-def lookup(key_id: str, uow: UnitOfWork, records: KeyRecords) -> KeyRecord | None:
+def lookup(key_id: str, uow: UnitOfWork, records: KeyRecords,
+           may_look_up: Callable[[], bool] = lambda: True) -> KeyRecord | None:
     """What the authorizer needs of a key (None: no such key): cached, since every authorized request asks. A
-    record loaded here never replaces a later state of the key in the cache (a revoke that committed since)."""
+    record loaded here never replaces a later state of the key in the cache (a revoke that committed since).
+    Unknown keys are not cached (random ids would fill the cache): `may_look_up` bounds what they cost."""
     cached, refused = records.get(key_id)
     if cached is not None:
         return cached
+    if not may_look_up():
+        return None
     with uow:
         found = uow.keys.get(key_id)
     if found is None:

@@ -31,7 +31,11 @@ def test_every_route_that_needs_a_key_goes_through_the_authorizer(template: dict
 
     definition = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
     authorizer = definition["securityDefinitions"]["api_key_authorizer"]
-    assert authorizer["x-amazon-apigateway-authorizer"]["type"] == "token"
+    # A REQUEST authorizer (handed every header and the caller's address), whose answer API Gateway never caches:
+    # with no identity source it is called for every request, credentials or not, and a revoke holds at once.
+    assert authorizer["x-amazon-apigateway-authorizer"]["type"] == "request"
+    assert authorizer["x-amazon-apigateway-authorizer"]["authorizerResultTtlInSeconds"] == 0
+    assert "identitySource" not in authorizer["x-amazon-apigateway-authorizer"]
     for spec in routes.specs:
         operation = definition["paths"][spec.path][spec.method.lower()]
         assert operation.get("security", []) == ([] if spec.access == PUBLIC else [{"api_key_authorizer": []}]), \

@@ -128,3 +128,39 @@ def test_a_record_written_into_redis_by_hand_is_never_believed(
         assert api.post("/stocks", stock, key=api.keys["alice"]).status_code == 403
         held = redis_client.get(f"{cache_prefix}:api_key:{forged_id}")
         assert held is not None and get_key_records()._verified(forged_id, held) is not None
+
+
+def test_unknown_keys_cost_each_source_a_bounded_number_of_lookups_and_leave_nothing_cached(
+        any_redis: str, api: JsonClient, monkeypatch: pytest.MonkeyPatch, log_records: list[logging.LogRecord]
+) -> None:
+    """Random key ids are not cached (they would fill Redis), and each one the cache cannot answer costs a database
+    read: past AUTH_LOOKUPS_PER_WINDOW a window, a source's unknown keys are refused without one. A key the
+    cache holds is not counted."""
+    from sqlalchemy import event
+
+    from chalicelib.adapters.database import get_engine
+    from chalicelib.config import get_settings
+
+    seed(api)
+    known = api.keys["alice"]
+    assert api.get("/users/alice", key=known).status_code == 200  # cached now
+    monkeypatch.setenv("AUTH_LOOKUPS_PER_WINDOW", "5")
+    get_settings.cache_clear()
+    statements: list[str] = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(get_engine(), "before_cursor_execute", listener)
+    try:
+        looked_up = []
+        for _ in range(12):
+            before = len(statements)
+            forged = f"tapi.{secrets.token_hex(8)}.{secrets.token_urlsafe(32)}"
+            assert api.get("/users/alice", key=forged).status_code == 401
+            looked_up.append(any("api_keys" in sql for sql in statements[before:]))
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", listener)
+    assert looked_up == [True] * 5 + [False] * 7
+    assert any(getattr(r, "event", None) == "key_lookup_limited" for r in log_records)
+    prefix = f"{get_settings().cache_prefix}:api_key:"
+    held = {k.decode().removeprefix(prefix) for k in redis_lib.Redis.from_url(any_redis).scan_iter(match=prefix + "*")}
+    assert held == {key_id(known), key_id(api.admin_key)}  # only the keys that exist
+    assert api.get("/users/alice", key=known).status_code == 200  # a cached key is never refused for that
