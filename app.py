@@ -54,7 +54,7 @@ routes = Router(app, api_key_authorizer, cors_origin=get_settings().cors_allow_o
 BODY_ERRORS = (400, 413, 415, 503)
 
 
-@routes.route("/users", methods=("POST",), access=PUBLIC, limit_by_source=True, body="NewUser",
+@routes.route("/users", methods=("POST",), access=PUBLIC, sign_up=True, body="NewUser",
               summary="Register a user with a cash balance; the answer holds their first API key, shown once",
               response="UserCreated", status=201, errors=(*BODY_ERRORS, 409))
 def create_user(request: Request, body: NewUser) -> Response:

@@ -54,7 +54,8 @@ class BenchStack:
     def app_env(self, database_url: str) -> dict[str, str]:
         # The rate limit is counted as always but set past what a benchmark sends, so every answer is a read.
         return {"DATABASE_URL": database_url, "REDIS_URL": self.redis.url, "CACHE_PREFIX": self.prefix,
-                "STAGE": "local", "LOG_LEVEL": "INFO", "DB_POOL_SIZE": "4", "RATE_LIMIT_PER_WINDOW": str(10**9)}
+                "STAGE": "local", "LOG_LEVEL": "INFO", "DB_POOL_SIZE": "4", "RATE_LIMIT_PER_WINDOW": str(10**9),
+                "PUBLIC_LIMIT_PER_WINDOW": str(10**9), "SIGNUP_LIMIT_PER_WINDOW": str(10**9)}
 
     def point_app_at(self, database_url: str) -> None:
         from chalicelib.adapters.database import get_database

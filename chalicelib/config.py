@@ -50,6 +50,7 @@ class Settings:
     rate_limit_per_window: int
     rate_limit_window_s: int
     signup_limit_per_window: int
+    public_limit_per_window: int
     auth_lookups_per_window: int
     aws_endpoint_url: str | None
     # Which AWS emulator serves a local stage ("localstack 4.4.0", "moto 5.2.5"), as the local stack reports it.
@@ -112,6 +113,8 @@ def get_settings() -> Settings:
         rate_limit_window_s=_int("RATE_LIMIT_WINDOW_S", 60),
         # Sign-ups per source address per window.
         signup_limit_per_window=_int("SIGNUP_LIMIT_PER_WINDOW", 20),
+        # Requests to the public routes (stock reads, bars, health, documentation) per source address per window.
+        public_limit_per_window=_int("PUBLIC_LIMIT_PER_WINDOW", 600),
         # Key checks per source address per window that the cache cannot answer (unknown or uncached keys): each
         # costs a database read, so random key ids are bounded by this, not by the database.
         auth_lookups_per_window=_int("AUTH_LOOKUPS_PER_WINDOW", 60),

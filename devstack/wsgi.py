@@ -51,13 +51,13 @@ def gunicorn_command(bind: str, workers: int | str, target: str = "devstack.wsgi
 class ChaliceWSGI:
     def __init__(self, stage: str = "local", project_dir: str = str(ROOT)) -> None:
         from chalice.cli.factory import CLIFactory
-        from chalice.local import LocalGateway, RouteMatcher
+        from chalice.local import RouteMatcher
 
         config = CLIFactory(project_dir=project_dir).create_config_obj(chalice_stage_name=stage)
         # As Lambda would, the stage's variables apply; what the environment sets explicitly wins.
         for name, value in config.environment_variables.items():
             os.environ.setdefault(name, value)
-        self._gateway = LocalGateway(config.chalice_app, config)
+        self._gateway = _peer_gateway()(config.chalice_app, config)
         self._routes = RouteMatcher(list(config.chalice_app.routes))
         self._one_invocation_at_a_time = FifoLock()
 
@@ -70,6 +70,8 @@ class ChaliceWSGI:
         else:
             try:
                 with self._one_invocation_at_a_time:
+                    # The TCP peer, as API Gateway reports the caller: never a header the caller could write.
+                    self._gateway.peer = str(environ.get("REMOTE_ADDR") or "127.0.0.1")
                     response = self._gateway.handle_request(
                         method=environ["REQUEST_METHOD"], path=_raw_path(environ), headers=_headers(environ),
                         body=body)
@@ -102,6 +104,33 @@ class ChaliceWSGI:
 
 
 Answer = tuple[int, dict[str, str], bytes]
+
+
+def _peer_gateway() -> Any:
+    from chalice.local import LocalGateway
+
+    class PeerGateway(LocalGateway):  # type: ignore[misc]
+        """Chalice's local gateway, with the caller's address API Gateway would report (Chalice's says 127.0.0.1
+        for everyone, so every client of `make run` shared one sign-up budget). One invocation at a time per
+        worker, so the address is set for the request in hand."""
+
+        peer = "127.0.0.1"
+
+        def _generate_lambda_event(self, *args: Any, **kwargs: Any) -> Any:
+            event = super()._generate_lambda_event(*args, **kwargs)
+            event["requestContext"]["identity"]["sourceIp"] = self.peer
+            return event
+
+    return PeerGateway
+
+
+def __getattr__(name: str) -> Any:
+    # `application` is built on first use, in the worker, after the environment names the services.
+    if name == "application":
+        app = ChaliceWSGI(os.environ.get("STAGE", "local"))
+        globals()["application"] = app
+        return app
+    raise AttributeError(name)
 
 
 class FifoLock:
@@ -211,12 +240,3 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
-
-
-def __getattr__(name: str) -> Any:
-    # `application` is built on first use, in the worker, after the environment names the services.
-    if name == "application":
-        app = ChaliceWSGI(os.environ.get("STAGE", "local"))
-        globals()["application"] = app
-        return app
-    raise AttributeError(name)

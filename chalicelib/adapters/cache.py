@@ -1,8 +1,14 @@
 """Redis cache-aside. Fails open: when Redis is unreachable, reads miss, writes skip, and a warning is logged; an
-error Redis answered is a bug, logged at ERROR with an EMF metric, and the read still goes to the database."""
+error Redis answered is a bug, logged at ERROR with an EMF metric, and the read still goes to the database.
+
+The pages of a list (a user's transactions, a ticker's bars, ...) belong to a family, which one token names: each
+cached page holds the token it was loaded under, a page read back with another token is stale, and a write
+invalidates the whole family by giving it a new token. One command, whatever the number of pages; the stale
+pages are simply left to expire. A page and its family's token are read in one round trip."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -52,13 +58,9 @@ class CacheKeys:
         """A page of a ticker's bar history; `query` holds the range bounds, limit and cursor."""
         return f"{self.prefix}:bars:{ticker}:{query}"
 
-    def bar_lists(self, ticker: str) -> str:
-        """A set naming every cached page of the ticker's bars, so a new bar drops them all."""
-        return f"{self.prefix}:bar_lists:{ticker}"
-
-    def stock_lists(self) -> str:
-        """A set naming every cached page of the stock list, so one ingest or settlement can drop them all."""
-        return f"{self.prefix}:stock_lists"
+    def generation(self, family: str) -> str:
+        """The token of a family of list pages (`stocks`, `bars:<ticker>`, `transactions:<user>`, ...)."""
+        return f"{self.prefix}:generation:{family}"
 
     def transactions(self, user: str, page: str = "") -> str:
         """`user` is the username or user id the client named; `page` tells pages other than the first apart."""
@@ -83,17 +85,27 @@ class CacheKeys:
         """A page of `GET /users/{user}/activities`; `query` holds the range bounds, limit and cursor."""
         return f"{self.prefix}:activities:{user}:{query}"
 
-    def activity_keys(self, user_id: str) -> str:
-        """A set naming every cached page of the user's activities, so one write can drop them all."""
-        return f"{self.prefix}:activity_keys:{user_id}"
-
-    def transaction_keys(self, user_id: str) -> str:
-        """A set naming every cached list of the user's transactions, so one write can drop them all."""
-        return f"{self.prefix}:transaction_keys:{user_id}"
 
 
 def _suffix(page: str) -> str:
     return f":{page}" if page else ""
+
+
+# The families of list pages each change makes stale: every spelling a page's key may have been built with.
+def stock_lists() -> str:
+    return "stocks"
+
+
+def bar_lists(ticker: str) -> str:
+    return f"bars:{ticker}"
+
+
+def transaction_lists(*users: str) -> list[str]:
+    return [f"transactions:{CacheKeys.user_ref(user)}" for user in users]
+
+
+def activity_lists(*users: str) -> list[str]:
+    return [f"activities:{CacheKeys.user_ref(user)}" for user in users]
 
 
 class Cache:
@@ -110,14 +122,22 @@ class Cache:
         self.set(key, loaded, ttl_s)
         return loaded
 
-    def read_through_listed(self, key: str, ttl_s: int, load: Callable[[], tuple[Loaded, str]]) -> Loaded:
-        """As `read_through`, for one page of a list: `load()` also names the index set the page joins, so that
-        `invalidate` finds it (the index may depend on what was loaded: a user's id, say)."""
-        cached: Loaded | None = self.get(key)
-        if cached is not None:
-            return cached
-        loaded, index = load()
-        self.set_listed(index, key, loaded, ttl_s)
+    def read_through_page(self, family: str, key: str, ttl_s: int, load: Callable[[], Loaded]) -> Loaded:
+        """Cache-aside for one page of a list in `family`: served while the family's token is the one the page was
+        loaded under. A missing token is made before the load, so a change during the load always wins."""
+        token_key = self.keys.generation(family)
+        found = self._guard("get", lambda: self._client().mget([token_key, key]))
+        token, raw = found if found is not None else (None, None)
+        if token is not None and raw is not None:
+            page = json.loads(raw)
+            if page.get("token") == token.decode():
+                return page["value"]  # type: ignore[no-any-return]
+        if found is not None and token is None:
+            token = self._guard("set", lambda: self._new_token(token_key))
+        loaded = load()
+        if token is not None:
+            value = {"token": token.decode() if isinstance(token, bytes) else token, "value": loaded}
+            self.set(key, value, ttl_s)
         return loaded
 
     def get(self, key: str) -> JSONValue | None:
@@ -131,25 +151,28 @@ class Cache:
         if keys:
             self._guard("delete", lambda: self._client().delete(*keys))
 
-    def set_listed(self, index: str, key: str, value: JSONValue, ttl_s: int) -> None:
-        """Cache one page of a list and name it in the set `index`, so `invalidate` finds every page."""
+    def invalidate(self, *keys: str, families: tuple[str, ...] | list[str] = ()) -> None:
+        """Drop `keys` and make every cached page of each family stale, in one round trip, whatever their number."""
+        if not keys and not families:
+            return
 
         def write() -> None:
-            pipe = self._client().pipeline(transaction=True)
-            pipe.set(key, _dumps(value), ex=ttl_s)
-            pipe.sadd(index, key)
-            pipe.expire(index, ttl_s)  # refreshed by every page, so the set outlives the pages it names
+            pipe = self._client().pipeline(transaction=False)
+            if keys:
+                pipe.delete(*keys)
+            for family in families:
+                pipe.set(self.keys.generation(family), os.urandom(9).hex(), ex=TOKEN_TTL_S)
             pipe.execute()
 
-        self._guard("set", write)
+        self._guard("delete", write)
 
-    def invalidate(self, *keys: str, indexes: tuple[str, ...] = ()) -> None:
-        """Drop `keys`, and every page named in each of `indexes` with the index itself, in one round trip: a
-        script reads the sets and deletes what they name where the data is. (The pages a set names share its
-        prefix and live on the same Redis; a cluster would need them in one hash slot.)"""
-        if keys or indexes:
-            self._guard("delete", lambda: self._client().eval(_INVALIDATE, len(indexes) + len(keys), *indexes, *keys,
-                                                            len(indexes)))
+    def _new_token(self, token_key: str) -> bytes:
+        """A token for a family that has none (first use, or expired): set only if still none, and read back."""
+        pipe = self._client().pipeline(transaction=False)
+        pipe.set(token_key, os.urandom(9).hex(), ex=TOKEN_TTL_S, nx=True)
+        pipe.get(token_key)
+        token: bytes = pipe.execute()[1]
+        return token
 
     def fields(self, key: str, *names: str) -> list[str | None]:
         """Values of `names` in the hash `key` (None where absent or when Redis is unreachable)."""
@@ -177,18 +200,9 @@ class Cache:
             return None
 
 
-# KEYS: the index sets, then the plain keys; ARGV[1]: how many of KEYS are index sets. EVALSHA would save the
-# script's bytes on each call but needs a SCRIPT LOAD after every Redis restart; the script is short.
-_INVALIDATE = """
-local count = 0
-for i = 1, tonumber(ARGV[1]) do
-    local pages = redis.call('SMEMBERS', KEYS[i])
-    for start = 1, #pages, 1000 do
-        count = count + redis.call('DEL', unpack(pages, start, math.min(start + 999, #pages)))
-    end
-end
-return count + redis.call('DEL', unpack(KEYS))
-"""
+# A family's token outlives every page loaded under it (the longest page TTL is minutes); a token that expired is
+# remade, and no page holds the new one.
+TOKEN_TTL_S = 86400
 
 
 def _dumps(value: JSONValue) -> str:

@@ -1,6 +1,7 @@
 """Who a request is counted against, and what it gets past its limit: a keyed request counts against its
-principal (a user, or an admin key), a sign-up against its source address (an IPv6 source by its /64, which one
-host holds whole). The count itself is Redis's (chalicelib/adapters/rate_limit.py)."""
+principal (a user, or an admin key), an anonymous one against its source address (an IPv6 source by its /64,
+which one host holds whole), sign-ups and key lookups the cache cannot answer on budgets of their own. The count
+itself is Redis's (chalicelib/adapters/rate_limit.py)."""
 from __future__ import annotations
 
 from chalice.app import Request
@@ -31,9 +32,9 @@ def admit_principal(principal: Principal) -> Budget | None:
     return _admit(principal.id, settings.rate_limit_per_window, principal.key_id)
 
 
-def admit_source(request: Request, limit: int) -> Budget | None:
-    """Count a request of an anonymous caller against its source address."""
-    return _admit(f"source:{source_of(request)}", limit, None)
+def admit_source(request: Request, budget: str, limit: int) -> Budget | None:
+    """Count a request of an anonymous caller against its source address's `budget` ("signup", "public")."""
+    return _admit(f"{budget}:{source_of(request)}", limit, None)
 
 
 def _admit(principal_id: str, limit: int, key_id: str | None) -> Budget | None:

@@ -84,19 +84,17 @@ class Router:
               body: str | None = None, query: str | None = None, response: str | None = None,
               status: int = 200, errors: tuple[int, ...] = (), paged: bool = False,
               headers: tuple[str, ...] = (), content_type: str = JSON_TYPE,
-              other_responses: tuple[tuple[int, str], ...] = (), limit_by_source: bool = False,
+              other_responses: tuple[tuple[int, str], ...] = (), sign_up: bool = False,
               ) -> Callable[[View], View]:
-        """`access` is required: no route exists without a rule. `limit_by_source` counts a public route's
-        requests per source address (sign-up)."""
+        """`access` is required: no route exists without a rule. A public route's requests count against their
+        source address: SIGNUP_LIMIT_PER_WINDOW for the `sign_up` route, PUBLIC_LIMIT_PER_WINDOW for the others."""
         if access not in access_module.RULES:
             raise ValueError(f"{path}: access must be one of {access_module.RULES}, not {access!r}")
         keyed = access != access_module.PUBLIC
         if "{" in path or query is not None:  # path and query parameters are checked before the view runs
             errors = tuple(dict.fromkeys((400, *errors)))
-        if keyed:
-            errors = tuple(dict.fromkeys((*KEYED_ERRORS, *errors)))
-        elif limit_by_source:
-            errors = tuple(dict.fromkeys((429, *errors)))
+        # Every request counts against a limit: its principal's, or its source's.
+        errors = tuple(dict.fromkeys((*KEYED_ERRORS, *errors) if keyed else (429, *errors)))
 
         def arguments(request: Request, params: dict[str, str],
                       principal: access_module.Principal | None) -> dict[str, object]:
@@ -125,8 +123,11 @@ class Router:
                     principal = access_module.Principal.from_request(request) if keyed else None
                     if principal is not None:
                         budget = limits.admit_principal(principal)
-                    elif limit_by_source:
-                        budget = limits.admit_source(request, get_settings().signup_limit_per_window)
+                    else:
+                        settings = get_settings()
+                        budget = limits.admit_source(request, "signup" if sign_up else "public",
+                                                     settings.signup_limit_per_window if sign_up
+                                                     else settings.public_limit_per_window)
                     answer = view(request, **arguments(request, params, principal))
                 except limits.TooManyRequests as refused:
                     answer = error_response(refused, refused.headers())

@@ -7,7 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from chalicelib.adapters.cache import Cache, get_cache
+from chalicelib.adapters.cache import (
+    Cache,
+    activity_lists,
+    bar_lists,
+    get_cache,
+    stock_lists,
+    transaction_lists,
+)
 from chalicelib.adapters.logs import get_logger
 from chalicelib.config import get_settings
 from chalicelib.domain.events import (
@@ -43,30 +50,32 @@ def handle(events: list[Event], send: SendMessages) -> None:
 
 
 def refresh_cache(event: Event, cache: Cache) -> None:
-    """Each key an event made stale, refreshed when the event carries the new value, dropped otherwise."""
+    """Each key an event made stale, refreshed when the event carries the new value, dropped otherwise; each family
+    of list pages it made stale given a new token (its pages are then never served again)."""
     keys, settings = cache.keys, get_settings()
     if isinstance(event, UserRegistered):
         cache.set(keys.user(event.username), event.view, settings.cache_ttl_user_s)
     elif isinstance(event, StockIngested):
         cache.set(keys.stock(event.ticker), event.view, settings.cache_ttl_stock_s)
-        cache.invalidate(indexes=(keys.stock_lists(),))
+        cache.invalidate(families=(stock_lists(),))
     elif isinstance(event, PriceMoved):
         # The holders' equity moved with the price.
         cache.set(keys.stock(event.ticker), event.view, settings.cache_ttl_stock_s)
-        cache.invalidate(*map(keys.user, event.holders), indexes=(keys.stock_lists(), keys.bar_lists(event.ticker)))
+        cache.invalidate(*map(keys.user, event.holders), families=(stock_lists(), bar_lists(event.ticker)))
     elif isinstance(event, TradePlaced):
         # The reservation changed the available balance; the new trade heads every list of the user's trades.
-        cache.invalidate(keys.user(event.username), indexes=(keys.transaction_keys(str(event.user_id)),))
+        cache.invalidate(keys.user(event.username),
+                         families=transaction_lists(event.username, str(event.user_id)))
     elif isinstance(event, TradeCanceled):
         # The release changed the available balance (or shares); the trade reads canceled in every list.
-        cache.invalidate(keys.user(event.username), indexes=(keys.transaction_keys(str(event.user_id)),
-                                                             keys.activity_keys(str(event.user_id))))
+        refs = (event.username, str(event.user_id))
+        cache.invalidate(keys.user(event.username), families=[*transaction_lists(*refs), *activity_lists(*refs)])
     elif isinstance(event, TradesSettled):
+        every = [ref for user_id, username in event.users.items() for ref in (username, str(user_id))]
         cache.invalidate(*map(keys.user, event.users.values()), *map(keys.stock, event.tickers),
-                         indexes=(keys.stock_lists(), *(keys.transaction_keys(str(u)) for u in event.users),
-                                  *(keys.activity_keys(str(u)) for u in event.users)))
+                         families=[stock_lists(), *transaction_lists(*every), *activity_lists(*every)])
     elif isinstance(event, CashMoved):
-        cache.invalidate(keys.user(event.username), indexes=(keys.activity_keys(str(event.user_id)),))
+        cache.invalidate(keys.user(event.username), families=activity_lists(event.username, str(event.user_id)))
     elif isinstance(event, KeyIssued):
         # Written through, so a new key is checked without the database (and works while it is down); never over
         # a later state of the key (chalicelib/adapters/key_records.py).

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.adapters.cache import Cache
+from chalicelib.adapters.cache import Cache, transaction_lists
 from chalicelib.config import get_settings
 from chalicelib.domain import moments, paging, views
 from chalicelib.domain.errors import NotFound
@@ -53,14 +53,14 @@ def get_one(user_ref: str, trade_id: uuid.UUID, uow: UnitOfWork) -> dict[str, An
 
 def _cached_page(key: str, user_ref: str, page: TradePageRequest, after: tuple[datetime, uuid.UUID] | None,
                  uow: UnitOfWork, cache: Cache, between: tuple[datetime, datetime] | None) -> paging.Page:
-    def load() -> tuple[dict[str, Any], str]:
+    def load() -> dict[str, Any]:
         with uow:
             user = uow.users.get(user_ref)
             found = paging.page_of(uow.trades.page(user.id, after, page.limit, between, page.status), page,
                                    lambda trade: views.trade(trade, user.username),
                                    lambda trade: paging.trade_cursor(trade.created_at, trade.id))
-        # Every cached list of the user's trades, whichever reference named it, is indexed under the user's id.
-        return found.to_cache(), cache.keys.transaction_keys(str(user.id))
+        return found.to_cache()
 
-    return paging.Page.from_cache(
-        cache.read_through_listed(key, get_settings().cache_ttl_transactions_s, load))
+    # The family is the user as the request named them (username or id): a change makes both stale.
+    (family,) = transaction_lists(user_ref)
+    return paging.Page.from_cache(cache.read_through_page(family, key, get_settings().cache_ttl_transactions_s, load))

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.adapters.cache import Cache
+from chalicelib.adapters.cache import Cache, bar_lists
 from chalicelib.config import get_settings
-from chalicelib.domain import moments, paging, prices, views
+from chalicelib.domain import paging, prices, views
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import PriceMoved
 from chalicelib.domain.prices import PriceData
@@ -56,19 +56,22 @@ def record(ticker: str, new: NewBar, uow: UnitOfWork) -> dict[str, Any]:
 
 
 def history(ticker: str, page: BarPageRequest, uow: UnitOfWork, cache: Cache) -> paging.Page:
-    """A ticker's bars newest first, within the page's bounds; every page is cached and dropped by a new bar."""
+    """A ticker's bars newest first, within the page's bounds. Anyone may ask, with any bounds and cursor, so only
+    the first page of the whole history is cached (what an anonymous caller can make the cache hold is one entry
+    per stock); a new bar makes it stale."""
     ticker = ticker.upper()
     after = paging.after_bar(page)
-    start, end = ("-" if moment is None else moment.strftime(moments.KEY_FORMAT) for moment in (page.start, page.end))
 
-    def load() -> tuple[dict[str, Any], str]:
+    def load() -> dict[str, Any]:
         with uow:
             if uow.stocks.get(ticker) is None:
                 raise NotFound(f"stock {ticker!r} not found")
             found = paging.page_of(uow.bars.page(ticker, after, page.limit, (page.start, page.end)), page,
                                    views.bar, lambda bar: paging.bar_cursor(bar.timestamp))
-        return found.to_cache(), cache.keys.bar_lists(ticker)
+        return found.to_cache()
 
-    # Bounds are fixed-width and hold no '_'; the page key comes last.
-    key = cache.keys.bars(ticker, f"{start}_{end}_{paging.page_key(page)}")
-    return paging.Page.from_cache(cache.read_through_listed(key, get_settings().cache_ttl_stock_s, load))
+    if page.start is not None or page.end is not None or paging.page_key(page):
+        return paging.Page.from_cache(load())
+    key = cache.keys.bars(ticker, "-_-_")
+    return paging.Page.from_cache(cache.read_through_page(bar_lists(ticker), key, get_settings().cache_ttl_stock_s,
+                                                          load))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from chalicelib.adapters.cache import Cache
+from chalicelib.adapters.cache import Cache, stock_lists
 from chalicelib.config import get_settings
 from chalicelib.domain import paging, prices, views
 from chalicelib.domain.errors import Conflict, NotFound
@@ -46,15 +46,18 @@ def get(ticker: str, uow: UnitOfWork, cache: Cache) -> dict[str, Any]:
 
 
 def list_all(page: paging.PageRequest, uow: UnitOfWork, cache: Cache) -> paging.Page:
-    """Stocks by ticker, a page at a time; every page is cached and dropped by any change to a stock. A cursor
-    this API did not issue is refused before the cache is asked, so it never becomes an entry."""
+    """Stocks by ticker, a page at a time. Anyone may ask with any limit and cursor, so only the first page of
+    the default size is cached (one entry, whatever an anonymous caller sends); any change to a stock makes it
+    stale. A cursor this API did not issue is refused before anything is read."""
     after = paging.after_ticker(page)
 
-    def load() -> tuple[dict[str, Any], str]:
+    def load() -> dict[str, Any]:
         with uow:
             found = paging.page_of(uow.stocks.page(after, page.limit), page, views.stock,
                                    lambda stock: paging.ticker_cursor(stock.ticker))
-        return found.to_cache(), cache.keys.stock_lists()
+        return found.to_cache()
 
-    key = cache.keys.all_stocks(paging.page_key(page))
-    return paging.Page.from_cache(cache.read_through_listed(key, get_settings().cache_ttl_stock_s, load))
+    if paging.page_key(page):
+        return paging.Page.from_cache(load())
+    return paging.Page.from_cache(cache.read_through_page(stock_lists(), cache.keys.all_stocks(),
+                                                          get_settings().cache_ttl_stock_s, load))

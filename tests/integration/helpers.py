@@ -83,3 +83,20 @@ def run_together(work: Callable[[], object], copies: int, timeout_s: float, seen
     for thread in threads:
         thread.join(timeout=timeout_s)
     assert not any(thread.is_alive() for thread in threads), f"still running after {timeout_s} s; seen: {seen()}"
+
+
+def live(redis_client: Any, prefix: str, key: str, family: str | None = None) -> bool:
+    """Whether the cache would answer from `key`: a plain entry that exists, or a list page whose family still has
+    the token it was loaded under (a change gives the family a new one; the old pages are never served again)."""
+    raw = redis_client.get(key)
+    if raw is None:
+        return False
+    if family is None:
+        return True
+    token = redis_client.get(f"{prefix}:generation:{family}")
+    return token is not None and json.loads(raw).get("token") == (token if isinstance(token, str) else token.decode())
+
+
+def page_items(redis_client: Any, key: str) -> list[Any]:
+    """The items of a cached list page."""
+    return list(json.loads(redis_client.get(key))["value"]["items"])

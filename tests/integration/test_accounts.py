@@ -186,6 +186,7 @@ _examples = itertools.count()
 def test_any_interleaving_keeps_the_balance_equation_and_pl_to_the_cent(api, monkeypatch, operations) -> None:
     monkeypatch.setenv("SIGNUP_LIMIT_PER_WINDOW", "100000")
     monkeypatch.setenv("RATE_LIMIT_PER_WINDOW", "100000")
+    monkeypatch.setenv("PUBLIC_LIMIT_PER_WINDOW", "100000")
     get_settings.cache_clear()
     n = next(_examples)
     user, ticker = f"prop{n}", f"P{n}"

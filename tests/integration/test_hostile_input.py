@@ -37,6 +37,7 @@ def _no_rate_limit_in_reach(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("RATE_LIMIT_PER_WINDOW", "1000000")
     monkeypatch.setenv("SIGNUP_LIMIT_PER_WINDOW", "1000000")
+    monkeypatch.setenv("PUBLIC_LIMIT_PER_WINDOW", "1000000")
     get_settings.cache_clear()
 
 
