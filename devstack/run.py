@@ -92,6 +92,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stopping.set)
     signal.signal(signal.SIGINT, stopping.set)
     try:
+        _loopback_only(HOST)
         say(f"data directory: {DATA_DIR.relative_to(ROOT) if DATA_DIR.is_relative_to(ROOT) else DATA_DIR}")
         postgres, redis, emulator = _start_services(started)
         database_url = _database_url(postgres)
@@ -177,6 +178,19 @@ def _supervise(functions: list[FunctionProcess], stopping: services.StopFlag) ->
 
 class ServingFailed(RuntimeError):
     pass
+
+
+def _loopback_only(host: str) -> None:
+    """Every server the local stack starts listens on loopback alone: its admin key, unsigned emulator and
+    password-less local services are for this machine only."""
+    import ipaddress
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ServingFailed(f"HOST={host} is not a loopback address: the local stack serves this machine only")
 
 
 def _start_functions(env: dict[str, str], queue_url: str, shipper: LogShipper) -> list[FunctionProcess]:

@@ -104,6 +104,9 @@ class LocalStackServer(LoopbackServer):
         keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")
         return {**{name: os.environ[name] for name in keep if name in os.environ},
                 "GATEWAY_LISTEN": f"127.0.0.1:{self.port}",
+                # Its default server (twisted) binds 0.0.0.0 whatever GATEWAY_LISTEN's host says; hypercorn binds
+                # the host given: nothing but this machine reaches SQS, Logs or Secrets Manager.
+                "GATEWAY_SERVER": "hypercorn",
                 "SERVICES": ",".join(SERVICES),
                 "EAGER_SERVICE_LOADING": "1",
                 # Queue URLs on the gateway's own address (http://127.0.0.1:PORT/queue/...), no DNS needed.

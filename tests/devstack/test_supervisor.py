@@ -57,3 +57,14 @@ def test_a_process_that_keeps_dying_at_start_stops_the_stack_saying_why(tmp_path
     assert out[-1] == (f"[devstack] relay_outbox exited {run.RESTART_LIMIT} times in {run.RESTART_WINDOW_S:.0f} s "
                        "(last with code 3); stopping the stack: its log above says why")
     assert took < run.RESTART_WINDOW_S  # backoff 0.5, 1, 2, 4 s: a real bug shows within seconds
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "example.com", ""])
+def test_the_stack_refuses_to_listen_beyond_loopback(host: str) -> None:
+    with pytest.raises(run.ServingFailed, match="loopback"):
+        run._loopback_only(host)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_the_stack_listens_on_any_loopback_address(host: str) -> None:
+    run._loopback_only(host)

@@ -11,44 +11,20 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
-import pytest
 
 from devstack.cloudwatch import logs_client, read
-from devstack.database import create_database, drop_database
 from devstack.demo import Api
-from devstack.localstack.host import home as localstack_home
 from devstack.paths import ROOT
-from devstack.services import Service, free_port
 from devstack.stack_process import StackProcess
 from tests.access_table import CREDENTIALS, World, expected, headers_for, request_for, specs
-
-# What the test session itself exported must not leak into the stack under test.
-ISOLATED = ("DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL", "AWS_EMULATOR", "CACHE_PREFIX", "TRADE_QUEUE_NAME",
-            "TRADE_DLQ_NAME", "TRADE_MAX_RECEIVE_COUNT", "OUTBOX_RELAY_MIN_AGE_S", "DB_POOL_SIZE")
 
 
 def call(api: str, method: str, path: str, body: dict | None = None, key: str | None = None) -> tuple[int, Any]:
     return Api(api).call(method, path, body, key)
-
-
-@pytest.fixture
-def stack_env(postgres_service: Service, redis_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    name = f"tradeapi_stack_{uuid.uuid4().hex[:8]}"
-    database_url = create_database(postgres_service.url, name)
-    env = {k: v for k, v in os.environ.items() if k not in ISOLATED}
-    env.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "CACHE_PREFIX": f"stack-{name}",
-                "PORT": str(free_port()), "TRADEAPI_DATA_DIR": str(tmp_path / "devstack"), "DEVSTACK_QUIET": "1",
-                "API_WORKERS": "2",
-                # The stack's data is this test's own; LocalStack's environment is the checkout's, installed once.
-                "TRADEAPI_LOCALSTACK_HOME": str(localstack_home())})
-    yield env
-    drop_database(postgres_service.url, name)
 
 
 def test_stack_serves_settles_logs_and_stops_cleanly(stack_env: dict[str, str], tmp_path: Path) -> None:
