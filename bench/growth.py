@@ -20,7 +20,7 @@ ORIGIN = datetime(2026, 1, 1, tzinfo=UTC)
 def run(stack: BenchStack, quick: bool) -> list[Figure]:
     from sqlalchemy import event
 
-    from chalicelib.adapters.cache import get_cache
+    from chalicelib.adapters.cache import get_cache, transaction_lists
     from chalicelib.adapters.database import get_engine
     from chalicelib.api.requests import time_range
     from chalicelib.api.shapes import TradePageQuery
@@ -51,7 +51,7 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
             }
             timings[size], plans[size] = {}, {}
             for name, read in reads.items():
-                drop = partial(cache.invalidate, indexes=(cache.keys.transaction_keys(str(user_id)),))
+                drop = partial(cache.invalidate, families=transaction_lists("grower"))
                 timings[size][name] = _cold_reads(read, runs, drop, statements)
                 plans[size][name] = _plan(*statements[-1])
     figures = []
