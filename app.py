@@ -20,7 +20,7 @@ from chalicelib.api.request_authorizer import GatewayRequest, request_authorizer
 from chalicelib.api.responses import json_response, page_response
 from chalicelib.api.router import Router
 from chalicelib.config import get_settings
-from chalicelib.domain.scopes import USER
+from chalicelib.domain.vocabulary import CashKind, Scope
 from chalicelib.services.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def get_holdings(request: Request, username: str, query: PageQuery) -> Response:
               response="CashMoved", status=201, headers=("Idempotency-Key",), errors=(*BODY_ERRORS, 404, 409),
               summary="Deposit cash: a journal entry, and the balance grows by the amount")
 def deposit(request: Request, username: str, body: NewCashMovement) -> Response:
-    return _cash_moved(services.cash.move(username, "deposit", body.amount, requests.idempotency_key(request),
+    return _cash_moved(services.cash.move(username, CashKind.DEPOSIT, body.amount, requests.idempotency_key(request),
                                           UnitOfWork()))
 
 
@@ -86,7 +86,7 @@ def deposit(request: Request, username: str, body: NewCashMovement) -> Response:
               response="CashMoved", status=201, headers=("Idempotency-Key",), errors=(*BODY_ERRORS, 404, 409),
               summary="Withdraw cash, at most the available balance (else 400 insufficient_funds): a journal entry")
 def withdraw(request: Request, username: str, body: NewCashMovement) -> Response:
-    return _cash_moved(services.cash.move(username, "withdrawal", body.amount, requests.idempotency_key(request),
+    return _cash_moved(services.cash.move(username, CashKind.WITHDRAWAL, body.amount, requests.idempotency_key(request),
                                           UnitOfWork()))
 
 
@@ -122,7 +122,7 @@ def list_keys(request: Request, username: str, query: PageQuery) -> Response:
               "the last active one; revoking it again answers the same", errors=(404, 409, 503))
 def revoke_key(request: Request, username: str, key_id: str) -> Response:
     caller = Principal.from_request(request)
-    return json_response(services.keys.revoke(username, key_id, caller.key_id if caller.scope == USER else None,
+    return json_response(services.keys.revoke(username, key_id, caller.key_id if caller.scope == Scope.USER else None,
                                               UnitOfWork(), get_key_records()))
 
 

@@ -59,7 +59,7 @@ class Market:
         from sqlalchemy import insert
 
         from chalicelib.adapters.database import get_engine
-        from chalicelib.domain.models import Holding, Stock, User
+        from chalicelib.adapters.tables import Holding, Stock, User
 
         self.rng = random.Random(7)
         self.users = [uuid.uuid4() for _ in range(users)]
@@ -80,8 +80,8 @@ class Market:
         from sqlalchemy import bindparam, insert, update
 
         from chalicelib.adapters.database import get_engine
+        from chalicelib.adapters.tables import Holding, OutboxMessage, Trade, User
         from chalicelib.domain.messages import settlement_message
-        from chalicelib.domain.models import Holding, OutboxMessage, Trade, User
 
         rows, cash, shares = [], dict.fromkeys(self.users, Decimal(0)), {}
         for _ in range(count):

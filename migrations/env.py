@@ -4,8 +4,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from chalicelib.adapters.tables import Base
 from chalicelib.config import get_settings
-from chalicelib.domain.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -7,7 +7,8 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
-from chalicelib.domain.models import Amount, Exact, Holding, Price, Stock, Trade, User
+from chalicelib.adapters.tables import Amount, Exact, Holding, Price, Stock, Trade, User
+from chalicelib.domain.vocabulary import TradeStatus
 
 
 def arrays(name: str, **columns: Any) -> Any:
@@ -54,7 +55,7 @@ _NEW_TRADES = arrays("new_trades", id=_TRADES.c.id.type, status=_TRADES.c.status
                      canceled_at=_TRADES.c.canceled_at.type, rejected_at=_TRADES.c.rejected_at.type,
                      realized_pl=Exact)
 # The status guard: a trade another delivery already finalised is never written again.
-_UPDATE_TRADES = (update(_TRADES).where(_TRADES.c.id == _NEW_TRADES.c.id, _TRADES.c.status == "pending")
+_UPDATE_TRADES = (update(_TRADES).where(_TRADES.c.id == _NEW_TRADES.c.id, _TRADES.c.status == TradeStatus.PENDING)
                   .values(status=_NEW_TRADES.c.status, reason=_NEW_TRADES.c.reason, total=_NEW_TRADES.c.total,
                           price=_NEW_TRADES.c.price, settled_at=_NEW_TRADES.c.settled_at,
                           canceled_at=_NEW_TRADES.c.canceled_at, rejected_at=_NEW_TRADES.c.rejected_at,

@@ -25,7 +25,7 @@ from chalicelib.adapters.redis_client import get_redis, unreachable
 from chalicelib.adapters.secrets import cache_signing_key
 from chalicelib.config import get_settings
 from chalicelib.domain.api_keys import KeyRecord
-from chalicelib.domain.errors import ServiceUnavailable
+from chalicelib.domain.errors import Unavailable
 from chalicelib.lazy import lazy
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ return 1
 METRIC = "CacheIntegrityFailures"
 
 
-class KeyRecordsUnavailable(ServiceUnavailable):
+class KeyRecordsUnavailable(Unavailable):
     def __init__(self) -> None:
         super().__init__("the key is revoked, but the cache could not be told yet: revoke it again shortly")
 

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from chalicelib.domain import rules
+from chalicelib.domain.vocabulary import Side, TimeInForce, TradeStatus
 
 # What a buy sets aside (`rules.Order.most_it_may_cost`): its limit x volume, or the close price x volume.
 _COST = "COALESCE(CAST(:limit_price AS numeric), s.close_price) * :volume"
@@ -59,8 +60,8 @@ class PlacedRow:
     realized_pl: None = None
 
 
-def place(conn: Connection, *, trade_id: uuid.UUID, user_ref: str, ticker: str, side: str, volume: int,
-          limit_price: Decimal | None, time_in_force: str, client_order_id: str | None,
+def place(conn: Connection, *, trade_id: uuid.UUID, user_ref: str, ticker: str, side: Side, volume: int,
+          limit_price: Decimal | None, time_in_force: TimeInForce, client_order_id: str | None,
           idempotency_key: str | None, fingerprint: str, message: dict[str, Any]) -> PlacedRow | None:
     """The trade written, or None when it could not be placed as asked (the caller finds out why)."""
     try:
@@ -77,7 +78,7 @@ def place(conn: Connection, *, trade_id: uuid.UUID, user_ref: str, ticker: str, 
 
 
 @functools.cache
-def _statement(side: str, *, by_id: bool, keyed: bool) -> TextClause:
+def _statement(side: Side, *, by_id: bool, keyed: bool) -> TextClause:
     # Built once per variant and process; every value travels as a bound parameter.
     checks = " AND ".join(f"{_AMOUNTS[needed]} <= {_AMOUNTS[cover]}" for needed, cover, _ in rules.LIMITS[side])
     user_match = "u.id = :user_ref" if by_id else "u.username = :user_ref"
@@ -85,7 +86,7 @@ def _statement(side: str, *, by_id: bool, keyed: bool) -> TextClause:
     if keyed:
         first_time += (" AND NOT EXISTS (SELECT 1 FROM trades t WHERE t.user_id = u.id"
                        " AND t.idempotency_key = :idempotency_key)")
-    if side == rules.BUY:
+    if side == Side.BUY:
         reserve = f"""
         reserved AS (
             UPDATE users u SET reserved_cash = u.reserved_cash + {_COST}
@@ -109,7 +110,7 @@ def _statement(side: str, *, by_id: bool, keyed: bool) -> TextClause:
         trade AS (
             INSERT INTO trades (id, user_id, ticker, side, volume, reserved_cash, reserved_quantity, status,
                                 limit_price, time_in_force, client_order_id, idempotency_key, request_fingerprint)
-            SELECT :trade_id, user_id, ticker, '{side}', :volume, cash, shares, '{rules.PENDING}',
+            SELECT :trade_id, user_id, ticker, '{side}', :volume, cash, shares, '{TradeStatus.PENDING}',
                    :limit_price, :time_in_force, :client_order_id, :idempotency_key, :fingerprint
             FROM reserved
             RETURNING id, user_id, ticker, side, volume, reserved_cash, reserved_quantity, status,

@@ -21,7 +21,7 @@ from chalicelib.adapters.cache import CacheKeys
 from chalicelib.adapters.logs import count, get_logger
 from chalicelib.adapters.redis_client import get_redis, unreachable
 from chalicelib.config import get_settings
-from chalicelib.domain.errors import ServiceUnavailable
+from chalicelib.domain.errors import Unavailable
 from chalicelib.lazy import lazy
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class RateLimiter:
 
     def admit(self, principal: str, limit: int, window_s: int, *, key_id: str | None = None) -> Budget | None:
         """Count this request of `principal`; None when Redis cannot be reached (the request passes). Raises
-        ServiceUnavailable when Redis answered with an error."""
+        Unavailable when Redis answered with an error."""
         try:
             admitted, used, frees_at_ms, now_ms = self._sliding_window()(
                 keys=[self._keys.rate_window(principal), self._keys.keys_last_used()],
@@ -90,7 +90,7 @@ class RateLimiter:
             get_logger().error("rate limit could not be checked: Redis answered with an error", extra={
                 "event": "rate_limit_failed", "error": f"{type(error).__name__}: {error}"})
             count(METRIC, "api")
-            raise ServiceUnavailable("the rate limit could not be checked; try again shortly") from None
+            raise Unavailable("the rate limit could not be checked; try again shortly") from None
         return Budget(limit, int(used), bool(admitted), math.ceil(int(frees_at_ms) / 1000),
                       max(1, math.ceil((int(frees_at_ms) - int(now_ms)) / 1000)))
 

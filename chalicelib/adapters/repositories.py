@@ -13,8 +13,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from chalicelib.adapters import batch_statements as batch
+from chalicelib.adapters.tables import ApiKey, CashMovement, Holding, OutboxMessage, PriceBar, Stock, Trade, User
 from chalicelib.domain.errors import NotFound
-from chalicelib.domain.models import ApiKey, CashMovement, Holding, OutboxMessage, PriceBar, Stock, Trade, User
+from chalicelib.domain.vocabulary import ActivityKind, TradeStatus
 
 # Rows are locked FOR NO KEY UPDATE (key_share=True): what is changed is never a key, and the weaker lock leaves
 # the KEY SHARE locks that foreign-key checks take free. A trade's insert checks its stock and user that way: with
@@ -243,12 +244,12 @@ class Activities:
         """Rows of (kind, id, at, amount, ticker, side, volume, price, reason), newest first, after the (at, id)
         of the last one shown, within `between` (either bound may be open)."""
         at = func.coalesce(Trade.settled_at, Trade.rejected_at, Trade.canceled_at)
-        kind = case((Trade.status == "settled", "fill"), (Trade.status == "rejected", "rejection"),
-                    else_="cancel")
+        kind = case((Trade.status == TradeStatus.SETTLED, ActivityKind.FILL),
+                    (Trade.status == TradeStatus.REJECTED, ActivityKind.REJECTION), else_=ActivityKind.CANCEL)
         trades = (select(kind.label("kind"), Trade.id.label("id"), at.label("at"), Trade.total.label("amount"),
                          Trade.ticker.label("ticker"), Trade.side.label("side"), Trade.volume.label("volume"),
                          Trade.price.label("price"), Trade.reason.label("reason"))
-                  .where(Trade.user_id == user_id, Trade.status != "pending"))
+                  .where(Trade.user_id == user_id, Trade.status != TradeStatus.PENDING))
         cash = (select(CashMovement.kind.label("kind"), CashMovement.id.label("id"),
                        CashMovement.created_at.label("at"), CashMovement.amount.label("amount"),
                        null().label("ticker"), null().label("side"),

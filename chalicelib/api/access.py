@@ -8,8 +8,8 @@ from typing import Any, NamedTuple
 
 from chalice.app import Request
 
-from chalicelib.domain import scopes
-from chalicelib.domain.errors import Forbidden
+from chalicelib.api.errors import Forbidden
+from chalicelib.domain.vocabulary import Scope
 
 PUBLIC, OWNER, OWNER_OR_ADMIN, ADMIN = "public", "owner", "owner_or_admin", "admin"
 RULES = (PUBLIC, OWNER, OWNER_OR_ADMIN, ADMIN)
@@ -28,7 +28,7 @@ class Principal(NamedTuple):
 
     @property
     def id(self) -> str:
-        return self.user_id if self.scope == scopes.USER and self.user_id else f"admin:{self.key_id}"
+        return self.user_id if self.scope == Scope.USER and self.user_id else f"admin:{self.key_id}"
 
     def to_context(self) -> dict[str, str]:
         # API Gateway passes an authorizer's context values as strings.
@@ -43,7 +43,7 @@ class Principal(NamedTuple):
 
     def is_user(self, reference: str) -> bool:
         """Whether `reference` (a username or a user id) names this principal's user."""
-        if self.scope != scopes.USER or not reference:
+        if self.scope != Scope.USER or not reference:
             return False
         # Usernames are never UUIDs, so a reference that reads as this user's id (in any case, with or without
         # hyphens) names this user and nobody else.
@@ -58,14 +58,14 @@ def needs_body(rule: str, params: dict[str, Any]) -> bool:
 
 def check(rule: str, principal: Principal, method: str, params: dict[str, Any], body: Any) -> None:
     """Raise 403 unless `principal` may make this request under `rule`; nothing is read or written before."""
-    if rule == ADMIN and principal.scope != scopes.ADMIN:
+    if rule == ADMIN and principal.scope != Scope.ADMIN:
         raise Forbidden("this route needs an admin key")
     if rule not in (OWNER, OWNER_OR_ADMIN):
         return
     subject = next((params[name] for name in SUBJECT_PARAMETERS if name in params), None)
     if subject is None:
         subject = getattr(body, "user_ref", None)
-    if principal.scope == scopes.ADMIN and (method == "GET" or rule == OWNER_OR_ADMIN):
+    if principal.scope == Scope.ADMIN and (method == "GET" or rule == OWNER_OR_ADMIN):
         return
     if subject is None or not principal.is_user(str(subject)):
         raise Forbidden("this key may not act for that user")

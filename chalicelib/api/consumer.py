@@ -15,6 +15,7 @@ from chalicelib.adapters.logs import get_logger, get_metrics
 from chalicelib.adapters.trade_queue import get_trade_queue
 from chalicelib.config import get_settings
 from chalicelib.domain.messages import PoisonMessage, trade_id_of
+from chalicelib.domain.vocabulary import TradeStatus
 from chalicelib.services.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def _count(metrics: Any, result: Settlement) -> None:
     if not result.changed:
         metrics.add_metric(name="TradesRedelivered", unit="Count", value=1)
         return
-    metrics.add_metric(name="TradesSettled" if result.status == "settled" else "TradesRejected", unit="Count",
+    metrics.add_metric(name="TradesSettled" if result.status == TradeStatus.SETTLED else "TradesRejected", unit="Count",
                        value=1)
     if result.placed_at is not None:
         latency_ms = (datetime.now(UTC) - result.placed_at).total_seconds() * 1000

@@ -9,14 +9,11 @@ from chalice.app import Request
 from chalicelib.adapters.logs import get_logger
 from chalicelib.adapters.rate_limit import Budget, get_rate_limiter
 from chalicelib.api.access import Principal
+from chalicelib.api.errors import TooManyRequests as TooManyRequestsError
 from chalicelib.config import get_settings
-from chalicelib.domain.errors import ApiError
 
 
-class TooManyRequests(ApiError):
-    status = 429
-    code = "too_many_requests"
-
+class TooManyRequests(TooManyRequestsError):
     def __init__(self, budget: Budget, window_s: int) -> None:
         super().__init__(f"rate limit of {budget.limit} requests per {window_s} s exceeded; retry after "
                          f"{budget.retry_after_s} s")

@@ -11,8 +11,8 @@ from chalice.app import Response
 
 from chalicelib.adapters import tracing
 from chalicelib.adapters.logs import get_logger
+from chalicelib.api.errors import GatewayAnswer
 from chalicelib.api.responses import error_response
-from chalicelib.domain.errors import ApiError
 
 _cold_start = True
 
@@ -62,9 +62,7 @@ def normalize_chalice_errors(event: Any, get_response: Callable[[Any], Response]
     response = get_response(event)
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body and "Message" in body:
-        error = ApiError(str(body["Message"]))
-        error.status = response.status_code
-        error.code = _snake(str(body["Code"]))
+        error = GatewayAnswer(str(body["Message"]), response.status_code, _snake(str(body["Code"])))
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
         return error_response(error, headers)
     return response

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Request
 
+from chalicelib.api.errors import MalformedRequest, PayloadTooLarge, UnsupportedMediaType
 from chalicelib.api.responses import JSON_TYPE
 from chalicelib.config import get_settings
 from chalicelib.domain import moments, patterns
-from chalicelib.domain.errors import MalformedRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.patterns import KEY_ID_PATTERN
 
 if TYPE_CHECKING:

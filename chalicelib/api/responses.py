@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Request, Response
 
 from chalicelib.adapters.logs import get_logger
-from chalicelib.domain.errors import ApiError, InternalError, MalformedRequest, ServiceUnavailable
+from chalicelib.api.errors import InternalError, status_of
+from chalicelib.domain.errors import BadValue, Error, Unavailable
 
 if TYPE_CHECKING:
     from chalicelib.domain.paging import Page
@@ -26,8 +27,10 @@ def json_response(body: Any, status: int = 200, headers: dict[str, Any] | None =
     )
 
 
-def error_response(error: ApiError, headers: dict[str, Any] | None = None) -> Response:
-    return json_response(error.to_body(), error.status, headers)
+def error_response(error: Error, headers: dict[str, Any] | None = None) -> Response:
+    """The one error shape of this API: {"error": {"code", "message", "details"}}."""
+    body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
+    return json_response(body, status_of(error), headers)
 
 
 def page_response(request: Request, page: Page) -> Response:
@@ -40,7 +43,7 @@ def page_response(request: Request, page: Page) -> Response:
     return json_response(page.items, headers={"Link": f'<{link}>; rel="next"', "X-Next-Cursor": page.next_cursor})
 
 
-def classify(exc: Exception) -> ApiError:
+def classify(exc: Exception) -> Error:
     """What an unexpected exception means to the client: a value the database cannot take (400), a dependency
     that is down (503), else a bug (500)."""
     from chalicelib.adapters.database import refused_value, sqlstate, unavailable  # only failures pay for it
@@ -50,15 +53,15 @@ def classify(exc: Exception) -> ApiError:
         # fault, never a 500. The server's message may quote the value, so it is logged, not answered.
         get_logger().info("value refused by the database", extra={"event": "data_exception",
                                                                    "sqlstate": sqlstate(exc)})
-        return MalformedRequest("a value in the request cannot be stored or compared")
+        return BadValue("a value in the request cannot be stored or compared")
     if isinstance(exc, (TimeoutError, ConnectionError)):
         # A socket error no driver wrapped (pg8000 during a pool ping, say): a dependency, not the request.
         get_logger().warning("dependency unavailable", extra={"event": "dependency_unavailable",
                                                               "error": f"{type(exc).__name__}: {exc}"})
-        return ServiceUnavailable("a service this API depends on did not answer; try again shortly")
+        return Unavailable("a service this API depends on did not answer; try again shortly")
     if unavailable(exc):
         get_logger().warning("database unavailable", extra={"event": "database_unavailable",
                                                             "error": f"{type(exc).__name__}: {exc}"})
-        return ServiceUnavailable("the database is unavailable; try again shortly")
+        return Unavailable("the database is unavailable; try again shortly")
     get_logger().exception("unhandled error", extra={"event": "unhandled_error"})
     return InternalError("an internal error occurred")

@@ -17,7 +17,7 @@ from chalicelib.api import limits
 from chalicelib.api.requests import json_body, path_parameters, query_parameters
 from chalicelib.api.responses import JSON_TYPE, classify, error_response
 from chalicelib.config import get_settings
-from chalicelib.domain.errors import ApiError
+from chalicelib.domain.errors import Error
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -131,7 +131,7 @@ class Router:
                     answer = view(request, **arguments(request, params, principal))
                 except limits.TooManyRequests as refused:
                     answer = error_response(refused, refused.headers())
-                except ApiError as error:
+                except Error as error:
                     answer = error_response(error)
                 except Exception as exc:  # noqa: BLE001 - every failure must still answer in the error shape
                     answer = error_response(classify(exc))

@@ -7,6 +7,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -20,11 +21,12 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from chalicelib.domain import moments, patterns, rules
+from chalicelib.domain import moments, patterns
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.money import CENT, MAX_MONEY, format_money
 from chalicelib.domain.paging import DEFAULT_LIMIT, MAX_LIMIT
 from chalicelib.domain.patterns import KEY_ID_PATTERN
+from chalicelib.domain.vocabulary import ActivityKind, CashKind, Reason, Side, TimeInForce, TradeStatus
 
 USERNAME_RE = patterns.USERNAME.compiled
 TICKER_RE = patterns.TICKER.compiled
@@ -314,22 +316,29 @@ def _to_lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
+def _any_case(vocabulary: type[StrEnum]) -> str:
+    """A pattern matching any of the vocabulary's words in any case, with spaces around."""
+    words = "|".join("".join(f"[{c.upper()}{c}]" if c.isalpha() else re.escape(c) for c in str(member))
+                     for member in vocabulary)
+    return rf"^\s*({words})\s*$"
+
+
 # Any case is accepted (existing clients send "BUY"); the document says so with a pattern rather than an enum.
-Side = Annotated[
-    Literal["buy", "sell"],
+SideIn = Annotated[
+    Side,
     BeforeValidator(_to_lower),
-    WithJsonSchema({"type": "string", "pattern": r"^\s*([Bb][Uu][Yy]|[Ss][Ee][Ll][Ll])\s*$",
-                    "examples": ["buy", "sell"]}, mode="validation"),
+    WithJsonSchema({"type": "string", "pattern": _any_case(Side), "examples": [str(side) for side in Side]},
+                   mode="validation"),
 ]
 TradeVolume = Annotated[int, Field(ge=1, le=10**9), BeforeValidator(_to_int)]
 UserRef = Annotated[str, Field(strict=True, pattern=patterns.USERNAME.anchored)]
 ClientOrderId = Annotated[str, Field(strict=True, min_length=1, max_length=48, pattern=r"^[\x21-\x7e]+$")]
 
 
-TimeInForce = Annotated[
-    Literal["ioc"],
+TimeInForceIn = Annotated[
+    TimeInForce,
     BeforeValidator(_to_lower),
-    WithJsonSchema({"type": "string", "pattern": r"^\s*[Ii][Oo][Cc]\s*$", "default": rules.IOC,
+    WithJsonSchema({"type": "string", "pattern": _any_case(TimeInForce), "default": str(TimeInForce.IOC),
                     "description": "ioc (immediate or cancel): settled by the next settlement or rejected, never "
                                    "left waiting; the only one for now"}, mode="validation"),
 ]
@@ -345,10 +354,10 @@ class NewTrade(RequestModel):
     user: UserRef | None = None
     user_id: UserRef | None = None
     ticker: Ticker
-    transaction_type: Side
+    transaction_type: SideIn
     transaction_volume: TradeVolume
     limit_price: Money | None = None
-    time_in_force: TimeInForce = "ioc"
+    time_in_force: TimeInForceIn = TimeInForce.IOC
     client_order_id: ClientOrderId | None = None
 
     @property
@@ -370,14 +379,14 @@ class TradeOut(ResponseModel):
     transaction_volume: int
     transaction_price: MoneyOut | None
     total: MoneyOut | None
-    status: Literal["pending", "settled", "rejected", "canceled"]
-    reason: Literal["insufficient_funds", "insufficient_shares", "insufficient_volume", "limit_not_met"] | None
+    status: TradeStatus
+    reason: Reason | None
     timestamp: datetime
     settled_at: datetime | None
     canceled_at: datetime | None
     limit_price: MoneyOut | None = Field(description="null for a market order")
     realized_pl: MoneyOut | None = Field(description="A settled sell's (price - average entry price) x volume")
-    time_in_force: Literal["ioc"]
+    time_in_force: TimeInForce
     client_order_id: str | None
 
 
@@ -416,7 +425,7 @@ class NewCashMovement(RequestModel):
 
 class CashMovementOut(ResponseModel):
     id: uuid.UUID
-    type: Literal["deposit", "withdrawal"]
+    type: CashKind
     amount: MoneyOut
     timestamp: datetime
 
@@ -431,13 +440,13 @@ class CashMoved(ResponseModel):
 class ActivityOut(ResponseModel):
     """One entry of the activity feed."""
 
-    type: Literal["fill", "rejection", "cancel", "deposit", "withdrawal"]
+    type: ActivityKind
     id: uuid.UUID = Field(description="The transaction's id, or the cash movement's")
     timestamp: datetime = Field(description="When it happened: settled, rejected, canceled or moved")
     amount: MoneyOut | None = Field(description="The cash a fill (its total), deposit or withdrawal moved; null for "
                                                 "a rejection or a cancel")
     ticker: str | None
-    side: Literal["buy", "sell"] | None
+    side: Side | None
     volume: int | None
     price: MoneyOut | None
     reason: str | None
@@ -483,11 +492,10 @@ class PageQuery(RequestModel):
     cursor: Annotated[str, Field(max_length=200)] | None = None
 
 
-Status = Literal["pending", "settled", "rejected", "canceled"]
 
 
 class TradePageQuery(PageQuery):
-    status: Status | None = Field(default=None, description="Only transactions in this status")
+    status: TradeStatus | None = Field(default=None, description="Only transactions in this status")
 
 
 def _to_bound(value: Any, *, end_of_day: bool = False) -> Any:

@@ -4,20 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
-BUY, SELL = "buy", "sell"
-PENDING, SETTLED, REJECTED, CANCELED = "pending", "settled", "rejected", "canceled"
-FINAL = (SETTLED, REJECTED, CANCELED)
-INSUFFICIENT_FUNDS = "insufficient_funds"
-INSUFFICIENT_SHARES = "insufficient_shares"
-INSUFFICIENT_VOLUME = "insufficient_volume"
-LIMIT_NOT_MET = "limit_not_met"
-IOC = "ioc"
-TIMES_IN_FORCE = (IOC,)
+from chalicelib.domain.vocabulary import Reason, Side, TradeStatus
 
 
 @dataclass(frozen=True)
 class Order:
-    side: str
+    side: Side
     volume: int
     price: Decimal  # the stock's current close price
     # What this order set aside at placement: cash for a buy, shares for a sell.
@@ -40,7 +32,7 @@ class Order:
     def limit_met(self) -> bool:
         if self.limit_price is None:
             return True
-        return self.price <= self.limit_price if self.side == BUY else self.price >= self.limit_price
+        return self.price <= self.limit_price if self.side == Side.BUY else self.price >= self.limit_price
 
 
 @dataclass(frozen=True)
@@ -59,8 +51,8 @@ class Account:
 class Decision:
     """A settlement decision as deltas to apply; a rejection only releases what the order had set aside."""
 
-    status: str
-    reason: str | None
+    status: TradeStatus
+    reason: Reason | None
     total: Decimal | None
     balance: Decimal
     reserved_cash: Decimal
@@ -94,14 +86,15 @@ def realized_pl(average: Decimal, price: Decimal, volume: int) -> Decimal:
 # What each side needs, in the order a refusal names it: (the amount asked for, what must cover it, the reason
 # when it does not). Placement checks these in SQL (chalicelib/adapters/placement.py builds its conditions from
 # this table) and in `refusal` below, which names the reason; settlement checks them in `refusal` too.
-LIMITS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    BUY: (("cost", "available_cash", INSUFFICIENT_FUNDS), ("volume", "stock_volume", INSUFFICIENT_VOLUME)),
-    SELL: (("volume", "available_shares", INSUFFICIENT_SHARES),),
+LIMITS: dict[Side, tuple[tuple[str, str, Reason], ...]] = {
+    Side.BUY: (("cost", "available_cash", Reason.INSUFFICIENT_FUNDS),
+               ("volume", "stock_volume", Reason.INSUFFICIENT_VOLUME)),
+    Side.SELL: (("volume", "available_shares", Reason.INSUFFICIENT_SHARES),),
 }
 
 
-def refusal(side: str, volume: int, cost: Decimal, available_cash: Decimal, available_shares: int,
-            stock_volume: int) -> str | None:
+def refusal(side: Side, volume: int, cost: Decimal, available_cash: Decimal, available_shares: int,
+            stock_volume: int) -> Reason | None:
     """Why an order cannot be filled from what is available, or None if it can."""
     amounts: dict[str, Decimal | int] = {"volume": volume, "cost": cost, "available_cash": available_cash,
                "available_shares": available_shares, "stock_volume": stock_volume}
@@ -111,7 +104,7 @@ def refusal(side: str, volume: int, cost: Decimal, available_cash: Decimal, avai
     return None
 
 
-def pre_check(order: Order, account: Account) -> str | None:
+def pre_check(order: Order, account: Account) -> Reason | None:
     """The broker's buying-power check at placement, against what pending orders have not set aside. A limit
     buy needs its limit x volume; whether the limit is met is decided at settlement, by the price then."""
     return refusal(
@@ -126,7 +119,7 @@ def pre_check(order: Order, account: Account) -> str | None:
 
 def reservation(order: Order) -> tuple[Decimal, int]:
     """Cash and shares an accepted order sets aside until it settles."""
-    return (order.most_it_may_cost, 0) if order.side == BUY else (Decimal("0"), order.volume)
+    return (order.most_it_may_cost, 0) if order.side == Side.BUY else (Decimal("0"), order.volume)
 
 
 def settle(order: Order, account: Account) -> Decision:
@@ -134,7 +127,7 @@ def settle(order: Order, account: Account) -> Decision:
     own reservation counts as available), and decide. It fills at the current price: a limit buy's reservation
     is released whole and only the cost is paid."""
     own_cash, own_shares = order.reserved_cash, order.reserved_quantity
-    reason = LIMIT_NOT_MET if not order.limit_met else refusal(
+    reason = Reason.LIMIT_NOT_MET if not order.limit_met else refusal(
         order.side,
         order.volume,
         order.cost,
@@ -143,9 +136,9 @@ def settle(order: Order, account: Account) -> Decision:
         account.stock_volume,
     )
     if reason is not None:
-        return _released(REJECTED, reason, order, account)
-    sign = 1 if order.side == BUY else -1
-    if order.side == BUY:
+        return _released(TradeStatus.REJECTED, reason, order, account)
+    sign = 1 if order.side == Side.BUY else -1
+    if order.side == Side.BUY:
         average = average_after_buy(account.average_entry_price, account.quantity, order.price, order.volume)
         realized = None
     else:
@@ -153,7 +146,7 @@ def settle(order: Order, account: Account) -> Decision:
         average = account.average_entry_price if left > 0 else Decimal("0")
         realized = realized_pl(account.average_entry_price, order.price, order.volume)
     return Decision(
-        status=SETTLED,
+        status=TradeStatus.SETTLED,
         reason=None,
         total=order.cost,
         balance=-sign * order.cost,
@@ -168,9 +161,9 @@ def settle(order: Order, account: Account) -> Decision:
 
 def cancel(order: Order, account: Account) -> Decision:
     """A pending order withdrawn by its owner: only what it set aside is released."""
-    return _released(CANCELED, None, order, account)
+    return _released(TradeStatus.CANCELED, None, order, account)
 
 
-def _released(status: str, reason: str | None, order: Order, account: Account) -> Decision:
+def _released(status: TradeStatus, reason: Reason | None, order: Order, account: Account) -> Decision:
     return Decision(status, reason, None, Decimal("0"), -order.reserved_cash, 0, -order.reserved_quantity, 0,
                     account.average_entry_price)

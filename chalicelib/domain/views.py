@@ -12,8 +12,8 @@ from chalicelib.domain.money import format_money
 if TYPE_CHECKING:
     import uuid
 
+    from chalicelib.adapters.tables import ApiKey, CashMovement, PriceBar, Stock, User
     from chalicelib.domain.api_keys import IssuedKey
-    from chalicelib.domain.models import ApiKey, CashMovement, PriceBar, Stock, User
 
 
 class TradeRecord(Protocol):

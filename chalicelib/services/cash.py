@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.domain import rules, views
+from chalicelib.domain import views
 from chalicelib.domain.errors import Conflict, Refused
 from chalicelib.domain.events import CashMoved
+from chalicelib.domain.vocabulary import CashKind, Reason
 from chalicelib.services.unit_of_work import UnitOfWork
-
-DEPOSIT, WITHDRAWAL = "deposit", "withdrawal"
 
 
 @dataclass(frozen=True)
@@ -23,7 +22,7 @@ class Moved:
     replayed: bool
 
 
-def move(username: str, kind: str, amount: Decimal, idempotency_key: str | None, uow: UnitOfWork) -> Moved:
+def move(username: str, kind: CashKind, amount: Decimal, idempotency_key: str | None, uow: UnitOfWork) -> Moved:
     """Deposit or withdraw `amount`; the same key with the same request answers the first entry again."""
     fingerprint = hashlib.sha256(json.dumps({"kind": kind, "amount": str(amount)}).encode()).hexdigest()
     with uow:
@@ -35,11 +34,11 @@ def move(username: str, kind: str, amount: Decimal, idempotency_key: str | None,
                     raise Conflict("this idempotency key was already used with a different request",
                                    [{"field": "Idempotency-Key"}])
                 return Moved(views.cash_moved(earlier, user), replayed=True)
-        if kind == WITHDRAWAL and amount > user.available_balance:
-            raise Refused(rules.INSUFFICIENT_FUNDS,
+        if kind == CashKind.WITHDRAWAL and amount > user.available_balance:
+            raise Refused(Reason.INSUFFICIENT_FUNDS,
                           f"withdrawing {amount:.2f} but only {user.available_balance:.2f} is available "
                           "(the balance less cash set aside for pending buys)", field="amount")
-        user.balance += amount if kind == DEPOSIT else -amount
+        user.balance += amount if kind == CashKind.DEPOSIT else -amount
         movement = uow.cash.add(user_id=user.id, kind=kind, amount=amount, idempotency_key=idempotency_key,
                                 request_fingerprint=fingerprint)
         uow.record(CashMoved(movement.id, user.id, user.username, kind, str(amount)))

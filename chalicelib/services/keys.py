@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.cache import Cache
 from chalicelib.config import get_settings
-from chalicelib.domain import api_keys, paging, scopes, views
+from chalicelib.domain import api_keys, paging, views
 from chalicelib.domain.api_keys import KeyRecord
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import KeyIssued, KeyRevoked
+from chalicelib.domain.vocabulary import Scope
 from chalicelib.services.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def issue(username: str, uow: UnitOfWork) -> dict[str, Any]:
             raise Conflict(f"user {username!r} already has {limit} active keys, the most allowed; revoke one first",
                            [{"field": "key_id", "reason": "too_many_keys"}])
         issued = api_keys.issue()
-        key = uow.keys.add(issued.key_id, user.id, scopes.USER, issued.secret_digest)
+        key = uow.keys.add(issued.key_id, user.id, Scope.USER, issued.secret_digest)
         uow.record(KeyIssued(KeyRecord.of(key, user.username)))
         uow.commit()
     return views.key_created(key, issued)
@@ -38,7 +39,7 @@ def issue_admin(uow: UnitOfWork) -> str:
     """A new admin key's token (`make admin-key`); shown once by the caller, never stored."""
     with uow:
         issued = api_keys.issue()
-        key = uow.keys.add(issued.key_id, None, scopes.ADMIN, issued.secret_digest)
+        key = uow.keys.add(issued.key_id, None, Scope.ADMIN, issued.secret_digest)
         uow.record(KeyIssued(KeyRecord.of(key, None)))
         uow.commit()
     return issued.token

@@ -24,6 +24,7 @@ from chalicelib.adapters.logs import get_logger
 from chalicelib.domain import rules, views
 from chalicelib.domain.errors import Conflict, DatabaseUnavailable, NotFound
 from chalicelib.domain.events import TradeCanceled, TradesSettled
+from chalicelib.domain.vocabulary import TradeStatus
 from chalicelib.services.unit_of_work import UnitOfWork
 
 
@@ -82,7 +83,7 @@ class _Accounts:
 def _settle_together(trade_ids: list[uuid.UUID], uow: UnitOfWork) -> list[SettlementResult]:
     with uow:
         found = uow.trades.lock(trade_ids)
-        pending = [found[i] for i in dict.fromkeys(trade_ids) if i in found and found[i].status == rules.PENDING]
+        pending = [found[i] for i in dict.fromkeys(trade_ids) if i in found and found[i].status == TradeStatus.PENDING]
         settled = _settle_pending(uow, pending) if pending else {}
 
     results: list[SettlementResult] = []
@@ -135,12 +136,12 @@ def cancel(user_ref: str, trade_id: uuid.UUID, uow: UnitOfWork) -> dict[str, Any
         locked = uow.trades.lock([trade_id]).get(trade_id)
         if locked is None or locked.user_id != user.id:
             raise NotFound(f"transaction {str(trade_id)!r} not found")
-        if locked.status == rules.PENDING:
+        if locked.status == TradeStatus.PENDING:
             _finalize(uow, [locked], rules.cancel)
             uow.record(TradeCanceled(trade_id, user.id, user.username, {
                 "ticker": locked.ticker, "side": locked.side, "volume": locked.volume,
                 "released_cash": str(locked.reserved_cash), "released_shares": locked.reserved_quantity}))
-        elif locked.status != rules.CANCELED:
+        elif locked.status != TradeStatus.CANCELED:
             raise Conflict(f"transaction is already {locked.status}; only a pending order can be canceled",
                            [{"field": "status", "value": locked.status}])
         answer = views.trade_canceled(uow.trades.one(trade_id), user.username)
@@ -179,10 +180,10 @@ def _apply(trade: Any, accounts: _Accounts, now: datetime, decide: Decide) -> tu
                                                          reserved_quantity + decision.reserved_quantity,
                                                          decision.average_entry_price)
     accounts.volumes[trade.ticker] = stock_volume + decision.stock_volume
-    settled = decision.status == rules.SETTLED
+    settled = decision.status == TradeStatus.SETTLED
     write = {"status": decision.status, "reason": decision.reason, "total": decision.total,
              "price": price if settled else None, "settled_at": now if settled else None,
-             "canceled_at": now if decision.status == rules.CANCELED else None,
-             "rejected_at": now if decision.status == rules.REJECTED else None,
+             "canceled_at": now if decision.status == TradeStatus.CANCELED else None,
+             "rejected_at": now if decision.status == TradeStatus.REJECTED else None,
              "realized_pl": decision.realized_pl}
     return Settlement(trade.id, decision.status, decision.reason, changed=True, placed_at=trade.created_at), write

@@ -14,10 +14,11 @@ from chalicelib.domain import rules, views
 from chalicelib.domain.errors import Conflict, NotFound, Refused
 from chalicelib.domain.events import TradePlaced
 from chalicelib.domain.messages import settlement_message
+from chalicelib.domain.vocabulary import Reason, Side, TimeInForce, TradeStatus
 from chalicelib.services.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
-    from chalicelib.domain.models import Holding, Stock, Trade, User
+    from chalicelib.adapters.tables import Holding, Stock, Trade, User
 
 
 class NewTrade(Protocol):
@@ -30,7 +31,7 @@ class NewTrade(Protocol):
     def ticker(self) -> str: ...
 
     @property
-    def transaction_type(self) -> str: ...
+    def transaction_type(self) -> Side: ...
 
     @property
     def transaction_volume(self) -> int: ...
@@ -39,7 +40,7 @@ class NewTrade(Protocol):
     def limit_price(self) -> Decimal | None: ...
 
     @property
-    def time_in_force(self) -> str: ...
+    def time_in_force(self) -> TimeInForce: ...
 
     @property
     def client_order_id(self) -> str | None: ...
@@ -84,14 +85,14 @@ def _place_in_a_transaction(new: NewTrade, keyed: tuple[str, str] | None, finger
         stock = uow.stocks.get(new.ticker)
         if stock is None:
             raise NotFound(f"stock {new.ticker!r} not found", [{"field": "ticker"}])
-        holding = uow.holdings.get_for_update(user.id, stock.ticker) if new.transaction_type == rules.SELL else None
+        holding = uow.holdings.get_for_update(user.id, stock.ticker) if new.transaction_type == Side.SELL else None
         order = rules.Order(new.transaction_type, new.transaction_volume, stock.close_price,
                             limit_price=new.limit_price)
         _pre_check(order, user, stock, holding)
         cash, shares = _reserve(order, user, holding)
         trade = uow.trades.add(id=trade_id, user_id=user.id, ticker=stock.ticker, side=order.side,
                                volume=order.volume, reserved_cash=cash, reserved_quantity=shares,
-                               status=rules.PENDING, limit_price=new.limit_price, time_in_force=new.time_in_force,
+                               status=TradeStatus.PENDING, limit_price=new.limit_price, time_in_force=new.time_in_force,
                                client_order_id=new.client_order_id, idempotency_key=key,
                                request_fingerprint=fingerprint)
         uow.outbox.add(trade.id, settlement_message(trade.id))
@@ -174,12 +175,12 @@ def _digest(canonical: dict[str, Any]) -> str:
 
 
 def _refusal_message(reason: str, order: rules.Order, account: rules.Account) -> str:
-    if reason == rules.INSUFFICIENT_FUNDS:
+    if reason == Reason.INSUFFICIENT_FUNDS:
         available = account.balance - account.reserved_cash
         at = "at the limit price " if order.limit_price is not None else ""
         return (f"buying {order.volume} {at}costs {order.most_it_may_cost:.2f} but only {available:.2f} "
                 "is available")
-    if reason == rules.INSUFFICIENT_VOLUME:
+    if reason == Reason.INSUFFICIENT_VOLUME:
         return f"buying {order.volume} shares but only {account.stock_volume} are on offer"
     available_shares = account.quantity - account.reserved_quantity
     return f"selling {order.volume} shares but only {available_shares} are held and not already being sold"

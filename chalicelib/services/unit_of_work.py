@@ -10,7 +10,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from chalicelib.domain.errors import ApiError, DatabaseUnavailable
+from chalicelib.domain.errors import DatabaseUnavailable, Error
 
 if TYPE_CHECKING:
     import uuid
@@ -78,7 +78,7 @@ class UnitOfWork:
         # (rollback() would expire them), so views can still be built from them after the block. After a failure
         # that may have left the connection out of step with the server (anything but a refusal of ours or an
         # error the server reported), the connection is discarded instead, so the next request gets a clean one.
-        if exc is not None and not isinstance(exc, ApiError):
+        if exc is not None and not isinstance(exc, Error):
             from chalicelib.adapters.database import connection_in_step
 
             if connection_in_step(exc):
@@ -134,7 +134,7 @@ class UnitOfWork:
             except BaseException as error:
                 if attempt == 1 and isinstance(error, DBAPIError) and error.connection_invalidated:
                     continue
-                if not isinstance(error, ApiError) and not connection_in_step(error):
+                if not isinstance(error, Error) and not connection_in_step(error):
                     conn.invalidate()
                 _raise_if_unavailable(error)
                 raise

@@ -6,10 +6,11 @@ from typing import Any, Protocol
 
 from chalicelib.adapters.cache import Cache
 from chalicelib.config import get_settings
-from chalicelib.domain import api_keys, scopes, views
+from chalicelib.domain import api_keys, views
 from chalicelib.domain.api_keys import KeyRecord
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.events import KeyIssued, UserRegistered
+from chalicelib.domain.vocabulary import Scope
 from chalicelib.services.unit_of_work import UnitOfWork
 
 
@@ -29,7 +30,7 @@ def register(new: NewUser, uow: UnitOfWork) -> dict[str, Any]:
         if user is None:
             raise Conflict(f"username {new.username!r} is already taken", [{"field": "username"}])
         issued = api_keys.issue()
-        key = uow.keys.add(issued.key_id, user.id, scopes.USER, issued.secret_digest)
+        key = uow.keys.add(issued.key_id, user.id, Scope.USER, issued.secret_digest)
         uow.record(UserRegistered(user.username, views.user(user)))
         uow.record(KeyIssued(KeyRecord.of(key, user.username)))
         uow.commit()

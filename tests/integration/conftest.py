@@ -17,9 +17,9 @@ from sqlalchemy import text
 from chalicelib.adapters.aws_clients import aws_client
 from chalicelib.adapters.database import get_database, get_engine
 from chalicelib.adapters.redis_client import get_redis
+from chalicelib.adapters.tables import Base
 from chalicelib.adapters.trade_queue import get_trade_queue
 from chalicelib.config import get_settings
-from chalicelib.domain.models import Base
 from devstack.aws import ensure_trade_queues, sqs_client
 from devstack.services import Service
 

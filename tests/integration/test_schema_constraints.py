@@ -84,7 +84,7 @@ def test_migrations_are_idempotent_and_match_the_models(database_url: str) -> No
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from chalicelib.domain.models import Base
+    from chalicelib.adapters.tables import Base
 
     migrate(database_url)  # already at head: a no-op
     with get_engine().connect() as conn:

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from chalicelib.adapters.tables import ApiKey, CashMovement, PriceBar, Stock, Trade, User
 from chalicelib.api.shapes import (
     ActivityOut,
     BarOut,
@@ -30,7 +31,6 @@ from chalicelib.api.shapes import (
     UserOut,
 )
 from chalicelib.domain import api_keys, views
-from chalicelib.domain.models import ApiKey, CashMovement, PriceBar, Stock, Trade, User
 from chalicelib.domain.money import format_money
 
 money = st.decimals(min_value=0, max_value=Decimal("9999999999.99"), places=2)

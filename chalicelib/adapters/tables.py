@@ -24,6 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from chalicelib.domain.vocabulary import CashKind, Scope, Side, TimeInForce, TradeStatus, sql_in
+
 # Prices fit 9,999,999,999.99; balances and totals are price x volume (volume up to 10^9) plus gains.
 Price = Numeric(12, 2)
 Amount = Numeric(24, 2)
@@ -144,9 +146,9 @@ class Trade(Base):
 
     __tablename__ = "trades"
     __table_args__ = (
-        CheckConstraint("side IN ('buy', 'sell')", name="side_known"),
+        CheckConstraint(sql_in("side", Side), name="side_known"),
         CheckConstraint("volume BETWEEN 1 AND 1000000000", name="volume_in_range"),
-        CheckConstraint("status IN ('pending', 'settled', 'rejected', 'canceled')", name="status_known"),
+        CheckConstraint(sql_in("status", TradeStatus), name="status_known"),
         CheckConstraint(
             "(status = 'settled') = (price IS NOT NULL AND settled_at IS NOT NULL)",
             name="settled_has_price",
@@ -156,7 +158,7 @@ class Trade(Base):
         CheckConstraint("(status = 'rejected') = (rejected_at IS NOT NULL)", name="rejected_has_time"),
         CheckConstraint("realized_pl IS NULL OR (status = 'settled' AND side = 'sell')", name="realized_on_sells"),
         CheckConstraint("limit_price >= 0", name="limit_price_non_negative"),
-        CheckConstraint("time_in_force IN ('ioc')", name="time_in_force_known"),
+        CheckConstraint(sql_in("time_in_force", TimeInForce), name="time_in_force_known"),
         CheckConstraint("reserved_cash >= 0 AND reserved_quantity >= 0", name="reservations_non_negative"),
         # Newest-first pages and time ranges of one user's trades.
         Index("ix_trades_user_id_created_at_id", "user_id", text("created_at DESC"), text("id DESC")),
@@ -179,7 +181,8 @@ class Trade(Base):
     # Cash (buy) or shares (sell) set aside at placement, released at settlement.
     reserved_cash: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0"), server_default=text("0"))
     reserved_quantity: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
-    status: Mapped[str] = mapped_column(String(10), default="pending", server_default=text("'pending'"))
+    status: Mapped[str] = mapped_column(String(10), default=TradeStatus.PENDING,
+                                        server_default=text(f"'{TradeStatus.PENDING}'"))
     reason: Mapped[str | None] = mapped_column(String(40))
     price: Mapped[Decimal | None] = mapped_column(Price)
     total: Mapped[Decimal | None] = mapped_column(Amount)
@@ -194,7 +197,8 @@ class Trade(Base):
     # A buy settles only at or below it, a sell at or above; None is a market order.
     limit_price: Mapped[Decimal | None] = mapped_column(Price)
     # "ioc" (immediate or cancel): settled by the first settlement that takes it up, or rejected; never waits.
-    time_in_force: Mapped[str] = mapped_column(String(3), default="ioc", server_default=text("'ioc'"))
+    time_in_force: Mapped[str] = mapped_column(String(3), default=TimeInForce.IOC,
+                                               server_default=text(f"'{TimeInForce.IOC}'"))
     client_order_id: Mapped[str | None] = mapped_column(String(48))
     # "header:<Idempotency-Key>" or "order:<client_order_id>": two key spaces that never meet.
     idempotency_key: Mapped[str | None] = mapped_column(String(300))
@@ -207,7 +211,7 @@ class CashMovement(Base):
 
     __tablename__ = "cash_movements"
     __table_args__ = (
-        CheckConstraint("kind IN ('deposit', 'withdrawal')", name="kind_known"),
+        CheckConstraint(sql_in("kind", CashKind), name="kind_known"),
         CheckConstraint("amount > 0", name="amount_positive"),
         # Newest-first pages of a user's activities.
         Index("ix_cash_movements_user_id_created_at_id", "user_id", text("created_at DESC"), text("id DESC")),
@@ -248,7 +252,7 @@ class ApiKey(Base):
 
     __tablename__ = "api_keys"
     __table_args__ = (
-        CheckConstraint("scope IN ('user', 'admin')", name="scope_known"),
+        CheckConstraint(sql_in("scope", Scope), name="scope_known"),
         # A user key belongs to its user; an admin key to no user.
         CheckConstraint("(scope = 'admin') = (user_id IS NULL)", name="owner_matches_scope"),
         CheckConstraint("length(secret_digest) = 64", name="digest_is_sha256"),
