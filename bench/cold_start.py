@@ -45,7 +45,8 @@ def get_stock(ticker):
 
 def run(stack: BenchStack, quick: bool) -> list[Figure]:
     from chalicelib.adapters.cache import get_cache
-    from chalicelib.api.shapes import NewStock, NewUser
+    from chalicelib.api.classic.routes import routes
+    from chalicelib.api.classic.shapes import NewStock, NewUser
     from chalicelib.services import stocks, users
     from chalicelib.services.unit_of_work import UnitOfWork
 
@@ -58,8 +59,8 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
         stocks.ingest(NewStock.parse({"ticker": "AAPL", "open_price": "1.00", "close_price": "1.00", "high": "1.00",
                                       "low": "1.00", "volume": 10}), UnitOfWork())
         # Registration writes the key through to the cache, as a warm stack has it.
-        api_key = users.register(NewUser.parse({"username": "alice", "balance": "1"}), UnitOfWork())["api_key"]
-        cache, key = get_cache(), get_cache().keys.stock("AAPL")
+        api_key = users.register(NewUser.parse({"username": "alice", "balance": "1"}), UnitOfWork()).key.token
+        cache, key = get_cache(), routes.answer_key("get_stock", ticker="AAPL")
         env = {**os.environ, **stack.app_env(database_url), "FLOOR_KEY": key, "BENCH_API_KEY": api_key}
         samples: dict[str, list[dict]] = {"hello": [], "hello_redis": [], "hit": [], "miss": [], "authorizer": [],
                                           "traced": []}

@@ -60,12 +60,12 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
 
 def _seed() -> tuple[dict[str, Decimal], dict[str, int], dict[str, str]]:
     """The traders' starting cash, the stock on offer, and each trader's API key."""
-    from chalicelib.api.shapes import NewStock, NewUser
+    from chalicelib.api.classic.shapes import NewStock, NewUser
     from chalicelib.services import stocks, users
     from chalicelib.services.unit_of_work import UnitOfWork
 
     balances = {f"trader{i}": Decimal("1000000.00") for i in range(USERS)}
-    keys = {name: users.register(NewUser.parse({"username": name, "balance": balance}), UnitOfWork())["api_key"]
+    keys = {name: users.register(NewUser.parse({"username": name, "balance": balance}), UnitOfWork()).key.token
             for name, balance in balances.items()}
     stocks.ingest(NewStock.parse({"ticker": "E2E", "open_price": PRICE, "close_price": PRICE, "high": PRICE,
                                   "low": PRICE, "volume": 10**9}), UnitOfWork())

@@ -22,8 +22,8 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
 
     from chalicelib.adapters.cache import get_cache, transaction_lists
     from chalicelib.adapters.database import get_engine
-    from chalicelib.api.requests import time_range
-    from chalicelib.api.shapes import TradePageQuery
+    from chalicelib.api.classic.shapes import TradePageQuery
+    from chalicelib.api.parameters import PATH_PARAMETERS
     from chalicelib.services import history
     from chalicelib.services.unit_of_work import UnitOfWork
 
@@ -45,9 +45,10 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
             middle = ORIGIN + timedelta(minutes=size // 2)
             bounds = (middle.isoformat(), (middle + timedelta(days=1)).isoformat())
             reads = {
-                "first page": lambda: history.list_for_user("grower", TradePageQuery(), UnitOfWork(), cache),
-                "range, first page": lambda bounds=bounds: history.list_in_range("grower", time_range(*bounds),
-                                                                                 TradePageQuery(), UnitOfWork(), cache),
+                "first page": lambda: history.list_for_user("grower", TradePageQuery(), UnitOfWork()),
+                "range, first page": lambda bounds=bounds: history.list_for_user(
+                    "grower", TradePageQuery(), UnitOfWork(),
+                    (PATH_PARAMETERS["start"].parse(bounds[0]), PATH_PARAMETERS["end"].parse(bounds[1]))),
             }
             timings[size], plans[size] = {}, {}
             for name, read in reads.items():

@@ -93,7 +93,7 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
 
 def _seed() -> dict[str, str]:
     """USERS traders with all the cash they could want and one stock with all the volume, and their keys."""
-    from chalicelib.api.shapes import NewStock, NewUser
+    from chalicelib.api.classic.shapes import NewStock, NewUser
     from chalicelib.services import stocks, users
     from chalicelib.services.unit_of_work import UnitOfWork
 

@@ -30,11 +30,11 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
 
 def _seed() -> str:
     """Alice, with her API key (returned), and twenty stocks."""
-    from chalicelib.api.shapes import NewStock, NewUser
+    from chalicelib.api.classic.shapes import NewStock, NewUser
     from chalicelib.services import stocks, users
     from chalicelib.services.unit_of_work import UnitOfWork
 
-    key: str = users.register(NewUser.parse({"username": "alice", "balance": "1000.00"}), UnitOfWork())["api_key"]
+    key: str = users.register(NewUser.parse({"username": "alice", "balance": "1000.00"}), UnitOfWork()).key.token
     for i in range(20):
         ticker = "AAPL" if i == 0 else f"S{i:02d}"
         stocks.ingest(NewStock.parse({"ticker": ticker, "open_price": "10.00", "close_price": "10.50",
@@ -89,11 +89,12 @@ def _in_process(stack: BenchStack, quick: bool, key: str) -> list[Figure]:
 
 
 def _cache_key(path: str) -> str:
-    from chalicelib.adapters.cache import get_cache
+    from chalicelib.api.classic.routes import routes
+    from chalicelib.api.classic.shapes import PageQuery
 
-    keys = get_cache().keys
-    return keys.all_stocks() if path == "/stocks" else (
-        keys.stock("AAPL") if path.startswith("/stocks/") else keys.user("alice"))
+    return routes.answer_key("list_stocks", query=PageQuery()) if path == "/stocks" else (
+        routes.answer_key("get_stock", ticker="AAPL") if path.startswith("/stocks/")
+        else routes.answer_key("get_user", username="alice"))
 
 
 def _timed(call: Any, requests: int) -> dict[str, float]:

@@ -1,10 +1,11 @@
 """Redis cache-aside. Fails open: when Redis is unreachable, reads miss, writes skip, and a warning is logged; an
 error Redis answered is a bug, logged at ERROR with an EMF metric, and the read still goes to the database.
 
-The pages of a list (a user's transactions, a ticker's bars, ...) belong to a family, which one token names: each
-cached page holds the token it was loaded under, a page read back with another token is stale, and a write
-invalidates the whole family by giving it a new token. One command, whatever the number of pages; the stale
-pages are simply left to expire. A page and its family's token are read in one round trip."""
+Every cached answer belongs to a family (a user, a stock, the pages of a user's transactions, ...), which one
+token names: each answer holds the token it was loaded under, an answer read back with another token is stale,
+and a write invalidates the whole family by giving it a new token. One command, whatever the number of answers
+(every page, every surface); the stale ones are simply left to expire. An answer and its family's token are read
+in one round trip."""
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from chalicelib.adapters.logs import count, get_logger
 from chalicelib.adapters.redis_client import get_redis, unreachable
 from chalicelib.config import get_settings
+from chalicelib.domain.user_ref import canonical
 from chalicelib.lazy import lazy
 
 if TYPE_CHECKING:
@@ -25,49 +27,18 @@ Loaded = TypeVar("Loaded")
 
 
 class CacheKeys:
-    """Key names under a prefix and a kind, so user "AAPL" never meets ticker "AAPL". The names keep the
-    structure existing deployments' keys have (`{username}_transactions`, `stock_data`), and are injective: no
-    two different (kind, reference, bounds, page) spell one key. Callers pass canonical parts: a username or a
-    canonical user id, range bounds in a fixed-width UTC format holding ':' (which no username holds), and a page
-    suffix of limit and cursor."""
+    """Key names under a prefix and a kind, so that no two things ever share a key."""
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
 
-    @staticmethod
-    def user_ref(ref: str) -> str:
-        """One spelling per user reference: a user id in any case or hyphenation is its canonical UUID, so every
-        spelling shares one cache entry (and one invalidation); a username is itself."""
-        import uuid
-
-        try:
-            return str(uuid.UUID(ref))
-        except ValueError:
-            return ref
-
-    def user(self, username: str) -> str:
-        return f"{self.prefix}:user:{username}"
-
-    def stock(self, ticker: str) -> str:
-        return f"{self.prefix}:stock:{ticker}"
-
-    def all_stocks(self, page: str = "") -> str:
-        return f"{self.prefix}:stocks:stock_data{_suffix(page)}"
-
-    def bars(self, ticker: str, query: str) -> str:
-        """A page of a ticker's bar history; `query` holds the range bounds, limit and cursor."""
-        return f"{self.prefix}:bars:{ticker}:{query}"
+    def answer(self, surface: str, route: str, request: str) -> str:
+        """A route's rendered answer to one request (`request`: a digest of its canonical parameters)."""
+        return f"{self.prefix}:answer:{surface}:{route}:{request}"
 
     def generation(self, family: str) -> str:
-        """The token of a family of list pages (`stocks`, `bars:<ticker>`, `transactions:<user>`, ...)."""
+        """The token of a family of cached answers (`user:<name>`, `stocks`, `bars:<ticker>`, ...)."""
         return f"{self.prefix}:generation:{family}"
-
-    def transactions(self, user: str, page: str = "") -> str:
-        """`user` is the username or user id the client named; `page` tells pages other than the first apart."""
-        return f"{self.prefix}:transactions:{user}_transactions{_suffix(page)}"
-
-    def transactions_range(self, user: str, start: str, end: str, page: str = "") -> str:
-        return f"{self.prefix}:transactions:{user}_{start}_{end}_transactions{_suffix(page)}"
 
     def api_key(self, key_id: str) -> str:
         """What the authorizer needs of a key: its secret's digest, scope, user and whether it is revoked."""
@@ -81,17 +52,18 @@ class CacheKeys:
         """The times of a principal's requests in its sliding window (chalicelib/adapters/rate_limit.py)."""
         return f"{self.prefix}:rate:{principal}"
 
-    def activities(self, user: str, query: str) -> str:
-        """A page of `GET /users/{user}/activities`; `query` holds the range bounds, limit and cursor."""
-        return f"{self.prefix}:activities:{user}:{query}"
+
+# The families of cached answers, by what they show: a change names the families it made stale
+# (chalicelib/services/handlers.py), whatever surface rendered their answers. A user named in a path by id or by
+# username is both families' member: a change names both spellings.
+def user_family(username: str) -> str:
+    return f"user:{username}"
 
 
+def stock_family(ticker: str) -> str:
+    return f"stock:{ticker}"
 
-def _suffix(page: str) -> str:
-    return f":{page}" if page else ""
 
-
-# The families of list pages each change makes stale: every spelling a page's key may have been built with.
 def stock_lists() -> str:
     return "stocks"
 
@@ -101,11 +73,11 @@ def bar_lists(ticker: str) -> str:
 
 
 def transaction_lists(*users: str) -> list[str]:
-    return [f"transactions:{CacheKeys.user_ref(user)}" for user in users]
+    return [f"transactions:{canonical(user)}" for user in users]
 
 
 def activity_lists(*users: str) -> list[str]:
-    return [f"activities:{CacheKeys.user_ref(user)}" for user in users]
+    return [f"activities:{canonical(user)}" for user in users]
 
 
 class Cache:
@@ -113,25 +85,16 @@ class Cache:
         self._client = client
         self.keys = keys
 
-    def read_through(self, key: str, ttl_s: int, load: Callable[[], Loaded]) -> Loaded:
-        """Cache-aside: the cached value of `key`, else what `load()` returns, stored under `key` for `ttl_s`."""
-        cached: Loaded | None = self.get(key)
-        if cached is not None:
-            return cached
-        loaded = load()
-        self.set(key, loaded, ttl_s)
-        return loaded
-
-    def read_through_page(self, family: str, key: str, ttl_s: int, load: Callable[[], Loaded]) -> Loaded:
-        """Cache-aside for one page of a list in `family`: served while the family's token is the one the page was
+    def read_through(self, family: str, key: str, ttl_s: int, load: Callable[[], Loaded]) -> Loaded:
+        """Cache-aside for one answer in `family`: served while the family's token is the one the answer was
         loaded under. A missing token is made before the load, so a change during the load always wins."""
         token_key = self.keys.generation(family)
         found = self._guard("get", lambda: self._client().mget([token_key, key]))
         token, raw = found if found is not None else (None, None)
         if token is not None and raw is not None:
-            page = json.loads(raw)
-            if page.get("token") == token.decode():
-                return page["value"]  # type: ignore[no-any-return]
+            cached = json.loads(raw)
+            if cached.get("token") == token.decode():
+                return cached["value"]  # type: ignore[no-any-return]
         if found is not None and token is None:
             token = self._guard("set", lambda: self._new_token(token_key))
         loaded = load()
@@ -200,7 +163,7 @@ class Cache:
             return None
 
 
-# A family's token outlives every page loaded under it (the longest page TTL is minutes); a token that expired is
+# A family's token outlives every answer loaded under it (the longest page TTL is minutes); a token that expired is
 # remade, and no page holds the new one.
 TOKEN_TTL_S = 86400
 

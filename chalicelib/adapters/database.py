@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -196,3 +197,46 @@ def _ping_when_idle(engine: Engine, idle_s: float) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
             raise DisconnectionError(f"pinged after {idle_s} s idle: {exc}") from exc
+
+
+def raise_if_unavailable(error: BaseException) -> None:
+    """A failure that means the database could not serve becomes the domain's DatabaseUnavailable (a 503 at the
+    edge; settlement fails its batch at once rather than retrying each trade into the same outage)."""
+    if unavailable(error):
+        from chalicelib.adapters.logs import get_logger
+        from chalicelib.domain.errors import DatabaseUnavailable
+
+        get_logger().warning("database unavailable", extra={"event": "database_unavailable",
+                                                            "error": f"{type(error).__name__}: {error}"})
+        raise DatabaseUnavailable() from error
+
+
+Result = TypeVar("Result")
+
+
+def alone(work: Callable[[Connection], Result]) -> Result:
+    """`work` on a connection whose statements commit by themselves. A connection found dead (cut while pooled:
+    a restart, a failover) is discarded with its pool and `work` runs once more on a fresh one, so `work` must be
+    safe to repeat; a client-side failure discards the connection."""
+    from chalicelib.domain.errors import Error
+
+    engine = get_database().autocommit
+    for attempt in (1, 2):
+        conn = engine.connect()
+        try:
+            return work(conn)
+        except BaseException as error:
+            if attempt == 1 and isinstance(error, DBAPIError) and error.connection_invalidated:
+                continue
+            if not isinstance(error, Error) and not connection_in_step(error):
+                conn.invalidate()
+            raise_if_unavailable(error)
+            raise
+        finally:
+            conn.close()
+    raise AssertionError("unreachable")
+
+
+def ping() -> None:
+    """One round trip to the database; raises when it cannot serve."""
+    alone(lambda conn: conn.exec_driver_sql("SELECT 1"))

@@ -5,22 +5,22 @@ microseconds rather than for a transaction's round trips.
 
 It answers nothing when the order cannot be placed as asked (no such user or stock, not enough available, an
 idempotency key seen before): the service then works out which, in a transaction that locks and reads the rows,
-and answers that (a refusal, a replay, a 409, a 404). A trade with this id already written answers nothing too,
+and answers that (a refusal, a replay, a 409, a 404), or has the desk place it again when nothing is wrong
+any more. A trade with this id already written answers nothing too,
 so running the statement again after a lost connection never places an order twice."""
 from __future__ import annotations
 
 import functools
-import uuid
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import Connection, TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import JSONB
 
-from chalicelib.domain import rules
-from chalicelib.domain.vocabulary import Side, TimeInForce, TradeStatus
+from chalicelib.adapters import database
+from chalicelib.domain import records, rules
+from chalicelib.domain.messages import settlement_message
+from chalicelib.domain.user_ref import UserRef
+from chalicelib.domain.vocabulary import Side, TradeStatus
+from chalicelib.lazy import lazy
 
 # What a buy sets aside (`rules.Order.most_it_may_cost`): its limit x volume, or the close price x volume.
 _COST = "COALESCE(CAST(:limit_price AS numeric), s.close_price) * :volume"
@@ -35,46 +35,37 @@ _AMOUNTS = {
 }
 
 
-@dataclass(frozen=True)
-class PlacedRow:
-    """The trade as written, with its user's name (for the answer)."""
+class OrderDesk:
+    """The one writer of trades. Its contract: `place` has either committed the trade, its reservation and its
+    outbox message together, by itself (no caller's transaction is involved), or written nothing."""
 
-    id: uuid.UUID
-    user_id: uuid.UUID
-    username: str
-    ticker: str
-    side: str
-    volume: int
-    reserved_cash: Decimal
-    reserved_quantity: int
-    status: str
-    client_order_id: str | None
-    created_at: datetime
-    limit_price: Decimal | None
-    time_in_force: str
-    price: None = None
-    total: None = None
-    reason: None = None
-    settled_at: None = None
-    canceled_at: None = None
-    realized_pl: None = None
+    def place(self, ticket: records.Ticket) -> records.Trade | None:
+        """The trade written, or None when it could not be placed as asked (the caller finds out why)."""
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            return database.alone(lambda conn: _place(conn, ticket))
+        except IntegrityError:
+            # A concurrent request with the same idempotency key was written first (the unique index refused
+            # this one, and the statement wrote nothing).
+            return None
 
 
-def place(conn: Connection, *, trade_id: uuid.UUID, user_ref: str, ticker: str, side: Side, volume: int,
-          limit_price: Decimal | None, time_in_force: TimeInForce, client_order_id: str | None,
-          idempotency_key: str | None, fingerprint: str, message: dict[str, Any]) -> PlacedRow | None:
-    """The trade written, or None when it could not be placed as asked (the caller finds out why)."""
-    try:
-        user_id: uuid.UUID | None = uuid.UUID(user_ref)
-    except ValueError:
-        user_id = None
-    statement = _statement(side, by_id=user_id is not None, keyed=idempotency_key is not None)
-    parameters = {"trade_id": trade_id, "user_ref": user_id if user_id is not None else user_ref,
-                  "ticker": ticker, "volume": volume, "limit_price": limit_price, "time_in_force": time_in_force,
-                  "client_order_id": client_order_id,
-                  "idempotency_key": idempotency_key, "fingerprint": fingerprint, "message": message}
+@lazy
+def get_order_desk() -> OrderDesk:
+    return OrderDesk()
+
+
+def _place(conn: Connection, ticket: records.Ticket) -> records.Trade | None:
+    user_id = UserRef.parse(ticket.user_ref).id
+    statement = _statement(ticket.side, by_id=user_id is not None, keyed=ticket.idempotency_key is not None)
+    parameters = {"trade_id": ticket.trade_id, "user_ref": user_id if user_id is not None else ticket.user_ref,
+                  "ticker": ticket.ticker, "volume": ticket.volume, "limit_price": ticket.limit_price,
+                  "time_in_force": ticket.time_in_force, "client_order_id": ticket.client_order_id,
+                  "idempotency_key": ticket.idempotency_key, "fingerprint": ticket.fingerprint,
+                  "message": settlement_message(ticket.trade_id)}
     row = conn.execute(statement, parameters).mappings().first()
-    return None if row is None else PlacedRow(**row)
+    return None if row is None else records.Trade.of_mapping(dict(row))
 
 
 @functools.cache

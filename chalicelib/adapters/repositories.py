@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from chalicelib.adapters import batch_statements as batch
 from chalicelib.adapters.tables import ApiKey, CashMovement, Holding, OutboxMessage, PriceBar, Stock, Trade, User
 from chalicelib.domain.errors import NotFound
+from chalicelib.domain.user_ref import UserRef
 from chalicelib.domain.vocabulary import ActivityKind, TradeStatus
 
 # Rows are locked FOR NO KEY UPDATE (key_share=True): what is changed is never a key, and the weaker lock leaves
@@ -37,11 +38,9 @@ class Users:
         return self._one(select(User).where(User.username == username), username, for_update)
 
     def get(self, ref: str, *, for_update: bool = False) -> User:
-        """A user named by id (a UUID) or by username; usernames are never UUIDs, so the two cannot be confused."""
-        try:
-            query = select(User).where(User.id == uuid.UUID(ref))
-        except ValueError:
-            query = select(User).where(User.username == ref)
+        """A user named by id or by username (chalicelib/domain/user_ref.py)."""
+        named = UserRef.parse(ref)
+        query = select(User).where(User.id == named.id if named.id is not None else User.username == ref)
         return self._one(query, ref, for_update)
 
     def lock(self, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from chalice.app import Request
 
 from chalicelib.api.errors import Forbidden
+from chalicelib.domain.user_ref import UserRef
 from chalicelib.domain.vocabulary import Scope
 
 PUBLIC, OWNER, OWNER_OR_ADMIN, ADMIN = "public", "owner", "owner_or_admin", "admin"
@@ -45,10 +46,10 @@ class Principal(NamedTuple):
         """Whether `reference` (a username or a user id) names this principal's user."""
         if self.scope != Scope.USER or not reference:
             return False
-        # Usernames are never UUIDs, so a reference that reads as this user's id (in any case, with or without
-        # hyphens) names this user and nobody else.
-        return reference == self.username or (
-            self.user_id is not None and reference.replace("-", "").lower() == self.user_id.replace("-", ""))
+        named = UserRef.parse(reference)
+        if named.id is not None:
+            return self.user_id is not None and str(named.id) == self.user_id
+        return named.username == self.username
 
 
 def needs_body(rule: str, params: dict[str, Any]) -> bool:

@@ -12,7 +12,7 @@ from chalice.app import Response
 from chalicelib.adapters import tracing
 from chalicelib.adapters.logs import get_logger
 from chalicelib.api.errors import GatewayAnswer
-from chalicelib.api.responses import error_response
+from chalicelib.domain.errors import Error
 
 _cold_start = True
 
@@ -57,15 +57,21 @@ def _outcome(response: Any) -> Any:
     return "ok"
 
 
-def normalize_chalice_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
-    """Chalice answers some errors itself (405, 500) as {"Code", "Message"}; give them the API's shape."""
-    response = get_response(event)
-    body = response.body
-    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body and "Message" in body:
-        error = GatewayAnswer(str(body["Message"]), response.status_code, _snake(str(body["Code"])))
-        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
-        return error_response(error, headers)
-    return response
+def chalice_errors_rendered_by(render: Callable[[Error, dict[str, Any] | None], Response],
+                               ) -> Callable[[Any, Callable[[Any], Response]], Response]:
+    """Middleware: Chalice answers some errors itself (405, 500) as {"Code", "Message"}; `render` gives them the
+    API's shape."""
+
+    def normalize(event: Any, get_response: Callable[[Any], Response]) -> Response:
+        response = get_response(event)
+        body = response.body
+        if response.status_code >= 400 and isinstance(body, dict) and "Code" in body and "Message" in body:
+            error = GatewayAnswer(str(body["Message"]), response.status_code, _snake(str(body["Code"])))
+            headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
+            return render(error, headers)
+        return response
+
+    return normalize
 
 
 def _snake(name: str) -> str:

@@ -1,5 +1,5 @@
-"""The OpenAPI 3.1 document, generated from the routes' declarations and the pydantic models they validate and
-answer with (never written by hand). Imported only by the documentation route."""
+"""The OpenAPI 3.1 document of a surface, generated from its routes' declarations, the pydantic shapes they validate
+with and the TypedDicts they answer with (never written by hand). Imported only by the documentation route."""
 from __future__ import annotations
 
 import functools
@@ -8,19 +8,16 @@ import re
 from http import HTTPStatus
 from typing import Any
 
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
 
 from chalicelib.api.access import PUBLIC
-from chalicelib.api.requests import BOUND_PATTERNS, IDEMPOTENCY_KEY, PATH_PATTERNS
+from chalicelib.api.parameters import PATH_PARAMETERS
+from chalicelib.api.requests import IDEMPOTENCY_KEY
 from chalicelib.api.responses import JSON_TYPE
-from chalicelib.api.router import RouteSpec, shape
-from chalicelib.api.shapes import ErrorOut
-from chalicelib.api.swagger import TITLE
+from chalicelib.api.router import RouteSpec, Surface
 
 VERSION = "1.0.0"
-# JSON Schema of each (model, mode) the document uses, as pydantic returns them.
-Refs = dict[tuple[Any, Any], dict[str, Any]]
 _REF = "#/components/schemas/{model}"
 
 _PAGE_HEADERS = {
@@ -40,20 +37,6 @@ _REQUEST_HEADERS = {
         "schema": {"type": "string", "pattern": f"^{IDEMPOTENCY_KEY.pattern}$"},
     },
 }
-_BOUND = {"anyOf": [{"type": "string", "pattern": f"^{pattern.pattern}$"} for pattern in BOUND_PATTERNS],
-          "description": "ISO 8601 date (the whole day counts), ISO 8601 date-time (naive means UTC), or Unix "
-                         "seconds; start <= timestamp <= end"}
-# Path parameters as the routes accept them; the rules are the ones the validators enforce.
-PATH_PARAMETERS: dict[str, dict[str, Any]] = {
-    "username": {"type": "string", "pattern": PATH_PATTERNS["username"]},
-    "ticker": {"type": "string", "pattern": PATH_PATTERNS["ticker"], "description": "matched in any case"},
-    "user_id": {"type": "string", "pattern": PATH_PATTERNS["user_id"], "description": "a user id (UUID) or username"},
-    "transaction_id": {"type": "string", "format": "uuid"},
-    "start": {**_BOUND, "examples": ["2026-01-01"]},
-    "end": {**_BOUND, "examples": ["2026-12-31"]},
-    "asset": {"type": "string", "pattern": PATH_PATTERNS["asset"]},
-    "key_id": {"type": "string", "pattern": PATH_PATTERNS["key_id"]},
-}
 _BEARER = "bearerAuth"
 _RESPONSE_HEADERS = {
     "Idempotency-Key": {"Idempotent-Replayed": {"description": "`true` when this answer replays an earlier one",
@@ -61,35 +44,28 @@ _RESPONSE_HEADERS = {
 }
 
 
-def document(specs: list[RouteSpec]) -> dict[str, Any]:
-    parsed: dict[str, Any] = json.loads(_document_json(tuple(specs)))
+def document(surface: Surface, specs: list[RouteSpec]) -> dict[str, Any]:
+    parsed: dict[str, Any] = json.loads(_document_json(surface, tuple(specs)))
     return parsed
 
 
-@functools.lru_cache(maxsize=1)
-def _document_json(specs: tuple[RouteSpec, ...]) -> str:
+@functools.lru_cache(maxsize=4)
+def _document_json(surface: Surface, specs: tuple[RouteSpec, ...]) -> str:
     # Built once per warm process: the routes cannot change while it lives.
-    return json.dumps(build(list(specs)))
+    return json.dumps(build(surface, list(specs)))
 
 
-def build(specs: list[RouteSpec]) -> dict[str, Any]:
-    models = _models(specs)
-    refs, components = models_json_schema(models, ref_template=_REF)
+def build(surface: Surface, specs: list[RouteSpec]) -> dict[str, Any]:
+    schemas = _Schemas(surface, specs)
     paths: dict[str, dict[str, Any]] = {}
     for spec in specs:
-        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, refs)
+        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, schemas)
     return {
         "openapi": "3.1.0",
-        "info": {
-            "title": TITLE,
-            "version": VERSION,
-            "description": "A stock-trading API: users with a cash balance, stock data, and buy/sell orders that "
-                           "settle asynchronously. Money is a decimal string with two places; every failed answer "
-                           "has the `ErrorOut` shape. Every route also answers with a trailing slash.",
-        },
+        "info": {"title": surface.title, "version": VERSION, "description": surface.description},
         "paths": paths,
         "components": {
-            "schemas": components.get("$defs", {}),
+            "schemas": schemas.components,
             "securitySchemes": {_BEARER: {
                 "type": "http", "scheme": "bearer",
                 "description": "An API key: `POST /users` answers with the user's first; "
@@ -98,40 +74,50 @@ def build(specs: list[RouteSpec]) -> dict[str, Any]:
     }
 
 
-def _models(specs: list[RouteSpec]) -> list[tuple[type[BaseModel], Any]]:
-    wanted: dict[tuple[type[BaseModel], str], None] = {(ErrorOut, "serialization"): None}
-    for spec in specs:
-        if spec.body is not None:
-            wanted[(shape(spec.body), "validation")] = None
-        if spec.query is not None:
-            wanted[(shape(spec.query), "validation")] = None
-        for response in (spec.response, *(name for _, name in spec.other_responses)):
-            if response is not None:
-                wanted[(shape(response), "serialization")] = None
-    return list(wanted)
+class _Schemas:
+    """The JSON Schema of every shape (as validated) and answer (as answered) the routes name, and the components
+    they share."""
+
+    def __init__(self, surface: Surface, specs: list[RouteSpec]) -> None:
+        self.surface = surface
+        wanted: dict[tuple[str, JsonSchemaMode], Any] = {("ErrorOut", "serialization"): surface.answer("ErrorOut")}
+        for spec in specs:
+            for name in (spec.body, spec.query):
+                if name is not None:
+                    wanted[(name, "validation")] = surface.shape(name)
+            for name in (spec.response, *(answer for _, answer in spec.other_responses)):
+                if name is not None:
+                    wanted[(name.removeprefix("list[").removesuffix("]"), "serialization")] = surface.answer(name)
+        refs, defs = TypeAdapter.json_schemas(
+            [(key, mode, TypeAdapter(kind)) for (key, mode), kind in wanted.items()], ref_template=_REF)
+        self._refs = {key: schema for (key, _mode), schema in refs.items()}
+        self.components = defs.get("$defs", {})
+
+    def of(self, name: str) -> dict[str, Any]:
+        return self._refs[name.removeprefix("list[").removesuffix("]")]
 
 
-def _operation(spec: RouteSpec, refs: Refs) -> dict[str, Any]:
+def _operation(spec: RouteSpec, schemas: _Schemas) -> dict[str, Any]:
     operation: dict[str, Any] = {"operationId": spec.name, "summary": spec.summary,
                                  "security": [] if spec.access == PUBLIC else [{_BEARER: []}]}
     parameters = [_path_parameter(name) for name in re.findall(r"{(\w+)}", spec.path)]
     if spec.query is not None:
-        parameters += _query_parameters(shape(spec.query))
+        parameters += _query_parameters(schemas.surface.shape(spec.query))
     parameters += [_REQUEST_HEADERS[name] for name in spec.headers]
     if parameters:
         operation["parameters"] = parameters
     if spec.body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {JSON_TYPE: {"schema": refs[(shape(spec.body), "validation")]}},
+            "content": {JSON_TYPE: {"schema": schemas.of(spec.body)}},
         }
-    operation["responses"] = {str(spec.status): _success(spec, refs)}
+    operation["responses"] = {str(spec.status): _success(spec, schemas)}
     for status, name in spec.other_responses:
         operation["responses"][str(status)] = {
             "description": HTTPStatus(status).phrase,
-            "content": {JSON_TYPE: {"schema": refs[(shape(name), "serialization")]}},
+            "content": {JSON_TYPE: {"schema": schemas.of(name)}},
         }
-    error_schema = refs[(ErrorOut, "serialization")]
+    error_schema = schemas.of("ErrorOut")
     for status in spec.errors:
         operation["responses"][str(status)] = {
             "description": HTTPStatus(status).phrase,
@@ -140,10 +126,10 @@ def _operation(spec: RouteSpec, refs: Refs) -> dict[str, Any]:
     return operation
 
 
-def _success(spec: RouteSpec, refs: Refs) -> dict[str, Any]:
+def _success(spec: RouteSpec, schemas: _Schemas) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": HTTPStatus(spec.status).phrase}
     if spec.response is not None:
-        schema = refs[(shape(spec.response), "serialization")]
+        schema = schemas.of(spec.response)
         if spec.response.startswith("list["):
             schema = {"type": "array", "items": schema}
         answer["content"] = {spec.content_type: {"schema": schema}}
@@ -158,11 +144,10 @@ def _success(spec: RouteSpec, refs: Refs) -> dict[str, Any]:
 
 
 def _path_parameter(name: str) -> dict[str, Any]:
-    schema = dict(PATH_PARAMETERS[name])
-    description = schema.pop("description", None)
-    parameter = {"name": name, "in": "path", "required": True, "schema": schema}
-    if description:
-        parameter["description"] = description
+    declared = PATH_PARAMETERS[name]
+    parameter = {"name": name, "in": "path", "required": True, "schema": dict(declared.schema)}
+    if declared.description:
+        parameter["description"] = declared.description
     return parameter
 
 

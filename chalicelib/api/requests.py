@@ -1,72 +1,32 @@
-"""Reading a request: the JSON body, the headers and path parameters a route takes, each bounded and checked
-before any service sees it."""
+"""Reading a request: the JSON body, the query and the headers a route takes, each bounded and checked before any
+service sees it (path parameters: chalicelib/api/parameters.py)."""
 from __future__ import annotations
 
 import json
 import re
-import urllib.parse
 from collections import Counter
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import Request
 
 from chalicelib.api.errors import MalformedRequest, PayloadTooLarge, UnsupportedMediaType
+from chalicelib.api.parameters import MAX_PARAMETER_CHARS, printable
 from chalicelib.api.responses import JSON_TYPE
 from chalicelib.config import get_settings
-from chalicelib.domain import moments, patterns
 from chalicelib.domain.errors import ValidationFailed
-from chalicelib.domain.patterns import KEY_ID_PATTERN
 
 if TYPE_CHECKING:
-    import uuid
-
-# What each path parameter may hold, checked by the router before any view runs; the OpenAPI document says the same.
-# A user is named by username or by id, and a UUID is spelled with username characters.
-PATH_PATTERNS = {
-    "username": patterns.USERNAME.anchored,
-    "user_id": patterns.USERNAME.anchored,
-    "ticker": patterns.TICKER.any_case().anchored,
-    "key_id": KEY_ID_PATTERN,
-    "asset": r"^[A-Za-z0-9_.\-]{1,100}$",
-}
-_COMPILED_PATH_PATTERNS = {name: re.compile(pattern) for name, pattern in PATH_PATTERNS.items()}
-MAX_PARAMETER_CHARS = 255
-PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
-
-
-def path_parameters(raw: dict[str, str]) -> dict[str, str]:
-    """Path parameters, percent-decoded; each printable ASCII within its pattern, else a 400 naming it."""
-    decoded = {name: urllib.parse.unquote(value) for name, value in raw.items()}
-    problems = {name: _parameter_problem(name, value) for name, value in decoded.items()}
-    details = [{"field": name, "message": problem, "type": "path"} for name, problem in problems.items() if problem]
-    if details:
-        raise ValidationFailed.naming(details)
-    return decoded
-
+    pass
 
 def query_parameters(request: Request) -> dict[str, str]:
     """Query parameters, one value each; printable ASCII and bounded, else a 400 naming them."""
     found = dict(request.query_params or {})
     details = [{"field": name, "message": f"must be at most {MAX_PARAMETER_CHARS} printable ASCII characters",
-                "type": "query"} for name, value in found.items() if not _printable(value)]
+                "type": "query"} for name, value in found.items() if not printable(value)]
     if details:
         raise ValidationFailed.naming(details)
     return found
-
-
-def _parameter_problem(name: str, value: str) -> str:
-    if not _printable(value):
-        return f"must be at most {MAX_PARAMETER_CHARS} printable ASCII characters"
-    pattern = _COMPILED_PATH_PATTERNS.get(name)
-    if pattern is not None and not pattern.fullmatch(value):
-        return f"must match {PATH_PATTERNS[name]}"
-    return ""
-
-
-def _printable(value: str) -> bool:
-    return len(value) <= MAX_PARAMETER_CHARS and PRINTABLE_ASCII.fullmatch(value) is not None
 
 
 def json_body(request: Request) -> Any:
@@ -181,33 +141,3 @@ def idempotency_key(request: Request) -> str | None:
                                         "message": "must be 1-255 printable ASCII characters, no space or comma",
                                         "type": "header"}])
     return key
-
-
-def transaction_id(raw: str) -> uuid.UUID:
-    import uuid  # it loads `platform` too: a cold start of any other route need not pay for it
-
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise ValidationFailed.naming([{"field": "transaction_id", "message": "must be a UUID",
-                                        "type": "uuid_parsing"}]) from None
-
-
-BOUND_PATTERNS = moments.PATTERNS
-
-
-def time_range(start: str, end: str) -> tuple[datetime, datetime]:
-    """start <= timestamp <= end, each bound an ISO 8601 date (the whole day counts), date-time (naive means
-    UTC) or Unix seconds; a malformed bound or start after end is a 400."""
-    details = []
-    bounds: dict[str, datetime] = {}
-    for name, raw in (("start", start), ("end", end)):
-        try:
-            bounds[name] = moments.parse(raw, end_of_day=name == "end")
-        except (ValueError, OverflowError, InvalidOperation):
-            details.append({"field": name, "message": f"must be {moments.DESCRIPTION}", "type": "datetime_parsing"})
-    if not details and bounds["start"] > bounds["end"]:
-        details.append({"field": "start", "message": "must not be after end", "type": "range"})
-    if details:
-        raise ValidationFailed.naming(details)
-    return bounds["start"], bounds["end"]

@@ -1,4 +1,4 @@
-"""JSON answers, the paging headers of lists, and the one error shape every failure is given."""
+"""JSON answers, the paging headers of lists, and what an unexpected failure means to a client."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Request, Response
 
 from chalicelib.adapters.logs import get_logger
-from chalicelib.api.errors import InternalError, status_of
+from chalicelib.api.errors import InternalError
 from chalicelib.domain.errors import BadValue, Error, Unavailable
 
 if TYPE_CHECKING:
@@ -27,13 +27,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, Any] | None =
     )
 
 
-def error_response(error: Error, headers: dict[str, Any] | None = None) -> Response:
-    """The one error shape of this API: {"error": {"code", "message", "details"}}."""
-    body = {"error": {"code": error.code, "message": error.message, "details": error.details}}
-    return json_response(body, status_of(error), headers)
-
-
-def page_response(request: Request, page: Page) -> Response:
+def page_response(request: Request, page: Page[Any]) -> Response:
     """A list stays a JSON array; the next page is named in the Link and X-Next-Cursor headers."""
     if page.next_cursor is None:
         return json_response(page.items)

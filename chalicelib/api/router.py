@@ -1,31 +1,40 @@
-"""Routes declared with who may call them and what they take and answer. Before a view runs, the router counts
-the request against its principal's rate limit (chalicelib.api.limits), parses and validates it into the declared
-shapes, and holds the principal to the route's rule (chalicelib.api.access); it maps every failure to the one
-error shape. The OpenAPI
-document is generated from the same declarations, so the two cannot drift apart."""
+"""Routes declared with who may call them and what they take and answer, over one Chalice Blueprint per surface.
+Before a view runs, the router counts the request against its principal's or its source's rate limit
+(chalicelib/api/limits.py), reads the path parameters (chalicelib/api/parameters.py), holds the principal to
+the route's rule (chalicelib/api/access.py), parses the body and query into the shapes the view's annotations
+name, and hands the view only what it asks for by name: `request`, `principal`, `uow`, `body`, `query` and its
+path parameters. A cached route's answer is served from the cache while its family is unchanged. Every failure
+is rendered by the surface's error renderer. The OpenAPI document is generated from the same declarations, so
+the two cannot drift apart."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from chalice.app import Chalice, CORSConfig, Request, Response
+from chalice.app import Blueprint, Chalice, CORSConfig, Request, Response
 
 from chalicelib.api import access as access_module
-from chalicelib.api import limits
-from chalicelib.api.requests import json_body, path_parameters, query_parameters
-from chalicelib.api.responses import JSON_TYPE, classify, error_response
+from chalicelib.api import limits, parameters
+from chalicelib.api.requests import json_body, query_parameters
+from chalicelib.api.responses import JSON_TYPE, classify, json_response, page_response
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import Error
+from chalicelib.domain.paging import Page
+from chalicelib.domain.records import Replayable
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from chalicelib.adapters.rate_limit import Budget
-    from chalicelib.api.shapes import RequestModel
+    from chalicelib.api.classic.shapes import RequestModel
 
-View = Callable[..., Response]
+View = Callable[..., Any]
+RenderError = Callable[[Error, dict[str, Any] | None], Response]
 
 # What a browser on another origin may do. Deliberate: the API uses no cookies or browser credentials, so
 # credentials are never allowed; the origin is a deploy-time setting (CORS_ALLOW_ORIGIN, "" turns CORS off).
@@ -34,92 +43,150 @@ CORS_EXPOSE_HEADERS = ["Link", "X-Next-Cursor", "Idempotent-Replayed", "X-RateLi
                        "X-RateLimit-Reset", "Retry-After", "WWW-Authenticate"]
 # What every route that needs a key may also answer: no valid key, not this key's, too many requests.
 KEYED_ERRORS = (401, 403, 429)
+# What a view may ask for by name, besides its path parameters.
+INJECTED = frozenset({"request", "principal", "uow", "body", "query"})
+
+
+@dataclass(frozen=True)
+class Surface:
+    """One API: its name (in cache keys), its document's title and description, the modules holding its request
+    shapes and its answers."""
+
+    name: str
+    title: str
+    description: str
+    shapes: str
+    answers: str
+
+    def shape(self, name: str) -> type[BaseModel]:
+        """The request shape `name`."""
+        return cast("type[BaseModel]", getattr(importlib.import_module(self.shapes), name))
+
+    def answer(self, name: str) -> Any:
+        """The answer `name` ("X", or "list[X]" for X's list)."""
+        return getattr(importlib.import_module(self.answers), name.removeprefix("list[").removesuffix("]"))
+
+
+@dataclass(frozen=True)
+class Cached:
+    """A read answered from the cache while its `family` (named from the view's path parameters) is unchanged,
+    for the TTL the setting `ttl` holds. `first_page_only`: anyone may ask with any query, so only the answer to
+    no query at all is kept (one entry, whatever anonymous callers send)."""
+
+    family: Callable[[dict[str, Any]], str]
+    ttl: str
+    first_page_only: bool = False
 
 
 @dataclass(frozen=True)
 class RouteSpec:
-    """What a route takes and answers. Shapes are named as in `chalicelib.api.shapes` ("UserOut",
-    "list[HoldingOut]") and loaded on first use, so importing the app loads no pydantic model."""
+    """What a route takes and answers, read from its declaration and its view's annotations. Shapes and answers
+    are named as in their surface's modules and loaded only by whoever needs them (the OpenAPI builder)."""
 
     path: str
     method: str
     name: str
     summary: str
-    access: str  # chalicelib.api.access.PUBLIC, OWNER, OWNER_OR_ADMIN or ADMIN
+    access: str  # chalicelib.api.access.RULES
     body: str | None
     query: str | None
-    response: str | None
+    response: str | None  # "X", or "list[X]" for a paged list of X
     status: int
     errors: tuple[int, ...]
     paged: bool
     headers: tuple[str, ...] = ()  # request headers the route reads, documented by name
     content_type: str = JSON_TYPE
-    other_responses: tuple[tuple[int, str], ...] = ()  # (status, shape) answered in a shape other than an error
+    other_responses: tuple[tuple[int, str], ...] = ()  # (status, answer) answered in a shape other than an error
+    cached: Cached | None = None
 
 
-def shape(name: str) -> type[BaseModel]:
-    """The shape `name` in chalicelib.api.shapes ("list[X]" names X)."""
-    from chalicelib.api import shapes
-
-    return cast("type[BaseModel]", getattr(shapes, name.removeprefix("list[").removesuffix("]")))
-
-
-def _request_shape(name: str) -> type[RequestModel]:
-    return cast("type[RequestModel]", shape(name))
+def _returns(view: View) -> tuple[str | None, bool]:
+    """The answer a view's return annotation names, and whether it is a page of them."""
+    annotation = str(view.__annotations__.get("return", ""))
+    for wrapper in ("Replayable[", "Page["):
+        if annotation.startswith(wrapper):
+            inner = annotation.removeprefix(wrapper).removesuffix("]")
+            return (f"list[{inner}]", True) if wrapper == "Page[" else (inner, False)
+    return (None if annotation in ("Response", "") else annotation), False
 
 
 class Router:
-    """Registers views on the Chalice app with one error mapping. A view receives the request, its path
-    parameters, and, when the route declares them, the validated `body` and `query` shapes."""
+    """Declares a surface's routes; `register` puts them on the app with the authorizer and CORS it is given."""
 
-    def __init__(self, app: Chalice, authorizer: Any, cors_origin: str = "") -> None:
-        self._app = app
-        self._authorizer = authorizer
+    def __init__(self, surface: Surface, render_error: RenderError) -> None:
+        self.surface = surface
         self.specs: list[RouteSpec] = []
-        self._cors = CORSConfig(allow_origin=cors_origin, allow_headers=CORS_ALLOW_HEADERS,
-                                expose_headers=CORS_EXPOSE_HEADERS, max_age=600,
-                                allow_credentials=False) if cors_origin else None
+        self._render_error = render_error
+        self._blueprint = Blueprint(surface.name)
+        self._declared: list[tuple[str, list[str], bool, Callable[..., Response]]] = []
 
     def route(self, path: str, methods: tuple[str, ...] = ("GET",), *, access: str, summary: str,
-              body: str | None = None, query: str | None = None, response: str | None = None,
-              status: int = 200, errors: tuple[int, ...] = (), paged: bool = False,
-              headers: tuple[str, ...] = (), content_type: str = JSON_TYPE,
-              other_responses: tuple[tuple[int, str], ...] = (), sign_up: bool = False,
-              ) -> Callable[[View], View]:
+              status: int = 200, errors: tuple[int, ...] = (), headers: tuple[str, ...] = (),
+              content_type: str = JSON_TYPE, other_responses: tuple[tuple[int, str], ...] = (),
+              sign_up: bool = False, cached: Cached | None = None,
+              response: str | None = None) -> Callable[[View], View]:
         """`access` is required: no route exists without a rule. A public route's requests count against their
-        source address: SIGNUP_LIMIT_PER_WINDOW for the `sign_up` route, PUBLIC_LIMIT_PER_WINDOW for the others."""
+        source address: SIGNUP_LIMIT_PER_WINDOW for the `sign_up` route, PUBLIC_LIMIT_PER_WINDOW for the others.
+        `response` names the answer of a view that returns a Response of its own making."""
         if access not in access_module.RULES:
             raise ValueError(f"{path}: access must be one of {access_module.RULES}, not {access!r}")
         keyed = access != access_module.PUBLIC
-        if "{" in path or query is not None:  # path and query parameters are checked before the view runs
-            errors = tuple(dict.fromkeys((400, *errors)))
-        # Every request counts against a limit: its principal's, or its source's.
-        errors = tuple(dict.fromkeys((*KEYED_ERRORS, *errors) if keyed else (429, *errors)))
-
-        def arguments(request: Request, params: dict[str, str],
-                      principal: access_module.Principal | None) -> dict[str, object]:
-            """The view's arguments: path parameters, the validated body and query; the principal is held to the
-            route's rule on the way, before the body is read wherever the path or the rule alone decides."""
-            decoded: dict[str, object] = dict(path_parameters(params))
-            by_body = principal is not None and access_module.needs_body(access, decoded)
-            if principal is not None and not by_body:
-                access_module.check(access, principal, request.method, decoded, None)
-            if body is not None:
-                decoded["body"] = _request_shape(body).parse(json_body(request))
-            if query is not None:
-                decoded["query"] = _request_shape(query).parse(query_parameters(request))
-            if principal is not None and by_body:
-                access_module.check(access, principal, request.method, decoded, decoded.get("body"))
-            return decoded
 
         def register(view: View) -> View:
+            code = view.__code__
+            wants = frozenset(code.co_varnames[:code.co_argcount])
+            body, query = (cast("str | None", view.__annotations__.get(name)) if name in wants else None
+                           for name in ("body", "query"))
+            answered, paged = _returns(view)
+            answered = answered or response
+            declared = errors
+            if "{" in path or query is not None:  # path and query parameters are checked before the view runs
+                declared = tuple(dict.fromkeys((400, *declared)))
+            # Every request counts against a limit: its principal's, or its source's.
+            declared = tuple(dict.fromkeys((*KEYED_ERRORS, *declared) if keyed else (429, *declared)))
+            for method in methods:
+                self.specs.append(RouteSpec(path, method, view.__name__, summary, access, body, query, answered,
+                                            status, declared, paged, headers, content_type, other_responses,
+                                            cached))
+
+            def arguments(request: Request, raw: dict[str, str],
+                          principal: access_module.Principal | None) -> dict[str, Any]:
+                """The view's arguments; the principal is held to the route's rule on the way, before the body is
+                read wherever the path or the rule alone decides."""
+                found = parameters.decoded(raw)
+                by_body = principal is not None and access_module.needs_body(access, found)
+                if principal is not None and not by_body:
+                    access_module.check(access, principal, request.method, found, None)
+                given: dict[str, Any] = parameters.parsed(found)
+                if body is not None:
+                    given["body"] = _request_shape(self.surface, body).parse(json_body(request))
+                if query is not None:
+                    given["query"] = _request_shape(self.surface, query).parse(query_parameters(request))
+                if principal is not None and by_body:
+                    access_module.check(access, principal, request.method, found, given.get("body"))
+                if "uow" in wants:
+                    from chalicelib.services.unit_of_work import UnitOfWork
+
+                    given["uow"] = UnitOfWork()
+                given.update(request=request, principal=principal)
+                return {name: value for name, value in given.items() if name in wants}
+
+            def answer(request: Request, given: dict[str, Any]) -> Response:
+                if cached is None or (cached.first_page_only and request.query_params):
+                    return _rendered(request, view(**given), status)
+                from chalicelib.adapters.cache import get_cache
+
+                cache = get_cache()
+                key = self.answer_key(view.__name__, **given)
+                kept = cache.read_through(cached.family(given), key, getattr(get_settings(), cached.ttl),
+                                          lambda: _kept(view(**given)))
+                return _rendered(request, _unkept(kept), status)
+
             @functools.wraps(view)
-            def handle(**params: str) -> Response:
+            def handle(**raw: str) -> Response:
                 budget: Budget | None = None
                 try:
-                    request = self._app.current_request
-                    if request is None:  # Chalice sets it before calling any view
-                        raise RuntimeError("no current request")
+                    request = self._blueprint.current_request
                     principal = access_module.Principal.from_request(request) if keyed else None
                     if principal is not None:
                         budget = limits.admit_principal(principal)
@@ -128,23 +195,68 @@ class Router:
                         budget = limits.admit_source(request, "signup" if sign_up else "public",
                                                      settings.signup_limit_per_window if sign_up
                                                      else settings.public_limit_per_window)
-                    answer = view(request, **arguments(request, params, principal))
+                    response = answer(request, arguments(request, raw, principal))
                 except limits.TooManyRequests as refused:
-                    answer = error_response(refused, refused.headers())
+                    response = self._render_error(refused, refused.headers())
                 except Error as error:
-                    answer = error_response(error)
+                    response = self._render_error(error, None)
                 except Exception as exc:  # noqa: BLE001 - every failure must still answer in the error shape
-                    answer = error_response(classify(exc))
+                    response = self._render_error(classify(exc), None)
                 if budget is not None:
-                    answer.headers.update(budget.headers())
-                return answer
+                    response.headers.update(budget.headers())
+                return response
 
-            # Content types are checked by json_body, so a wrong one gets the API's error shape.
-            self._app.route(path, methods=list(methods), content_types=["*/*"], cors=self._cors,
-                            authorizer=self._authorizer if keyed else None)(handle)
-            for method in methods:
-                self.specs.append(RouteSpec(path, method, view.__name__, summary, access, body, query, response,
-                                            status, errors, paged, headers, content_type, other_responses))
+            self._declared.append((path, list(methods), keyed, handle))
             return view
 
         return register
+
+    def answer_key(self, route: str, **given: Any) -> str:
+        """The cache key of the answer `route` gives for these parameters (as its view receives them)."""
+        from chalicelib.adapters.cache import get_cache
+
+        return get_cache().keys.answer(self.surface.name, route, _digest(given))
+
+    def register(self, app: Chalice, authorizer: Any, cors_origin: str = "") -> None:
+        cors = CORSConfig(allow_origin=cors_origin, allow_headers=CORS_ALLOW_HEADERS,
+                          expose_headers=CORS_EXPOSE_HEADERS, max_age=600,
+                          allow_credentials=False) if cors_origin else None
+        for path, methods, keyed, handle in self._declared:
+            # Content types are checked by json_body, so a wrong one gets the API's error shape.
+            self._blueprint.route(path, methods=methods, content_types=["*/*"], cors=cors,
+                                  authorizer=authorizer if keyed else None)(handle)
+        app.register_blueprint(self._blueprint)
+
+
+def _request_shape(surface: Surface, name: str) -> type[RequestModel]:
+    return cast("type[RequestModel]", surface.shape(name))
+
+
+def _rendered(request: Request, result: Any, status: int) -> Response:
+    """A view's result as an answer: a Response as it is, a page as a JSON array with its paging headers, an
+    idempotent write's answer with `Idempotent-Replayed` when it replays, anything else as JSON."""
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, Page):
+        return page_response(request, result)
+    if isinstance(result, Replayable):
+        return json_response(result.value, status, {"Idempotent-Replayed": "true"} if result.replayed else None)
+    return json_response(result, status)
+
+
+def _kept(result: Any) -> Any:
+    """What the cache keeps of a view's result (JSON)."""
+    return {"items": result.items, "next": result.next_cursor} if isinstance(result, Page) else {"body": result}
+
+
+def _unkept(kept: Any) -> Any:
+    return kept["body"] if "body" in kept else Page(kept["items"], kept["next"])
+
+
+def _digest(given: dict[str, Any]) -> str:
+    """One request's parameters, canonical (path values as parsed, the query as validated), as a short digest:
+    a key of bounded length that two different requests never share."""
+    canonical = {name: value.model_dump(mode="json") if name == "query" else value for name, value in given.items()
+                 if name not in ("request", "principal", "uow", "body")}
+    text = json.dumps(canonical, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

@@ -31,3 +31,9 @@ def parse(raw: str, *, end_of_day: bool = False) -> datetime:
 # Fixed width, and with ':' which no username holds: how moments are spelled in cache keys, so a key holding one
 # can never spell another's.
 KEY_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def iso(at: datetime) -> str:
+    """A moment as every answer and message writes it: ISO 8601, "Z" for UTC."""
+    text = at.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

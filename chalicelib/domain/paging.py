@@ -1,5 +1,5 @@
-"""Keyset pagination shared by every list: a page, its opaque cursor (the sort key of the last item shown),
-and the cache-key suffix that tells pages apart. Keyset, not offset, so inserts never shift or repeat items."""
+"""Keyset pagination shared by every list: a page and its opaque cursor (the sort key of the last item shown).
+Keyset, not offset, so inserts never shift or repeat items."""
 from __future__ import annotations
 
 import base64
@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.patterns import KEY_ID_PATTERN
@@ -18,8 +18,7 @@ from chalicelib.domain.patterns import TICKER as TICKER_PATTERN
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 Row = TypeVar("Row")
-# Any ticker a stock or holding may already have (older rows predate the first-character rule).
-TICKER = re.compile(f"[{TICKER_PATTERN.chars}]{{{TICKER_PATTERN.min},{TICKER_PATTERN.max}}}")
+Item = TypeVar("Item")
 
 
 class PageRequest(Protocol):
@@ -32,29 +31,20 @@ class PageRequest(Protocol):
     def cursor(self) -> str | None: ...
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
+@dataclass(frozen=True, slots=True)
+class Page(Generic[Item]):
+    items: list[Item]
     next_cursor: str | None
 
-    def to_cache(self) -> dict[str, Any]:
-        return {"items": self.items, "next": self.next_cursor}
-
-    @classmethod
-    def from_cache(cls, cached: dict[str, Any]) -> Page:
-        return cls(cached["items"], cached["next"])
+    def map(self, render: Callable[[Item], Row]) -> Page[Row]:
+        return Page([render(item) for item in self.items], self.next_cursor)
 
 
-def page_of(rows: Sequence[Row], page: PageRequest, view: Callable[[Row], dict[str, Any]],
-            cursor_of: Callable[[Row], str]) -> Page:
+def page_of(rows: Sequence[Row], page: PageRequest, record: Callable[[Row], Item],
+            cursor_of: Callable[[Row], str]) -> Page[Item]:
     """Rows fetched with limit + 1: the page's items, and the cursor after the last one shown if more remain."""
     shown = rows[: page.limit]
-    return Page([view(row) for row in shown], cursor_of(shown[-1]) if len(rows) > page.limit else None)
-
-
-def page_key(page: PageRequest) -> str:
-    """'' for the default first page, whose cache key is the plain list key existing clients' keys follow."""
-    return "" if page.cursor is None and page.limit == DEFAULT_LIMIT else f"{page.limit}:{page.cursor or ''}"
+    return Page([record(row) for row in shown], cursor_of(shown[-1]) if len(rows) > page.limit else None)
 
 
 def ticker_cursor(ticker: str) -> str:
@@ -66,7 +56,7 @@ def after_ticker(page: PageRequest) -> str | None:
     if page.cursor is None:
         return None
     (ticker,) = _decode(page.cursor, 1)
-    if not TICKER.fullmatch(ticker):
+    if not TICKER_PATTERN.compiled.fullmatch(ticker):
         raise _invalid_cursor()
     return ticker
 

@@ -1,6 +1,6 @@
 """The use cases, one module each (users, keys, cash, stocks, prices, trades, history, portfolio, activities,
-settlement, outbox, health). Each speaks only to the unit of work's repositories and to the domain; none imports
-SQLAlchemy, Redis or another use case. `unit_of_work` owns the transaction; `after_commit` is what follows each
+settlement, outbox). Each speaks only to the unit of work's repositories and to the domain; none imports
+SQLAlchemy, Redis or another use case. `unit_of_work` owns the transaction; `handlers` is what follows each
 event it reports.
 
 Each use case is imported when first used (`services.trades.place(...)` loads `trades`), so a function's cold
@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from chalicelib.services import (
         activities,
         cash,
-        health,
         history,
         keys,
         outbox,
@@ -27,6 +26,6 @@ if TYPE_CHECKING:
         users,
     )
 
-__all__ = ["activities", "cash", "health", "history", "keys", "outbox", "portfolio", "prices", "settlement", "stocks",
+__all__ = ["activities", "cash", "history", "keys", "outbox", "portfolio", "prices", "settlement", "stocks",
            "trades", "users"]
 __getattr__ = submodules_on_first_use(__name__, frozenset(__all__))

@@ -3,37 +3,27 @@ transaction as the balance it changes, with the user's row locked (as placements
 spends cash a pending buy has set aside and concurrent retries under one Idempotency-Key make one entry."""
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from chalicelib.domain import views
-from chalicelib.domain.errors import Conflict, Refused
+from chalicelib.domain import records
+from chalicelib.domain.errors import Refused
 from chalicelib.domain.events import CashMoved
 from chalicelib.domain.vocabulary import CashKind, Reason
+from chalicelib.services import idempotency
 from chalicelib.services.unit_of_work import UnitOfWork
 
 
-@dataclass(frozen=True)
-class Moved:
-    body: dict[str, Any]
-    replayed: bool
-
-
-def move(username: str, kind: CashKind, amount: Decimal, idempotency_key: str | None, uow: UnitOfWork) -> Moved:
+def move(username: str, kind: CashKind, amount: Decimal, idempotency_key: str | None,
+         uow: UnitOfWork) -> records.Replayable[records.CashMoved]:
     """Deposit or withdraw `amount`; the same key with the same request answers the first entry again."""
-    fingerprint = hashlib.sha256(json.dumps({"kind": kind, "amount": str(amount)}).encode()).hexdigest()
+    fingerprint = idempotency.fingerprint({"kind": kind, "amount": str(amount)})
     with uow:
         user = uow.users.get(username, for_update=True)
         if idempotency_key is not None:
-            earlier = uow.cash.by_idempotency_key(user.id, idempotency_key)
+            earlier = idempotency.replay(uow.cash.by_idempotency_key(user.id, idempotency_key), fingerprint,
+                                         "Idempotency-Key")
             if earlier is not None:
-                if earlier.request_fingerprint != fingerprint:
-                    raise Conflict("this idempotency key was already used with a different request",
-                                   [{"field": "Idempotency-Key"}])
-                return Moved(views.cash_moved(earlier, user), replayed=True)
+                return records.Replayable(_moved(earlier, user), replayed=True)
         if kind == CashKind.WITHDRAWAL and amount > user.available_balance:
             raise Refused(Reason.INSUFFICIENT_FUNDS,
                           f"withdrawing {amount:.2f} but only {user.available_balance:.2f} is available "
@@ -41,6 +31,11 @@ def move(username: str, kind: CashKind, amount: Decimal, idempotency_key: str | 
         user.balance += amount if kind == CashKind.DEPOSIT else -amount
         movement = uow.cash.add(user_id=user.id, kind=kind, amount=amount, idempotency_key=idempotency_key,
                                 request_fingerprint=fingerprint)
-        uow.record(CashMoved(movement.id, user.id, user.username, kind, str(amount)))
+        moved = _moved(movement, user)
+        uow.record(CashMoved(moved))
         uow.commit()
-    return Moved(views.cash_moved(movement, user), replayed=False)
+    return records.Replayable(moved, replayed=False)
+
+
+def _moved(movement: object, user: object) -> records.CashMoved:
+    return records.CashMoved(records.CashMovement.of(movement), records.User.of(user))

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chalicelib.adapters.cache import Cache
 from chalicelib.config import get_settings
-from chalicelib.domain import api_keys, paging, views
+from chalicelib.domain import api_keys, paging, records
 from chalicelib.domain.api_keys import KeyRecord
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import KeyIssued, KeyRevoked
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.key_records import KeyRecords
 
 
-def issue(username: str, uow: UnitOfWork) -> dict[str, Any]:
+def issue(username: str, uow: UnitOfWork) -> records.NewKey:
     """Another key for the user (asked by the user or an admin), within MAX_KEYS_PER_USER active ones."""
     limit = get_settings().max_keys_per_user
     with uow:
@@ -32,7 +32,7 @@ def issue(username: str, uow: UnitOfWork) -> dict[str, Any]:
         key = uow.keys.add(issued.key_id, user.id, Scope.USER, issued.secret_digest)
         uow.record(KeyIssued(KeyRecord.of(key, user.username)))
         uow.commit()
-    return views.key_created(key, issued)
+    return records.NewKey(key.id, issued.token, key.created_at)
 
 
 def issue_admin(uow: UnitOfWork) -> str:
@@ -45,7 +45,8 @@ def issue_admin(uow: UnitOfWork) -> str:
     return issued.token
 
 
-def list_active(username: str, page: paging.PageRequest, uow: UnitOfWork, cache: Cache) -> paging.Page:
+def list_active(username: str, page: paging.PageRequest, uow: UnitOfWork,
+                cache: Cache) -> paging.Page[records.Key]:
     """The user's keys that are not revoked, oldest first, a page at a time. When each was last used comes from
     the rate limiter, which records it in Redis with every request; it is kept in the database as it is read."""
     after = paging.after_key(page)
@@ -59,13 +60,14 @@ def list_active(username: str, page: paging.PageRequest, uow: UnitOfWork, cache:
             uow.keys.record_use(seen)
             uow.commit()
         return paging.page_of(keys, page,
-                              lambda key: views.key(key, max(filter(None, (key.last_used_at, seen.get(key.id))),
-                                                             default=None)),
+                              lambda key: records.Key(key.id, key.created_at,
+                                                      max(filter(None, (key.last_used_at, seen.get(key.id))),
+                                                          default=None)),
                               lambda key: paging.key_cursor(key.created_at, key.id))
 
 
 def revoke(username: str, key_id: str, caller_key_id: str | None, uow: UnitOfWork,
-           records: KeyRecords) -> dict[str, Any]:
+           key_records: KeyRecords) -> str:
     """Revoke one of the user's keys; `caller_key_id` is the user's own key making the call, None for an admin's.
     A user's key may not revoke the user's last active key, whichever key it is (the caller's own may have been
     revoked while this waited on the lock): nothing could then make another. An admin may, and may issue the
@@ -84,11 +86,11 @@ def revoke(username: str, key_id: str, caller_key_id: str | None, uow: UnitOfWor
             uow.keys.revoke(key)
         uow.record(KeyRevoked(key_id))
         uow.commit()
-    records.revoke(KeyRecord.of(key, user.username))
-    return {"message": "key revoked", "key_id": key_id}
+    key_records.revoke(KeyRecord.of(key, user.username))
+    return key_id
 
 
-def verify(token: str, uow: UnitOfWork, records: KeyRecords,
+def verify(token: str, uow: UnitOfWork, key_records: KeyRecords,
            may_look_up: Callable[[], bool] = lambda: True) -> KeyRecord | None:
     """The record of the active key `token` is, or None for anything else: malformed, unknown, revoked, or a
     secret that does not match. The digest is compared for an unknown key too, so the answer takes as long
@@ -98,7 +100,7 @@ def verify(token: str, uow: UnitOfWork, records: KeyRecords,
     if parsed is None:
         return None
     key_id, secret = parsed
-    record = lookup(key_id, uow, records, may_look_up)
+    record = lookup(key_id, uow, key_records, may_look_up)
     if record is None:
         api_keys.matches(secret, _NO_DIGEST)
         return None
@@ -108,12 +110,12 @@ def verify(token: str, uow: UnitOfWork, records: KeyRecords,
 _NO_DIGEST = "0" * 64
 
 
-def lookup(key_id: str, uow: UnitOfWork, records: KeyRecords,
+def lookup(key_id: str, uow: UnitOfWork, key_records: KeyRecords,
            may_look_up: Callable[[], bool] = lambda: True) -> KeyRecord | None:
     """What the authorizer needs of a key (None: no such key): cached, since every authorized request asks. A
     record loaded here never replaces a later state of the key in the cache (a revoke that committed since).
     Unknown keys are not cached (random ids would fill the cache): `may_look_up` bounds what they cost."""
-    cached, refused = records.get(key_id)
+    cached, refused = key_records.get(key_id)
     if cached is not None:
         return cached
     if not may_look_up():
@@ -123,5 +125,5 @@ def lookup(key_id: str, uow: UnitOfWork, records: KeyRecords,
     if found is None:
         return None
     record = KeyRecord.of(*found)
-    records.offer(record, refused=refused)
+    key_records.offer(record, refused=refused)
     return record

@@ -4,11 +4,9 @@ price current when it runs."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from chalicelib.adapters.cache import Cache, bar_lists
-from chalicelib.config import get_settings
-from chalicelib.domain import paging, prices, views
+from chalicelib.domain import moments, paging, prices, records
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import PriceMoved
 from chalicelib.domain.prices import PriceData
@@ -30,7 +28,7 @@ class BarPageRequest(paging.PageRequest, Protocol):
     def end(self) -> datetime | None: ...
 
 
-def record(ticker: str, new: NewBar, uow: UnitOfWork) -> dict[str, Any]:
+def record(ticker: str, new: NewBar, uow: UnitOfWork) -> records.BarRecorded:
     """In one transaction with the stock's row locked as settlement locks it, so a batch settles wholly before or
     wholly after the move: the bar joins the history, and if it is the latest, the stock takes its prices, its
     volume goes on offer, and what is on offer plus what is held becomes the total settlement conserves."""
@@ -41,7 +39,7 @@ def record(ticker: str, new: NewBar, uow: UnitOfWork) -> dict[str, Any]:
             raise NotFound(f"stock {ticker!r} not found")
         bar = uow.bars.add({"ticker": ticker, "timestamp": new.timestamp, **prices.values(new)})
         if bar is None:
-            raise Conflict(f"stock {ticker!r} already has a bar at {views.moment(new.timestamp)}",
+            raise Conflict(f"stock {ticker!r} already has a bar at {moments.iso(new.timestamp)}",
                            [{"field": "timestamp"}])
         latest = bar.timestamp > stock.price_as_of
         if latest:
@@ -50,28 +48,18 @@ def record(ticker: str, new: NewBar, uow: UnitOfWork) -> dict[str, Any]:
             stock.total_shares = bar.volume + uow.holdings.total_held(ticker)
             stock.price_as_of = bar.timestamp
             uow.session.flush()
-        uow.record(PriceMoved(ticker, views.stock(stock), tuple(uow.holdings.holders(ticker)) if latest else ()))
+        moved = records.BarRecorded(records.Bar.of(bar), records.Stock.of(stock), latest)
+        uow.record(PriceMoved(moved, tuple(uow.holdings.holders(ticker)) if latest else ()))
         uow.commit()
-    return views.bar_recorded(bar, stock, latest=latest)
+    return moved
 
 
-def history(ticker: str, page: BarPageRequest, uow: UnitOfWork, cache: Cache) -> paging.Page:
-    """A ticker's bars newest first, within the page's bounds. Anyone may ask, with any bounds and cursor, so only
-    the first page of the whole history is cached (what an anonymous caller can make the cache hold is one entry
-    per stock); a new bar makes it stale."""
+def history(ticker: str, page: BarPageRequest, uow: UnitOfWork) -> paging.Page[records.Bar]:
+    """A ticker's bars newest first, within the page's bounds."""
     ticker = ticker.upper()
     after = paging.after_bar(page)
-
-    def load() -> dict[str, Any]:
-        with uow:
-            if uow.stocks.get(ticker) is None:
-                raise NotFound(f"stock {ticker!r} not found")
-            found = paging.page_of(uow.bars.page(ticker, after, page.limit, (page.start, page.end)), page,
-                                   views.bar, lambda bar: paging.bar_cursor(bar.timestamp))
-        return found.to_cache()
-
-    if page.start is not None or page.end is not None or paging.page_key(page):
-        return paging.Page.from_cache(load())
-    key = cache.keys.bars(ticker, "-_-_")
-    return paging.Page.from_cache(cache.read_through_page(bar_lists(ticker), key, get_settings().cache_ttl_stock_s,
-                                                          load))
+    with uow:
+        if uow.stocks.get(ticker) is None:
+            raise NotFound(f"stock {ticker!r} not found")
+        return paging.page_of(uow.bars.page(ticker, after, page.limit, (page.start, page.end)), page,
+                              records.Bar.of, lambda bar: paging.bar_cursor(bar.timestamp))

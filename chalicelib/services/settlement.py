@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.adapters.logs import get_logger
-from chalicelib.domain import rules, views
+from chalicelib.domain import records, rules
 from chalicelib.domain.errors import Conflict, DatabaseUnavailable, NotFound
 from chalicelib.domain.events import TradeCanceled, TradesSettled
 from chalicelib.domain.vocabulary import TradeStatus
@@ -128,7 +128,7 @@ def _finalize(uow: UnitOfWork, pending: list[Any], decide: Decide) -> tuple[dict
     return done, {trade.user_id: accounts.usernames[trade.user_id] for trade in pending}
 
 
-def cancel(user_ref: str, trade_id: uuid.UUID, uow: UnitOfWork) -> dict[str, Any]:
+def cancel(user_ref: str, trade_id: uuid.UUID, uow: UnitOfWork) -> records.Trade:
     """Cancel a pending order of this user: 404 if it is not theirs, 409 naming its status if it is already
     settled or rejected; canceling a canceled order answers as the first cancel did."""
     with uow:
@@ -138,15 +138,15 @@ def cancel(user_ref: str, trade_id: uuid.UUID, uow: UnitOfWork) -> dict[str, Any
             raise NotFound(f"transaction {str(trade_id)!r} not found")
         if locked.status == TradeStatus.PENDING:
             _finalize(uow, [locked], rules.cancel)
-            uow.record(TradeCanceled(trade_id, user.id, user.username, {
-                "ticker": locked.ticker, "side": locked.side, "volume": locked.volume,
-                "released_cash": str(locked.reserved_cash), "released_shares": locked.reserved_quantity}))
+            canceled = records.Trade.of(uow.trades.one(trade_id), username=user.username)
+            uow.record(TradeCanceled(canceled, locked.reserved_cash, locked.reserved_quantity))
         elif locked.status != TradeStatus.CANCELED:
             raise Conflict(f"transaction is already {locked.status}; only a pending order can be canceled",
                            [{"field": "status", "value": locked.status}])
-        answer = views.trade_canceled(uow.trades.one(trade_id), user.username)
+        else:
+            canceled = records.Trade.of(uow.trades.one(trade_id), username=user.username)
         uow.commit()
-    return answer
+    return canceled
 
 
 def _lock_accounts(uow: UnitOfWork, pending: list[Any]) -> _Accounts:

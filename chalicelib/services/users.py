@@ -1,12 +1,10 @@
-"""Registering users (each with a first API key) and reading them back (cache-aside)."""
+"""Registering users (each with a first API key) and reading them back."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
-from chalicelib.adapters.cache import Cache
-from chalicelib.config import get_settings
-from chalicelib.domain import api_keys, views
+from chalicelib.domain import api_keys, records
 from chalicelib.domain.api_keys import KeyRecord
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.events import KeyIssued, UserRegistered
@@ -24,23 +22,20 @@ class NewUser(Protocol):
     def balance(self) -> Decimal: ...
 
 
-def register(new: NewUser, uow: UnitOfWork) -> dict[str, Any]:
+def register(new: NewUser, uow: UnitOfWork) -> records.NewUser:
     with uow:
         user = uow.users.add(new.username, new.balance)
         if user is None:
             raise Conflict(f"username {new.username!r} is already taken", [{"field": "username"}])
         issued = api_keys.issue()
         key = uow.keys.add(issued.key_id, user.id, Scope.USER, issued.secret_digest)
-        uow.record(UserRegistered(user.username, views.user(user)))
+        uow.record(UserRegistered(user.id, user.username))
         uow.record(KeyIssued(KeyRecord.of(key, user.username)))
         uow.commit()
-    return views.user_created(user, key, issued)
+    return records.NewUser(records.User.of(user), records.NewKey(key.id, issued.token, key.created_at))
 
 
-def get(username: str, uow: UnitOfWork, cache: Cache) -> dict[str, Any]:
-    def load() -> dict[str, Any]:
-        with uow:
-            user = uow.users.get_by_username(username)
-            return views.user(user, uow.holdings.market_value(user.id))
-
-    return cache.read_through(cache.keys.user(username), get_settings().cache_ttl_user_s, load)
+def get(username: str, uow: UnitOfWork) -> records.Account:
+    with uow:
+        user = uow.users.get_by_username(username)
+        return records.Account(records.User.of(user), uow.holdings.market_value(user.id))

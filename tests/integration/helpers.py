@@ -100,3 +100,21 @@ def live(redis_client: Any, prefix: str, key: str, family: str | None = None) ->
 def page_items(redis_client: Any, key: str) -> list[Any]:
     """The items of a cached list page."""
     return list(json.loads(redis_client.get(key))["value"]["items"])
+
+
+def answer_key(route: str, **given: Any) -> str:
+    """The cache key of a classic route's answer to these parameters (as its view receives them); the query is
+    its shape's defaults unless given."""
+    from chalicelib.api.classic import shapes
+    from chalicelib.api.classic.routes import routes
+
+    spec = next(spec for spec in routes.specs if spec.name == route)
+    if spec.query is not None:
+        given.setdefault("query", getattr(shapes, spec.query)())
+    return routes.answer_key(route, **given)
+
+
+def cached_answer(redis_client: Any, key: str) -> Any:
+    """What the cache holds under `key`: a route's JSON answer, or a page's items."""
+    kept = json.loads(redis_client.get(key))["value"]
+    return kept["body"] if "body" in kept else kept["items"]

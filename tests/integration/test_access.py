@@ -105,7 +105,6 @@ def test_every_route_answers_each_caller_as_its_rule_says(send: Send, world: Wor
 
 
 def test_a_route_cannot_be_added_without_a_rule() -> None:
-    from chalice import Chalice
 
     from app import app, routes
     from chalicelib.api.router import Router
@@ -118,7 +117,10 @@ def test_a_route_cannot_be_added_without_a_rule() -> None:
             rule = next(spec.access for spec in routes.specs if (spec.path, spec.method) == (path, method))
             assert rule in (PUBLIC, OWNER, OWNER_OR_ADMIN, ADMIN)
             assert (entry.authorizer is not None) == (rule != PUBLIC), f"{method} {path}"
-    router = Router(Chalice("probe"), authorizer=None)
+    from chalicelib.api.classic import errors
+    from chalicelib.api.classic.routes import CLASSIC
+
+    router = Router(CLASSIC, errors.render)
     with pytest.raises(TypeError):
         router.route("/x", summary="no rule")  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="access"):

@@ -16,7 +16,7 @@ from werkzeug.test import Client as WsgiClient
 from chalicelib.config import get_settings
 from devstack.wsgi import ChaliceWSGI
 from tests.integration.conftest import JsonClient
-from tests.integration.helpers import live, seed, trade
+from tests.integration.helpers import answer_key, live, seed, trade
 
 
 @pytest.fixture
@@ -72,26 +72,27 @@ def test_no_query_an_anonymous_caller_sends_grows_the_cache(api: JsonClient, red
                                                             limit: int | None) -> None:
     """Every distinct start, end and limit of a public list used to become an entry (and a member of an index set
     that a new bar deleted in one blocking script). Now only the first page of the whole list is cached."""
-    if not redis_client.exists(f"{cache_prefix}:stock:AAPL"):
+    if api.get("/stocks/AAPL", key=None).status_code == 404:
         seed(api)
     query = "&".join(f"{name}={value}" for name, value in (("start", start), ("end", end), ("limit", limit))
                      if value is not None)
     for path in (f"/stocks/AAPL/bars?{query}", f"/stocks?{query}"):
         assert api.get(path, key=None).status_code in (200, 400)
-    held = {key.removeprefix(f"{cache_prefix}:") for key in redis_client.scan_iter(match=f"{cache_prefix}:*")}
-    lists = {key for key in held if key.startswith(("bars:", "stocks:"))}
-    assert lists <= {"bars:AAPL:-_-_", "stocks:stock_data"}, lists
+    lists = {key for route in ("list_bars", "list_stocks")
+             for key in redis_client.scan_iter(match=f"{cache_prefix}:answer:classic:{route}:*")}
+    assert lists <= {answer_key("list_bars", ticker="AAPL"), answer_key("list_stocks")}, lists
 
 
 def test_invalidating_a_list_is_one_command_however_many_pages_it_has(
         api: JsonClient, redis_client: redis_lib.Redis, cache_prefix: str) -> None:
     seed(api)
     assert api.get("/transactions/alice").status_code == 200
-    page = redis_client.get(f"{cache_prefix}:transactions:alice_transactions")
+    page = redis_client.get(answer_key("list_trades", user_id="alice"))
+    assert page is not None
     # Twenty thousand more cached pages of Alice's transactions, as a busy client could leave behind.
     pipe = redis_client.pipeline(transaction=False)
     for n in range(20_000):
-        pipe.set(f"{cache_prefix}:transactions:alice_transactions:{n + 1}:", page, ex=60)
+        pipe.set(f"{cache_prefix}:answer:classic:list_trades:{n + 1}", page, ex=60)
     pipe.execute()
     redis_client.config_resetstat()
     api.post("/transactions", trade(volume=1))
@@ -99,5 +100,5 @@ def test_invalidating_a_list_is_one_command_however_many_pages_it_has(
     # What changed the family: one token, no set read and no key deleted page by page.
     assert "cmdstat_smembers" not in stats and stats.get("cmdstat_del", {}).get("calls", 0) <= 1
     for n in (1, 10_000, 20_000):
-        assert not live(redis_client, cache_prefix, f"{cache_prefix}:transactions:alice_transactions:{n}:",
+        assert not live(redis_client, cache_prefix, f"{cache_prefix}:answer:classic:list_trades:{n}",
                         "transactions:alice")

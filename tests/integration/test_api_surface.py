@@ -15,7 +15,8 @@ from sqlalchemy import text
 from werkzeug.test import Client as WsgiClient
 
 from chalicelib.adapters.database import get_database, get_engine
-from chalicelib.api.shapes import NewTrade, NewUser
+from chalicelib.adapters.placement import get_order_desk
+from chalicelib.api.classic.shapes import NewTrade, NewUser
 from chalicelib.config import get_settings
 from chalicelib.services import users as users_service
 from devstack.paths import ROOT
@@ -205,7 +206,7 @@ def test_transaction_pages_stay_stable_under_concurrent_trades(api) -> None:
         from chalicelib.services.unit_of_work import UnitOfWork
 
         while not stop.is_set():
-            trades.place(NewTrade.parse(trade(volume=1)), None, UnitOfWork())
+            trades.place(NewTrade.parse(trade(volume=1)), None, UnitOfWork(), get_order_desk())
 
     writer = threading.Thread(target=keep_trading)
     writer.start()

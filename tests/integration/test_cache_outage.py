@@ -2,7 +2,6 @@
 and the cache is used again once Redis is back."""
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ import redis as redis_lib
 from chalicelib.adapters.redis_client import get_redis
 from chalicelib.config import get_settings
 from devstack.services import RedisServer
-from tests.integration.helpers import STOCK, body
+from tests.integration.helpers import STOCK, answer_key, body, cached_answer
 
 
 @pytest.fixture
@@ -35,7 +34,8 @@ def cache_warnings(records) -> list[str]:
 def test_reads_and_writes_survive_redis_going_down_and_recover(api, own_redis, log_records, cache_prefix) -> None:
     direct = redis_lib.Redis.from_url(own_redis.url, decode_responses=True)
     assert api.post("/users", {"username": "alice", "balance": "10"}).status_code == 201
-    assert direct.exists(f"{cache_prefix}:user:alice")
+    assert api.get("/users/alice").status_code == 200
+    assert direct.exists(answer_key("get_user", username="alice"))
     direct.close()
 
     own_redis.stop()
@@ -58,7 +58,7 @@ def test_reads_and_writes_survive_redis_going_down_and_recover(api, own_redis, l
 
     assert body(api.get("/users/bob"))["balance"] == "20.00"
     direct = redis_lib.Redis.from_url(own_redis.url, decode_responses=True)
-    assert json.loads(direct.get(f"{cache_prefix}:user:bob"))["username"] == "bob"
+    assert cached_answer(direct, answer_key("get_user", username="bob"))["username"] == "bob"
     direct.close()
 
 

@@ -13,7 +13,8 @@ from decimal import Decimal
 from sqlalchemy import text
 
 from chalicelib.adapters.database import get_engine
-from chalicelib.api.shapes import NewStock, NewTrade, NewUser
+from chalicelib.adapters.placement import get_order_desk
+from chalicelib.api.classic.shapes import NewStock, NewTrade, NewUser
 from chalicelib.domain.errors import Conflict, Refused
 from chalicelib.domain.messages import settlement_message
 from chalicelib.services import settlement as services_settlement
@@ -64,12 +65,12 @@ def test_storm_of_trades_settled_by_two_pollers_with_every_message_twice(sqs, qu
                 "transaction_volume": rng.randint(1, 40),
             })
             try:
-                placed = trades.place(order, None, UnitOfWork())
+                placed = trades.place(order, None, UnitOfWork(), get_order_desk())
             except Refused as refusal:
                 with lock:
                     refused.append(refusal.code)
                 continue
-            unsent.append(placed.body["transaction_id"])
+            unsent.append(str(placed.value.id))
             if len(unsent) == 10:
                 send_duplicates(unsent)
                 with lock:
@@ -111,7 +112,7 @@ def test_poller_killed_after_commit_before_delete_settles_nothing_twice(sqs, que
     seed_market()
     placed = [
         trades.place(NewTrade.parse({"user": name, "ticker": "AAPL", "transaction_type": "buy",
-                                     "transaction_volume": 2}), None, UnitOfWork())
+                                     "transaction_volume": 2}), None, UnitOfWork(), get_order_desk())
         for name in list(USERS) * 2
     ]
     assert queue_depth(sqs, queues["queue"]) == len(placed) == 20
@@ -151,7 +152,7 @@ def test_cancels_racing_two_pollers_with_every_message_twice_leave_one_final_sta
         order = NewTrade.parse({"user": user, "ticker": rng.choice(list(STOCKS)),
                                 "transaction_type": "buy", "transaction_volume": rng.randint(1, 20)})
         try:
-            placed.append((user, trades.place(order, None, UnitOfWork()).body["transaction_id"]))
+            placed.append((user, str(trades.place(order, None, UnitOfWork(), get_order_desk()).value.id)))
         except Refused:
             continue
     ids = [trade_id for _, trade_id in placed]
@@ -166,7 +167,7 @@ def test_cancels_racing_two_pollers_with_every_message_twice_leave_one_final_sta
     def canceler(share: list[tuple[str, str]]) -> None:
         for user, trade_id in share:
             try:
-                outcome = (200, services_settlement.cancel(user, uuid.UUID(trade_id), UnitOfWork())["status"])
+                outcome = (200, services_settlement.cancel(user, uuid.UUID(trade_id), UnitOfWork()).status)
             except Conflict as conflict:
                 outcome = (409, conflict.details[0]["value"])
             with lock:

@@ -11,6 +11,7 @@ import pytest
 from chalicelib import services
 from chalicelib.adapters.key_records import get_key_records
 from chalicelib.config import get_settings
+from chalicelib.domain import records
 from chalicelib.domain.errors import Conflict
 from chalicelib.services.unit_of_work import UnitOfWork
 from tests.integration.conftest import JsonClient
@@ -63,8 +64,8 @@ def together(*work: Callable[[], object]) -> list[object]:
 def test_concurrent_issues_never_exceed_the_cap(api: JsonClient, few_keys: int) -> None:
     seed(api)
     outcomes = together(*[lambda: services.keys.issue("alice", UnitOfWork())] * 8)
-    assert sum(isinstance(outcome, dict) for outcome in outcomes) == few_keys - 1
-    assert all(isinstance(outcome, Conflict) for outcome in outcomes if not isinstance(outcome, dict))
+    assert sum(isinstance(outcome, records.NewKey) for outcome in outcomes) == few_keys - 1
+    assert all(isinstance(outcome, Conflict) for outcome in outcomes if not isinstance(outcome, records.NewKey))
 
 
 def test_the_key_list_is_paged_oldest_first(api: JsonClient) -> None:
@@ -108,6 +109,6 @@ def test_two_last_keys_revoking_each_other_at_once_leave_one(api: JsonClient) ->
     # Each key revokes the other, at once: the first to lock the user wins, the second is then the last key.
     outcomes = together(lambda: services.keys.revoke("alice", second, first, UnitOfWork(), get_key_records()),
                         lambda: services.keys.revoke("alice", first, second, UnitOfWork(), get_key_records()))
-    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["Conflict", "dict"]
+    assert sorted(type(outcome).__name__ for outcome in outcomes) == ["Conflict", "str"]
     listed = body(api.get("/users/alice/keys", key=api.admin_key))
     assert len(listed) == 1

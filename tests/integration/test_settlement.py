@@ -11,7 +11,7 @@ from sqlalchemy import text
 from app import settle_trades
 from chalicelib.adapters.database import get_engine
 from devstack.lambda_context import LambdaContext
-from tests.integration.helpers import body, drain, live, queue_depth, seed, shares, trade
+from tests.integration.helpers import answer_key, body, drain, live, queue_depth, seed, shares, trade
 
 
 def rows(sql: str, **params) -> list:
@@ -156,12 +156,15 @@ def test_settlement_drops_every_cache_entry_it_changes(api, sqs, queues, redis_c
     for path in ("/users/alice", "/stocks/AAPL", "/stocks", "/transactions/alice", f"/transactions/{ids['alice']}",
                  "/transactions/alice/2000-01-01/2100-01-01"):
         assert api.get(path).status_code == 200
-    keys = [(f"{cache_prefix}:user:alice", None), (f"{cache_prefix}:stock:AAPL", None),
-            (f"{cache_prefix}:stocks:stock_data", "stocks"),
-            (f"{cache_prefix}:transactions:alice_transactions", "transactions:alice"),
-            (f"{cache_prefix}:transactions:{ids['alice']}_transactions", f"transactions:{ids['alice']}"),
-            (f"{cache_prefix}:transactions:alice_2000-01-01T00:00:00.000000Z_2100-01-01T23:59:59.999999Z_transactions",
-             "transactions:alice")]
+    from chalicelib.api.parameters import PATH_PARAMETERS
+
+    keys = [(answer_key("get_user", username="alice"), "user:alice"),
+            (answer_key("get_stock", ticker="AAPL"), "stock:AAPL"),
+            (answer_key("list_stocks"), "stocks"),
+            (answer_key("list_trades", user_id="alice"), "transactions:alice"),
+            (answer_key("list_trades", user_id=ids["alice"]), f"transactions:{ids['alice']}"),
+            (answer_key("list_trades_in_range", user_id="alice", start=PATH_PARAMETERS["start"].parse("2000-01-01"),
+                        end=PATH_PARAMETERS["end"].parse("2100-01-01")), "transactions:alice")]
     assert all(live(redis_client, cache_prefix, key, family) for key, family in keys)
 
     drain(sqs, queues["queue"])

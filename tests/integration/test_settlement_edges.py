@@ -72,15 +72,17 @@ def test_the_same_trade_twice_in_one_batch_settles_once(api, log_records) -> Non
 
 
 def test_a_failing_step_after_commit_never_undoes_the_commit(api, sqs, queues, monkeypatch, log_records) -> None:
-    """The cache refresh after a placement fails: the order is still accepted, recorded and sent, and settles."""
-    from chalicelib.services import after_commit
+    """The cache invalidation after a placement fails: the order is still accepted, recorded and sent, and
+    settles."""
+    from chalicelib.domain.events import TradePlaced
+    from chalicelib.services import handlers
 
     seed(api)
 
-    def broken(event: Any) -> None:
-        raise RuntimeError("cache refresh failed")
+    def broken(event: Any, deps: Any) -> None:
+        raise RuntimeError("cache invalidation failed")
 
-    monkeypatch.setattr(after_commit, "_refresh", broken)
+    monkeypatch.setitem(handlers.HANDLERS, TradePlaced, [handlers.send_settlement, broken])
     response = api.post("/transactions", trade(volume=2))
     assert response.status_code == 202
     trade_id = body(response)["transaction_id"]

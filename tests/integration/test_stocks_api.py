@@ -5,7 +5,16 @@ import json
 
 import pytest
 
-from tests.integration.helpers import STOCK, assert_error, body, error_fields, live, page_items
+from tests.integration.helpers import (
+    STOCK,
+    answer_key,
+    assert_error,
+    body,
+    cached_answer,
+    error_fields,
+    live,
+    page_items,
+)
 
 
 @pytest.mark.parametrize("path", ["/stocks", "/stocks/"])
@@ -80,15 +89,18 @@ def test_list_returns_every_stock_ordered_by_ticker(api, path: str) -> None:
 
 
 def test_stock_reads_are_cached_and_a_new_stock_refreshes_the_list(api, redis_client, cache_prefix) -> None:
-    list_key, stock_key = f"{cache_prefix}:stocks:stock_data", f"{cache_prefix}:stock:AAPL"
+    from chalicelib.api.classic.shapes import PageQuery
+
+    list_key, stock_key = answer_key("list_stocks"), answer_key("get_stock", ticker="AAPL")
     api.post("/stocks", STOCK)
-    assert json.loads(redis_client.get(stock_key))["ticker"] == "AAPL"  # written through at ingest
+    assert body(api.get("/stocks/aapl"))["ticker"] == "AAPL"
+    assert cached_answer(redis_client, stock_key)["ticker"] == "AAPL"  # any case, one entry
 
     assert [s["ticker"] for s in body(api.get("/stocks"))] == ["AAPL"]
     assert [s["ticker"] for s in page_items(redis_client, list_key)] == ["AAPL"]
     # Anyone may ask for any page size: only the default first page is cached, so a caller cannot fill Redis.
     assert [s["ticker"] for s in body(api.get("/stocks?limit=1"))] == ["AAPL"]
-    assert not redis_client.exists(f"{cache_prefix}:stocks:stock_data:1:")
+    assert not redis_client.exists(answer_key("list_stocks", query=PageQuery(limit=1)))
 
     api.post("/stocks", {**STOCK, "ticker": "MSFT"})
     # The cached page is stale after the commit that changed it.
@@ -98,8 +110,11 @@ def test_stock_reads_are_cached_and_a_new_stock_refreshes_the_list(api, redis_cl
 
 def test_stock_cache_hit_answers_from_redis(api, redis_client, cache_prefix) -> None:
     api.post("/stocks", STOCK)
-    key = f"{cache_prefix}:stock:AAPL"
-    redis_client.set(key, json.dumps({**json.loads(redis_client.get(key)), "volume": 42}))
+    key = answer_key("get_stock", ticker="AAPL")
+    api.get("/stocks/AAPL")
+    kept = json.loads(redis_client.get(key))
+    kept["value"]["body"]["volume"] = 42
+    redis_client.set(key, json.dumps(kept))
     assert body(api.get("/stocks/aapl"))["volume"] == 42
     redis_client.delete(key)
     assert body(api.get("/stocks/aapl"))["volume"] == 1000

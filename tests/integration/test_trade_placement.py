@@ -168,7 +168,8 @@ def test_without_a_key_every_post_is_a_new_trade(api) -> None:
 
 def test_concurrent_duplicates_under_one_key_create_one_trade() -> None:
     """Eight requests with one key at once: one trade, eight answers naming it."""
-    from chalicelib.api.shapes import NewTrade, NewUser
+    from chalicelib.adapters.placement import get_order_desk
+    from chalicelib.api.classic.shapes import NewTrade, NewUser
     from chalicelib.services import trades, users
     from chalicelib.services.unit_of_work import UnitOfWork
 
@@ -182,7 +183,7 @@ def test_concurrent_duplicates_under_one_key_create_one_trade() -> None:
 
     def place() -> None:
         barrier.wait()
-        answers.append(str(trades.place(order, "same-key", UnitOfWork()).body["transaction_id"]))
+        answers.append(str(trades.place(order, "same-key", UnitOfWork(), get_order_desk()).value.id))
 
     run_together(place, 8, 60, lambda: answers)
     assert len(answers) == 8 and len(set(answers)) == 1

@@ -10,7 +10,18 @@ import pytest
 from sqlalchemy import text
 
 from chalicelib.adapters.database import get_engine
-from tests.integration.helpers import assert_error, body, drain, error_fields, live, page_items, seed, shares, trade
+from tests.integration.helpers import (
+    answer_key,
+    assert_error,
+    body,
+    drain,
+    error_fields,
+    live,
+    page_items,
+    seed,
+    shares,
+    trade,
+)
 
 
 def place(api, n: int, user: str = "alice") -> list[str]:
@@ -164,15 +175,19 @@ def test_range_pages_too(api) -> None:
     assert len(body(response)) == 2 and response.headers["X-Next-Cursor"]
 
 
-def test_lists_are_cached_under_the_older_key_names_and_dropped_by_a_new_trade(api, redis_client, cache_prefix):
+def test_lists_are_cached_per_page_and_range_and_dropped_by_a_new_trade(api, redis_client, cache_prefix):
+    from chalicelib.api.classic.shapes import TradePageQuery
+    from chalicelib.api.parameters import PATH_PARAMETERS
+
     seed(api)
     place(api, 1)
     api.get("/transactions/alice")
     api.get("/transactions/alice/2000-01-01/2100-01-01")
     api.get("/transactions/alice?limit=1")
-    keys = [f"{cache_prefix}:transactions:alice_transactions",
-            f"{cache_prefix}:transactions:alice_2000-01-01T00:00:00.000000Z_2100-01-01T23:59:59.999999Z_transactions",
-            f"{cache_prefix}:transactions:alice_transactions:1:"]
+    keys = [answer_key("list_trades", user_id="alice"),
+            answer_key("list_trades_in_range", user_id="alice", start=PATH_PARAMETERS["start"].parse("2000-01-01"),
+                       end=PATH_PARAMETERS["end"].parse("2100-01-01")),
+            answer_key("list_trades", user_id="alice", query=TradePageQuery(limit=1))]
     assert all(live(redis_client, cache_prefix, key, "transactions:alice") for key in keys)
     assert len(page_items(redis_client, keys[0])) == 1
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from chalicelib.adapters.database import get_engine
-from tests.integration.helpers import assert_error, body, error_fields
+from tests.integration.helpers import answer_key, assert_error, body, cached_answer, error_fields
 
 
 @pytest.mark.parametrize("path", ["/users", "/users/"])
@@ -76,23 +76,19 @@ def test_unknown_user_is_404(api) -> None:
     assert_error(api.get("/users/nobody"), 404, "not_found")
 
 
-def test_registration_writes_the_user_through_to_the_cache(api, redis_client, cache_prefix) -> None:
-    api.post("/users", {"username": "alice", "balance": "5"})
-    cached = json.loads(redis_client.get(f"{cache_prefix}:user:alice"))
-    assert cached["balance"] == "5.00"
-    assert redis_client.ttl(f"{cache_prefix}:user:alice") > 0
-
-
 def test_get_user_fills_the_cache_on_a_miss_and_serves_hits_from_it(api, redis_client, cache_prefix) -> None:
-    key = f"{cache_prefix}:user:alice"
+    key = answer_key("get_user", username="alice")
     api.post("/users", {"username": "alice", "balance": "5"})
-    redis_client.delete(key)
+    assert not redis_client.exists(key)
 
     miss = body(api.get("/users/alice"))
-    assert json.loads(redis_client.get(key)) == miss
+    assert cached_answer(redis_client, key) == miss
+    assert redis_client.ttl(key) > 0
 
     # A hit answers from Redis alone: what Redis holds is what the client gets.
-    redis_client.set(key, json.dumps({**miss, "balance": "777.00"}))
+    kept = json.loads(redis_client.get(key))
+    kept["value"]["body"]["balance"] = "777.00"
+    redis_client.set(key, json.dumps(kept))
     assert body(api.get("/users/alice"))["balance"] == "777.00"
 
 
@@ -103,4 +99,4 @@ def test_user_and_stock_of_the_same_name_do_not_collide(api, redis_client, cache
     api.post("/stocks", STOCK)
     assert body(api.get("/users/AAPL"))["username"] == "AAPL"
     assert body(api.get("/stocks/AAPL"))["ticker"] == "AAPL"
-    assert redis_client.exists(f"{cache_prefix}:user:AAPL", f"{cache_prefix}:stock:AAPL") == 2
+    assert redis_client.exists(answer_key("get_user", username="AAPL"), answer_key("get_stock", ticker="AAPL")) == 2

@@ -9,7 +9,7 @@ import jsonschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.api.shapes import NewTrade, NewUser, RequestModel
+from chalicelib.api.classic.shapes import NewTrade, NewUser, RequestModel
 from chalicelib.domain.errors import ValidationFailed
 
 # JSON values a client might send: strings shaped like the fields' own text, other strings, numbers, and the rest.

@@ -13,7 +13,8 @@ PACKAGE = ROOT / "chalicelib"
 # Each layer may import the ones after it, never those before.
 LAYERS = ("api", "services", "adapters", "config", "lazy", "domain")
 # The service layer's plumbing; every other module of services/ is a use case.
-PLUMBING = {"chalicelib.services.unit_of_work", "chalicelib.services.after_commit", "chalicelib.services"}
+PLUMBING = {"chalicelib.services.unit_of_work", "chalicelib.services.handlers", "chalicelib.services.idempotency",
+            "chalicelib.services"}
 OUTSIDE_SYSTEMS = ("sqlalchemy", "pg8000", "redis", "boto3", "botocore", "pydantic", "localstack_client")
 
 

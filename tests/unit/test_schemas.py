@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.api.shapes import NewStock, NewUser
+from chalicelib.api.classic.shapes import NewStock, NewUser
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.money import MAX_MONEY, format_money
 

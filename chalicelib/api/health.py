@@ -7,12 +7,12 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from chalicelib.adapters import database
 from chalicelib.adapters.cache import get_cache
 from chalicelib.adapters.logs import get_logger
 from chalicelib.adapters.trade_queue import get_trade_queue
 from chalicelib.config import get_settings
 from chalicelib.lazy import lazy
-from chalicelib.services.unit_of_work import UnitOfWork
 
 
 def report(timeout_s: float) -> tuple[dict[str, Any], bool]:
@@ -29,7 +29,7 @@ def report(timeout_s: float) -> tuple[dict[str, Any], bool]:
 
 
 _PROBES: dict[str, Callable[[], object]] = {
-    "database": lambda: UnitOfWork().ping(),
+    "database": database.ping,
     "cache": lambda: get_cache().ping(),
     "queue": lambda: get_trade_queue().ping(),
 }

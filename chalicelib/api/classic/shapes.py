@@ -1,5 +1,5 @@
-"""Request and response shapes (pydantic). Every validation rule of a request lives here; the response shapes
-are what the OpenAPI document declares, and tests hold the domain's views to them."""
+"""This surface's request shapes (pydantic): every validation rule of a request lives here, and the OpenAPI
+document publishes them as they are."""
 from __future__ import annotations
 
 import functools
@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
@@ -16,17 +16,15 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     ValidationError,
     WithJsonSchema,
 )
 
 from chalicelib.domain import moments, patterns
 from chalicelib.domain.errors import ValidationFailed
-from chalicelib.domain.money import CENT, MAX_MONEY, format_money
+from chalicelib.domain.money import CENT, MAX_MONEY
 from chalicelib.domain.paging import DEFAULT_LIMIT, MAX_LIMIT
-from chalicelib.domain.patterns import KEY_ID_PATTERN
-from chalicelib.domain.vocabulary import ActivityKind, CashKind, Reason, Side, TimeInForce, TradeStatus
+from chalicelib.domain.vocabulary import Side, TimeInForce, TradeStatus
 
 USERNAME_RE = patterns.USERNAME.compiled
 TICKER_RE = patterns.TICKER.compiled
@@ -70,13 +68,6 @@ Money = Annotated[
         mode="validation",
     ),
 ]
-MoneyOut = Annotated[
-    Decimal,
-    PlainSerializer(format_money, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["1000.00"]}, mode="serialization"),
-]
-
-
 
 
 def _check_username(value: str) -> str:
@@ -237,81 +228,6 @@ class NewBar(PriceData):
     timestamp: BarTimestamp
 
 
-class ResponseModel(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-
-class UserOut(ResponseModel):
-    user_id: uuid.UUID
-    username: str
-    balance: MoneyOut = Field(description="Cash")
-    available_balance: MoneyOut = Field(description="Cash less what pending buys set aside")
-    buying_power: MoneyOut = Field(description="What a new buy or a withdrawal may use: the available balance")
-    equity: MoneyOut = Field(description="Cash plus the market value of every position, at current close prices")
-    created_at: datetime
-
-
-class UserCreated(ResponseModel):
-    message: str = "User created"
-    user_id: uuid.UUID
-    username: str
-    balance: MoneyOut
-    key_id: str = Field(pattern=KEY_ID_PATTERN)
-    api_key: str = Field(description="Send as `Authorization: Bearer <api_key>`; shown only in this answer")
-
-
-class KeyCreated(ResponseModel):
-    message: str = "key created"
-    key_id: str = Field(pattern=KEY_ID_PATTERN)
-    api_key: str = Field(description="Send as `Authorization: Bearer <api_key>`; shown only in this answer")
-    created_at: datetime
-
-
-class KeyOut(ResponseModel):
-    key_id: str = Field(pattern=KEY_ID_PATTERN)
-    created_at: datetime
-    last_used_at: datetime | None
-
-
-class KeyRevoked(ResponseModel):
-    message: str = "key revoked"
-    key_id: str
-
-
-class StockOut(ResponseModel):
-    ticker: str
-    open_price: MoneyOut
-    close_price: MoneyOut
-    high: MoneyOut
-    low: MoneyOut
-    volume: int = Field(description="Shares on offer: the latest bar's volume less what settled buys took, plus "
-                                    "what settled sells gave back")
-    created_at: datetime
-    price_as_of: datetime = Field(description="The timestamp of the bar these prices come from")
-
-
-class StockCreated(ResponseModel):
-    message: str = "stock created"
-    stock: StockOut
-
-
-class BarOut(ResponseModel):
-    ticker: str
-    timestamp: datetime
-    open_price: MoneyOut
-    close_price: MoneyOut
-    high: MoneyOut
-    low: MoneyOut
-    volume: int
-
-
-class BarRecorded(ResponseModel):
-    message: str
-    latest: bool = Field(description="Whether this bar is now the latest and set the stock's prices and volume")
-    bar: BarOut
-    stock: StockOut
-
-
 def _to_lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
@@ -370,50 +286,6 @@ class NewTrade(RequestModel):
         return []
 
 
-class TradeOut(ResponseModel):
-    transaction_id: uuid.UUID
-    user: str
-    user_id: uuid.UUID
-    ticker: str
-    transaction_type: str
-    transaction_volume: int
-    transaction_price: MoneyOut | None
-    total: MoneyOut | None
-    status: TradeStatus
-    reason: Reason | None
-    timestamp: datetime
-    settled_at: datetime | None
-    canceled_at: datetime | None
-    limit_price: MoneyOut | None = Field(description="null for a market order")
-    realized_pl: MoneyOut | None = Field(description="A settled sell's (price - average entry price) x volume")
-    time_in_force: TimeInForce
-    client_order_id: str | None
-
-
-class TradeAccepted(TradeOut):
-    message: str = "Transaction is in progress."
-
-
-class TradeCanceled(TradeOut):
-    message: str = "Transaction canceled."
-
-
-class HoldingOut(ResponseModel):
-    """A position. Figures are computed unrounded and rounded half-even to cents once, here."""
-
-    ticker: str
-    quantity: int
-    available: int = Field(description="Shares not set aside for pending sells")
-    average_entry_price: MoneyOut = Field(description="Weighted average cost of the shares held: recomputed by "
-                                                      "each settled buy, unchanged by sells")
-    current_price: MoneyOut = Field(description="The stock's current close price")
-    cost_basis: MoneyOut = Field(description="average_entry_price x quantity")
-    market_value: MoneyOut = Field(description="current_price x quantity")
-    unrealized_pl: MoneyOut = Field(description="market_value - cost_basis")
-    unrealized_plpc: str | None = Field(pattern=r"^-?\d+\.\d{6}$", description=(
-        "unrealized_pl / cost_basis as a fraction (\"0.052500\" is 5.25 %); null when the cost basis is 0"))
-
-
 class NewCashMovement(RequestModel):
     amount: Money
 
@@ -423,75 +295,9 @@ class NewCashMovement(RequestModel):
         return []
 
 
-class CashMovementOut(ResponseModel):
-    id: uuid.UUID
-    type: CashKind
-    amount: MoneyOut
-    timestamp: datetime
-
-
-class CashMoved(ResponseModel):
-    message: str
-    movement: CashMovementOut
-    balance: MoneyOut
-    available_balance: MoneyOut
-
-
-class ActivityOut(ResponseModel):
-    """One entry of the activity feed."""
-
-    type: ActivityKind
-    id: uuid.UUID = Field(description="The transaction's id, or the cash movement's")
-    timestamp: datetime = Field(description="When it happened: settled, rejected, canceled or moved")
-    amount: MoneyOut | None = Field(description="The cash a fill (its total), deposit or withdrawal moved; null for "
-                                                "a rejection or a cancel")
-    ticker: str | None
-    side: Side | None
-    volume: int | None
-    price: MoneyOut | None
-    reason: str | None
-
-
-class ErrorDetail(BaseModel):
-    """What is wrong with one part of the request; `field` names it where there is one."""
-
-    model_config = ConfigDict(extra="allow")
-
-    field: str | None = None
-    message: str | None = None
-    type: str | None = None
-
-
-class ErrorInfo(BaseModel):
-    code: str
-    message: str
-    details: list[ErrorDetail]
-
-
-class ErrorOut(BaseModel):
-    """The one error shape of every failed answer."""
-
-    error: ErrorInfo
-
-
-class CheckOut(BaseModel):
-    status: Literal["ok", "down"]
-    latency_ms: float
-    error: str | None = None
-
-
-class HealthOut(BaseModel):
-    status: Literal["ok", "unavailable"]
-    checks: dict[Literal["database", "cache", "queue"], CheckOut]
-    # Local stages only: the AWS emulator behind the queue ("localstack 4.4.0", "moto 5.2.5"), if known.
-    emulator: str | None = None
-
-
 class PageQuery(RequestModel):
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT), BeforeValidator(_to_int)] = DEFAULT_LIMIT
     cursor: Annotated[str, Field(max_length=200)] | None = None
-
-
 
 
 class TradePageQuery(PageQuery):

@@ -1,0 +1,214 @@
+"""What the use cases answer with: frozen records of what is stored, in the domain's types (Decimal, datetime,
+UUID, the vocabulary). Each surface renders them in its own JSON (chalicelib/api/<surface>/presenters.py); the
+core never does."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, ClassVar, Generic, Self, TypeVar
+
+from chalicelib.domain.vocabulary import ActivityKind, CashKind, Reason, Side, TimeInForce, TradeStatus
+
+Value = TypeVar("Value")
+Rendered = TypeVar("Rendered")
+
+
+class Record:
+    # Fields that hold a word of the vocabulary (stored as its text), and the vocabulary each is read in.
+    WORDS: ClassVar[dict[str, type[StrEnum]]] = {}
+
+    @classmethod
+    def of(cls, row: Any, **given: Any) -> Self:
+        """The record of `row` (a table row, a statement's result): each field read by its name, unless given."""
+        return cls.of_mapping({field.name: given[field.name] if field.name in given else getattr(row, field.name)
+                               for field in fields(cls)})  # type: ignore[arg-type]
+
+    @classmethod
+    def of_mapping(cls, values: Mapping[str, Any]) -> Self:
+        found = dict(values)
+        for name, vocabulary in cls.WORDS.items():
+            if found.get(name) is not None:
+                found[name] = vocabulary(found[name])
+        return cls(**found)
+
+
+@dataclass(frozen=True, slots=True)
+class User(Record):
+    id: uuid.UUID
+    username: str
+    balance: Decimal
+    reserved_cash: Decimal  # set aside for pending buys
+    created_at: datetime
+
+    @property
+    def available_balance(self) -> Decimal:
+        return self.balance - self.reserved_cash
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A user with what their shares are worth at current prices."""
+
+    user: User
+    market_value: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Stock(Record):
+    """A stock's current prices (its latest bar's) and the volume on offer."""
+
+    ticker: str
+    open_price: Decimal
+    close_price: Decimal
+    high: Decimal
+    low: Decimal
+    volume: int
+    created_at: datetime
+    price_as_of: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Bar(Record):
+    ticker: str
+    timestamp: datetime
+    open_price: Decimal
+    close_price: Decimal
+    high: Decimal
+    low: Decimal
+    volume: int
+
+
+@dataclass(frozen=True, slots=True)
+class BarRecorded:
+    """`latest`: the bar moved the stock's price; an older bar only joined the history."""
+
+    bar: Bar
+    stock: Stock
+    latest: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Position(Record):
+    """A holding with its stock's current close price."""
+
+    ticker: str
+    quantity: int
+    reserved_quantity: int  # promised to pending sells
+    average_entry_price: Decimal
+    close_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Trade(Record):
+    """An order and, once final, how it ended; `username` is its user's."""
+
+    WORDS: ClassVar[dict[str, type[StrEnum]]] = {"side": Side, "status": TradeStatus, "reason": Reason,
+                                                  "time_in_force": TimeInForce}
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    username: str
+    ticker: str
+    side: Side
+    volume: int
+    reserved_cash: Decimal
+    reserved_quantity: int
+    status: TradeStatus
+    created_at: datetime
+    limit_price: Decimal | None
+    time_in_force: TimeInForce
+    client_order_id: str | None
+    price: Decimal | None = None
+    total: Decimal | None = None
+    reason: Reason | None = None
+    settled_at: datetime | None = None
+    canceled_at: datetime | None = None
+    realized_pl: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CashMovement(Record):
+    WORDS: ClassVar[dict[str, type[StrEnum]]] = {"kind": CashKind}
+
+    id: uuid.UUID
+    kind: CashKind
+    amount: Decimal
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CashMoved:
+    movement: CashMovement
+    user: User  # as the movement left it
+
+
+@dataclass(frozen=True, slots=True)
+class Activity(Record):
+    """One entry of the activity feed: `amount` is the cash it moved (None for a rejection or a cancel)."""
+
+    WORDS: ClassVar[dict[str, type[StrEnum]]] = {"kind": ActivityKind, "side": Side}
+
+    kind: ActivityKind
+    id: uuid.UUID
+    at: datetime
+    amount: Decimal | None
+    ticker: str | None
+    side: Side | None
+    volume: int | None
+    price: Decimal | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A key as its owner lists it: never its secret, nor its digest."""
+
+    key_id: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """A key just issued: the only time its token is shown."""
+
+    key_id: str
+    token: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    user: User
+    key: NewKey
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """An order as it is to be placed: its new id, who places it, what it asks, and the key it is remembered by."""
+
+    trade_id: uuid.UUID
+    user_ref: str  # a username or a user id
+    ticker: str
+    side: Side
+    volume: int
+    limit_price: Decimal | None
+    time_in_force: TimeInForce
+    client_order_id: str | None
+    idempotency_key: str | None
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class Replayable(Generic[Value]):
+    """What an idempotent request did, or did the first time it was made under its key (`replayed`)."""
+
+    value: Value
+    replayed: bool
+
+    def map(self, render: Callable[[Value], Rendered]) -> Replayable[Rendered]:
+        return Replayable(render(self.value), self.replayed)
