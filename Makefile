@@ -4,15 +4,17 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: help venv run logs demo test lint test-unit test-integration bench migrate admin-key package clean
+.PHONY: help venv run logs demo test lint test-unit test-integration bench docs migrate admin-key package clean
 
 help:
 	@echo "make run      start the local stack and serve the API on http://127.0.0.1:8000"
-	@echo "make test     lint (ruff), type-check (mypy) and run every test against real PostgreSQL, Redis and SQS"
+	@echo "make test     lint (ruff, import-linter), type-check (mypy) and run every test against real PostgreSQL, Redis and SQS"
 	@echo "make logs     the running stack's logs from CloudWatch Logs on the emulator (ARGS='--follow --filter ID')"
 	@echo "make demo     drive the running stack through the whole story"
 	@echo "make bench    measure cold start, reads, placement, settlement, end to end and growth next to their floors"
 	@echo "              (ARGS='--quick' for a short run; writes bench/results/latest.json)"
+	@echo "make test-unit  the use cases, rules, shapes and presenters alone: seconds, no services"
+	@echo "make docs     regenerate the route and settings tables in docs/ from the code"
 	@echo "make migrate  migrate the database named by DATABASE_URL to the latest schema"
 	@echo "make admin-key  create an admin API key in the database named by DATABASE_URL and print it, once"
 	@echo "make package STAGE=prod  the CloudFormation template and Lambda zip for AWS, in build/<stage>/"
@@ -45,6 +47,7 @@ test: lint
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test-unit: venv
 	$(PY) -m pytest tests/unit
@@ -57,6 +60,9 @@ bench: venv
 
 migrate: venv
 	$(PY) -m devstack.migrate
+
+docs: venv
+	$(PY) -m devstack.docs
 
 admin-key: venv
 	@$(PY) -m devstack.admin_key

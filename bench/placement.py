@@ -98,7 +98,7 @@ def _seed() -> dict[str, str]:
     from chalicelib.services.unit_of_work import UnitOfWork
 
     keys = {f"placer{i}": users.register(NewUser.parse({"username": f"placer{i}", "balance": BALANCE}),
-                                         UnitOfWork())["api_key"] for i in range(USERS)}
+                                         UnitOfWork()).key.token for i in range(USERS)}
     stocks.ingest(NewStock.parse({"ticker": "LOAD", "open_price": PRICE, "close_price": PRICE, "high": PRICE,
                                   "low": PRICE, "volume": 2**31 - 1}), UnitOfWork())
     return keys

@@ -1,37 +1,29 @@
-"""Settings read from the environment, once per process (a warm Lambda keeps them)."""
+"""Settings read from the environment, once per process (a warm Lambda keeps them). Each is declared once, in
+VARIABLES: its variable, default and meaning."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from chalicelib.lazy import lazy
 
 
-def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
-
-
-def _float(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))
-
-
 @dataclass(frozen=True)
 class Settings:
+    """Every setting, read once per process from the environment as VARIABLES below says."""
+
     stage: str
     database_url: str
-    # "null" opens a connection per unit of work (safe behind RDS Proxy or with many Lambdas);
-    # "queue" keeps a small pool for the life of the warm container.
     db_pool: str
     db_pool_size: int
     db_ping_after_idle_s: float
     db_connect_timeout_s: float
     db_statement_timeout_ms: int
-    # Secrets Manager secrets holding the credentials DATABASE_URL and REDIS_URL leave out (AWS stages).
     database_secret_arn: str | None
     redis_secret_arn: str | None
     secret_ttl_s: float
-    # "verify": TLS to PostgreSQL with the server's certificate and host name checked (against DB_SSL_CA_FILE, or
-    # the system's trusted CAs, which RDS Proxy's certificates chain to); "off": plain TCP (local stages).
     db_ssl: str
     db_ssl_ca_file: str | None
     redis_url: str
@@ -42,8 +34,6 @@ class Settings:
     cache_ttl_transactions_s: int
     cache_ttl_api_key_s: int
     cache_ttl_revoked_key_s: int
-    # What signs the key records the cache holds (never stored in Redis): the value itself (local stages), or a
-    # Secrets Manager secret holding it (AWS).
     cache_signing_key: str | None
     cache_signing_secret_arn: str | None
     max_keys_per_user: int
@@ -53,7 +43,6 @@ class Settings:
     public_limit_per_window: int
     auth_lookups_per_window: int
     aws_endpoint_url: str | None
-    # Which AWS emulator serves a local stage ("localstack 4.4.0", "moto 5.2.5"), as the local stack reports it.
     aws_emulator: str | None
     aws_region: str
     trade_queue_name: str
@@ -66,7 +55,6 @@ class Settings:
     outbox_max_attempts: int
     log_level: str
     max_body_bytes: int
-    # "" turns CORS off; credentials are never allowed (the API uses no cookies).
     cors_allow_origin: str
     health_timeout_s: float
 
@@ -75,73 +63,128 @@ class Settings:
         return self.stage == "local"
 
 
-def _queue_name(stage: str) -> str:
+def _queue_name(env: Env) -> str:
+    stage = env("STAGE", "local")
     return "tradeapi-trades" if stage == "local" else f"tradeapi-trades-{stage}"
+
+
+Env = Callable[..., "str | None"]
+
+
+class Variable(NamedTuple):
+    """One setting: the field of Settings it fills, the environment variable it is read from, its default (a
+    function of the environment where another variable decides it), how it is read, and what it means (the
+    configuration table in docs/configuration.md is generated from these)."""
+
+    field: str
+    name: str
+    default: str | Callable[[Env], str] | None
+    meaning: str
+    read: Callable[[str], Any] = str
+
+
+# dev and prod may share an account: their queues carry the stage (tradeapi-trades-prod); local ones do not.
+VARIABLES: tuple[Variable, ...] = (
+    Variable("stage", "STAGE", "local", "the stage: `local`, `dev` or `prod` (`.chalice/config.json` sets it)"),
+    Variable("database_url", "DATABASE_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/tradeapi",
+             "SQLAlchemy URL (pg8000 driver)"),
+    # "null" opens a connection per unit of work (safe behind RDS Proxy or with many Lambdas); "queue" keeps a
+    # small pool for the life of the warm container.
+    Variable("db_pool", "DB_POOL", "queue", "`queue`: a small pool kept by the warm Lambda; `null`: a connection "
+             "per unit of work (RDS Proxy; the default on `dev` and `prod`)"),
+    Variable("db_pool_size", "DB_POOL_SIZE", "2", "pool size when `DB_POOL=queue` (for transactions, and the same "
+             "again for one-statement placements)", int),
+    Variable("db_ping_after_idle_s", "DB_PING_AFTER_IDLE_S", "5", "a pooled connection idle longer than this is "
+             "pinged before use; a busy one is not", float),
+    Variable("db_connect_timeout_s", "DB_CONNECT_TIMEOUT_S", "5", "connect timeout", float),
+    Variable("db_statement_timeout_ms", "DB_STATEMENT_TIMEOUT_MS", "10000", "statement and lock timeout, sent at "
+             "connect", int),
+    Variable("database_secret_arn", "DATABASE_SECRET_ARN", None, "a Secrets Manager secret with the database "
+             "`username` and `password` (the JSON RDS writes); `DATABASE_URL` then names only where to connect"),
+    Variable("redis_secret_arn", "REDIS_SECRET_ARN", None, "a secret with the Redis AUTH token "
+             "(`{\"auth_token\": ...}` or the token itself)"),
+    Variable("secret_ttl_s", "SECRET_TTL_S", "300", "how long a container holds a secret before fetching it again "
+             "(a refused password is fetched again at once)", float),
+    # "verify": TLS with the server's certificate and host name checked (against DB_SSL_CA_FILE, or the system's
+    # trusted CAs, which RDS Proxy's certificates chain to); "off": plain TCP (local stages).
+    Variable("db_ssl", "DB_SSL", "off", "`verify` (the AWS stages): TLS to PostgreSQL with the certificate and host "
+             "name checked; `off`: plain TCP"),
+    Variable("db_ssl_ca_file", "DB_SSL_CA_FILE", None, "the CA bundle `DB_SSL=verify` checks against (else the "
+             "system's)"),
+    Variable("redis_url", "REDIS_URL", "redis://127.0.0.1:6379/0", "Redis URL (`rediss://` for TLS, the "
+             "certificate and host name checked)"),
+    Variable("redis_timeout_s", "REDIS_TIMEOUT_S", "0.25", "Redis connect and socket timeout: an outage costs at "
+             "most this per call", float),
+    Variable("cache_prefix", "CACHE_PREFIX", "tradeapi", "prefix of every cache key"),
+    Variable("cache_ttl_user_s", "CACHE_TTL_USER_S", "60", "TTL of a cached user", int),
+    Variable("cache_ttl_stock_s", "CACHE_TTL_STOCK_S", "300", "TTL of cached stocks and bars", int),
+    Variable("cache_ttl_transactions_s", "CACHE_TTL_TRANSACTIONS_S", "60", "TTL of cached transactions and "
+             "activities", int),
+    Variable("cache_ttl_api_key_s", "CACHE_TTL_API_KEY_S", "300", "how long a key's record (its digest, never the "
+             "key) stays in the cache; a revoke replaces it with a tombstone at once", int),
+    # A revoked key's tombstone outlives by far any request that read the key as active before the revoke.
+    Variable("cache_ttl_revoked_key_s", "CACHE_TTL_REVOKED_KEY_S", "86400", "how long a revoked key's tombstone "
+             "stays in the cache", int),
+    Variable("cache_signing_key", "CACHE_SIGNING_KEY", None, "what signs the key records the cache holds (never "
+             "stored in Redis); `make run` makes one"),
+    Variable("cache_signing_secret_arn", "CACHE_SIGNING_SECRET_ARN", None, "a secret holding that key (the AWS "
+             "stages: a generated secret)"),
+    # Enough for a key per bot and per machine, never unbounded.
+    Variable("max_keys_per_user", "MAX_KEYS_PER_USER", "10", "active API keys a user may hold", int),
+    # As brokers limit accounts.
+    Variable("rate_limit_per_window", "RATE_LIMIT_PER_WINDOW", "200", "requests each user (or admin key) may make "
+             "per window", int),
+    Variable("rate_limit_window_s", "RATE_LIMIT_WINDOW_S", "60", "the sliding window every limit counts in", int),
+    Variable("signup_limit_per_window", "SIGNUP_LIMIT_PER_WINDOW", "20", "sign-ups per source address per window",
+             int),
+    Variable("public_limit_per_window", "PUBLIC_LIMIT_PER_WINDOW", "600", "requests to the public routes (stock "
+             "reads, bars, health, documentation) per source address per window", int),
+    # Each costs a database read, so random key ids are bounded by this, not by the database.
+    Variable("auth_lookups_per_window", "AUTH_LOOKUPS_PER_WINDOW", "60", "key checks per source address per window "
+             "that the cache cannot answer; past it a source's unknown keys are refused without a database read",
+             int),
+    Variable("aws_endpoint_url", "AWS_ENDPOINT_URL", None, "AWS emulator endpoint (LocalStack, moto server) on local "
+             "stages; unset, `make run` and the tests start LocalStack"),
+    Variable("aws_emulator", "AWS_EMULATOR", None, "the emulator `GET /health` reports on local stages (set by "
+             "`make run`)"),
+    Variable("aws_region", "AWS_DEFAULT_REGION", lambda env: env("AWS_REGION", "us-east-1") or "us-east-1",
+             "the AWS region (else `AWS_REGION`, else `us-east-1`)"),
+    Variable("trade_queue_name", "TRADE_QUEUE_NAME", _queue_name, "the SQS queue (`tradeapi-trades`; "
+             "`tradeapi-trades-<stage>` on `dev` and `prod`)"),
+    Variable("trade_dlq_name", "TRADE_DLQ_NAME", lambda env: f"{_queue_name(env)}-dlq", "its dead-letter queue"),
+    # A failed message is retried after 1, 2, 4, 8, then every 10 s (chalicelib/api/consumer.py): 20 receives
+    # ride out about 2.5 minutes of the database being away (an RDS failover takes one or two).
+    Variable("trade_max_receive_count", "TRADE_MAX_RECEIVE_COUNT", "20", "receives before a message moves to the "
+             "dead-letter queue (the queue's redrive policy)", int),
+    # The API sends right after commit, in milliseconds; a row still unsent after this was missed. Larger only
+    # costs recovery time; smaller risks sending what the API is still sending (harmless: settlement is
+    # idempotent).
+    Variable("outbox_relay_min_age_s", "OUTBOX_RELAY_MIN_AGE_S", "10", "the relay sends outbox rows older than this "
+             "that were never sent (`make run`: 2)", float),
+    # EventBridge runs the relay once a minute at most, which would otherwise be how long a missed message waits.
+    Variable("outbox_relay_sweep_s", "OUTBOX_RELAY_SWEEP_S", "0", "one relay run keeps sweeping this long (`prod`: "
+             "45; 0: one pass)", float),
+    Variable("outbox_relay_every_s", "OUTBOX_RELAY_EVERY_S", "5", "how often a sweep runs a pass", float),
+    # A purged queue, a restarted emulator: the relay sends it again, at most OUTBOX_MAX_ATTEMPTS times in all.
+    Variable("outbox_resend_after_s", "OUTBOX_RESEND_AFTER_S", "900", "a sent message still not processed this long "
+             "after its last send was lost, and is sent again (`make run`: 60)", float),
+    Variable("outbox_max_attempts", "OUTBOX_MAX_ATTEMPTS", "10", "sends of one message at most", int),
+    Variable("log_level", "LOG_LEVEL", "INFO", "level of the JSON logs"),
+    Variable("max_body_bytes", "MAX_BODY_BYTES", "65536", "largest accepted request body", int),
+    # Credentials are never allowed (the API uses no cookies).
+    Variable("cors_allow_origin", "CORS_ALLOW_ORIGIN", "*", "the origin browsers may call from (read at deploy "
+             "time); empty: no CORS"),
+    Variable("health_timeout_s", "HEALTH_TIMEOUT_S", "2", "how long `GET /health` waits for its checks; one still "
+             "running then is reported down", float),
+)
 
 
 @lazy
 def get_settings() -> Settings:
     env = os.environ.get
-    return Settings(
-        stage=env("STAGE", "local"),
-        database_url=env("DATABASE_URL", "postgresql+pg8000://postgres@127.0.0.1:5432/tradeapi"),
-        db_pool=env("DB_POOL", "queue"),
-        db_pool_size=_int("DB_POOL_SIZE", 2),
-        db_ping_after_idle_s=_float("DB_PING_AFTER_IDLE_S", 5.0),
-        db_connect_timeout_s=_float("DB_CONNECT_TIMEOUT_S", 5.0),
-        db_statement_timeout_ms=_int("DB_STATEMENT_TIMEOUT_MS", 10_000),
-        database_secret_arn=env("DATABASE_SECRET_ARN") or None,
-        redis_secret_arn=env("REDIS_SECRET_ARN") or None,
-        secret_ttl_s=_float("SECRET_TTL_S", 300.0),
-        db_ssl=env("DB_SSL", "off"),
-        db_ssl_ca_file=env("DB_SSL_CA_FILE") or None,
-        redis_url=env("REDIS_URL", "redis://127.0.0.1:6379/0"),
-        redis_timeout_s=_float("REDIS_TIMEOUT_S", 0.25),
-        cache_prefix=env("CACHE_PREFIX", "tradeapi"),
-        cache_ttl_user_s=_int("CACHE_TTL_USER_S", 60),
-        cache_ttl_stock_s=_int("CACHE_TTL_STOCK_S", 300),
-        cache_ttl_transactions_s=_int("CACHE_TTL_TRANSACTIONS_S", 60),
-        cache_ttl_api_key_s=_int("CACHE_TTL_API_KEY_S", 300),
-        # A revoked key's tombstone outlives by far any request that read the key as active before the revoke.
-        cache_ttl_revoked_key_s=_int("CACHE_TTL_REVOKED_KEY_S", 86400),
-        cache_signing_key=env("CACHE_SIGNING_KEY") or None,
-        cache_signing_secret_arn=env("CACHE_SIGNING_SECRET_ARN") or None,
-        # Active API keys a user may hold at once: enough for a key per bot and per machine, never unbounded.
-        max_keys_per_user=_int("MAX_KEYS_PER_USER", 10),
-        # Requests per principal (an API key's user, or an admin key) per window, as brokers limit accounts.
-        rate_limit_per_window=_int("RATE_LIMIT_PER_WINDOW", 200),
-        rate_limit_window_s=_int("RATE_LIMIT_WINDOW_S", 60),
-        # Sign-ups per source address per window.
-        signup_limit_per_window=_int("SIGNUP_LIMIT_PER_WINDOW", 20),
-        # Requests to the public routes (stock reads, bars, health, documentation) per source address per window.
-        public_limit_per_window=_int("PUBLIC_LIMIT_PER_WINDOW", 600),
-        # Key checks per source address per window that the cache cannot answer (unknown or uncached keys): each
-        # costs a database read, so random key ids are bounded by this, not by the database.
-        auth_lookups_per_window=_int("AUTH_LOOKUPS_PER_WINDOW", 60),
-        aws_endpoint_url=env("AWS_ENDPOINT_URL") or None,
-        aws_emulator=env("AWS_EMULATOR") or None,
-        aws_region=env("AWS_DEFAULT_REGION", env("AWS_REGION", "us-east-1")),
-        # dev and prod may share an account: their queues carry the stage (tradeapi-trades-prod); local ones do not.
-        trade_queue_name=env("TRADE_QUEUE_NAME", _queue_name(env("STAGE", "local"))),
-        trade_dlq_name=env("TRADE_DLQ_NAME", f"{_queue_name(env('STAGE', 'local'))}-dlq"),
-        # Deliveries of one message before SQS moves it to the dead-letter queue (the queue's redrive policy). A
-        # failed message is retried after 1, 2, 4, 8, then every 10 s (chalicelib/api/consumer.py): 20 receives
-        # ride out about 2.5 minutes of the database being away (an RDS failover takes one or two).
-        trade_max_receive_count=_int("TRADE_MAX_RECEIVE_COUNT", 20),
-        # The API sends right after commit, in milliseconds; a row still unsent after this was missed (the API
-        # died between commit and send, or the queue refused it) and the relay sends it. Larger only costs
-        # recovery time; smaller risks sending what the API is still sending (harmless: settlement is idempotent).
-        outbox_relay_min_age_s=_float("OUTBOX_RELAY_MIN_AGE_S", 10.0),
-        # One relay invocation keeps sweeping for this long, every OUTBOX_RELAY_EVERY_S: EventBridge runs it once
-        # a minute at most, which would otherwise be how long a missed message waits on AWS. 0: one pass.
-        outbox_relay_sweep_s=_float("OUTBOX_RELAY_SWEEP_S", 0.0),
-        outbox_relay_every_s=_float("OUTBOX_RELAY_EVERY_S", 5.0),
-        # A sent message whose trade is still pending this long later was lost (a purged queue, a restarted
-        # emulator): the relay sends it again, at most OUTBOX_MAX_ATTEMPTS times in all.
-        outbox_resend_after_s=_float("OUTBOX_RESEND_AFTER_S", 900.0),
-        outbox_max_attempts=_int("OUTBOX_MAX_ATTEMPTS", 10),
-        log_level=env("LOG_LEVEL", "INFO"),
-        max_body_bytes=_int("MAX_BODY_BYTES", 64 * 1024),
-        cors_allow_origin=env("CORS_ALLOW_ORIGIN", "*"),
-        health_timeout_s=_float("HEALTH_TIMEOUT_S", 2.0),
-    )
+    values: dict[str, Any] = {}
+    for variable in VARIABLES:
+        default = variable.default(env) if callable(variable.default) else variable.default
+        raw = env(variable.name) or default if variable.default is None else env(variable.name, default)
+        values[variable.field] = None if raw is None else variable.read(raw)
+    return Settings(**values)

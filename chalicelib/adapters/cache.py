@@ -85,11 +85,14 @@ class Cache:
         self._client = client
         self.keys = keys
 
-    def read_through(self, family: str, key: str, ttl_s: int, load: Callable[[], Loaded]) -> Loaded:
+    def read_through(self, family: str, key: str, ttl_s: int, load: Callable[[], Loaded],
+                     found: list[bytes | None] | None = None) -> Loaded:
         """Cache-aside for one answer in `family`: served while the family's token is the one the answer was
-        loaded under. A missing token is made before the load, so a change during the load always wins."""
+        loaded under. A missing token is made before the load, so a change during the load always wins. `found`:
+        the family's token and the answer, as already read (`read_keys`) in a round trip made anyway."""
         token_key = self.keys.generation(family)
-        found = self._guard("get", lambda: self._client().mget([token_key, key]))
+        if found is None:
+            found = self._guard("get", lambda: self._client().mget([token_key, key]))
         token, raw = found if found is not None else (None, None)
         if token is not None and raw is not None:
             cached = json.loads(raw)
@@ -102,6 +105,10 @@ class Cache:
             value = {"token": token.decode() if isinstance(token, bytes) else token, "value": loaded}
             self.set(key, value, ttl_s)
         return loaded
+
+    def read_keys(self, family: str, key: str) -> tuple[str, str]:
+        """What `read_through` reads for an answer in `family`, to be read along with something else."""
+        return self.keys.generation(family), key
 
     def get(self, key: str) -> JSONValue | None:
         raw = self._guard("get", lambda: self._client().get(key))

@@ -78,28 +78,54 @@ class RateLimiter:
     def admit(self, principal: str, limit: int, window_s: int, *, key_id: str | None = None) -> Budget | None:
         """Count this request of `principal`; None when Redis cannot be reached (the request passes). Raises
         Unavailable when Redis answered with an error."""
+        return self.admit_reading(principal, limit, window_s, key_id=key_id)[0]
+
+    def admit_reading(self, principal: str, limit: int, window_s: int, *, key_id: str | None = None,
+                      read: tuple[str, ...] = ()) -> tuple[Budget | None, list[bytes | None] | None]:
+        """`admit`, and the values of the keys `read` in the same round trip (a cached answer and its family's
+        token: a cache hit then costs one round trip, not two). The values are None when Redis cannot be
+        reached."""
         try:
-            admitted, used, frees_at_ms, now_ms = self._sliding_window()(
-                keys=[self._keys.rate_window(principal), self._keys.keys_last_used()],
-                args=[limit, window_s * 1000, os.urandom(9).hex(), key_id or ""])
+            counted, found = self._count_and_read(principal, limit, window_s, key_id, read)
+            admitted, used, frees_at_ms, now_ms = counted
         except Exception as error:  # noqa: BLE001 - every failure is sorted: an outage, or a bug
             if unreachable(error):
                 get_logger().warning("rate limit not enforced: Redis unreachable", extra={
                     "event": "rate_limit_skipped", "error": f"{type(error).__name__}: {error}"})
-                return None
+                return None, None
             get_logger().error("rate limit could not be checked: Redis answered with an error", extra={
                 "event": "rate_limit_failed", "error": f"{type(error).__name__}: {error}"})
             count(METRIC, "api")
             raise Unavailable("the rate limit could not be checked; try again shortly") from None
-        return Budget(limit, int(used), bool(admitted), math.ceil(int(frees_at_ms) / 1000),
-                      max(1, math.ceil((int(frees_at_ms) - int(now_ms)) / 1000)))
+        return (Budget(limit, int(used), bool(admitted), math.ceil(int(frees_at_ms) / 1000),
+                       max(1, math.ceil((int(frees_at_ms) - int(now_ms)) / 1000))), found)
 
-    def _sliding_window(self) -> Script:
+    def _count_and_read(self, principal: str, limit: int, window_s: int, key_id: str | None,
+                        read: tuple[str, ...]) -> tuple[list[Any], list[bytes | None] | None]:
+        """One pipeline: the sliding-window script by its digest (loaded once per Redis, again after a restart,
+        when Redis answers NOSCRIPT), then MGET of `read`."""
+        import redis
+
         client = self._client()
         if self._script is None or self._script[0] is not client:
-            # EVALSHA, loading the script once per Redis (again after a restart) when it answers NOSCRIPT.
             self._script = (client, client.register_script(_SLIDING_WINDOW))
-        return self._script[1]
+        script = self._script[1]
+        keys = [self._keys.rate_window(principal), self._keys.keys_last_used()]
+        args: list[str | int] = [limit, window_s * 1000, os.urandom(9).hex(), key_id or ""]
+        for attempt in (1, 2):
+            pipe = client.pipeline(transaction=False)
+            pipe.evalsha(script.sha, len(keys), *keys, *args)
+            if read:
+                pipe.mget(list(read))
+            answers = pipe.execute(raise_on_error=False)
+            if isinstance(answers[0], redis.exceptions.NoScriptError) and attempt == 1:
+                client.script_load(_SLIDING_WINDOW)
+                continue
+            for answer in answers:
+                if isinstance(answer, Exception):
+                    raise answer
+            return answers[0], answers[1] if read else None
+        raise AssertionError("unreachable")
 
 
 def get_rate_limiter() -> RateLimiter:

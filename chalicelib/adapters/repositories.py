@@ -74,6 +74,10 @@ class Stocks:
     def page(self, after: str | None, limit: int) -> list[Stock]:
         return list(self._session.scalars(_by_ticker(select(Stock), Stock.ticker, after, limit)))
 
+    def save(self, stock: Stock) -> None:
+        """Write what changed on `stock` now, so a constraint it breaks fails here, inside the unit of work."""
+        self._session.flush()
+
     def get_for_update(self, ticker: str) -> Stock | None:
         """The stock, its row locked as settlement locks it: a settlement of this ticker waits, or is waited for."""
         return self._session.scalar(select(Stock).where(Stock.ticker == ticker).with_for_update(key_share=True))
@@ -275,7 +279,7 @@ class Outbox:
 
     def due(self, min_age_s: float, resend_after_s: float, max_attempts: int, limit: int) -> dict[uuid.UUID, Any]:
         """Messages to send, locked and skipped by concurrent relays: unsent ones older than `min_age_s` (the API
-        missed them) and sent ones whose trade is still pending `resend_after_s` after the last send (lost)."""
+        missed them) and sent ones not yet processed `resend_after_s` after the last send (lost)."""
         now = datetime.now(UTC)
         rows = self._session.execute(
             select(OutboxMessage.trade_id, OutboxMessage.payload)
@@ -304,7 +308,7 @@ class Outbox:
             .values(attempts=OutboxMessage.attempts + 1, last_error=error[:1000]))
 
     def remove(self, trade_ids: list[uuid.UUID]) -> None:
-        """The trades are final: their messages are no longer needed."""
+        """Their messages were processed (or need not be): no longer in flight."""
         self._session.execute(delete(OutboxMessage).where(OutboxMessage.trade_id.in_(trade_ids)))
 
 

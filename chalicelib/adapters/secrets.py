@@ -4,19 +4,19 @@ endpoint, the ElastiCache endpoint); the secret named by `DATABASE_SECRET_ARN` (
 password, ...) and `REDIS_SECRET_ARN` (a JSON object with `auth_token`, or the token itself) supply the rest.
 Without those variables the URLs are used as they are (local stages).
 
-A secret is fetched at most once per `SECRET_TTL_S` (300 s) per container, so a rotated database password is
-picked up within that time, and at once when the server refuses the one held (see `database_credentials`)."""
+A secret is fetched at most once per `SECRET_TTL_S` (300 s) per container (powertools' parameters cache), so a
+rotated database password is picked up within that time, and at once when the server refuses the one held (see
+`database_credentials`)."""
 from __future__ import annotations
 
 import functools
 import json
 import os
-import threading
-import time
 from typing import Any
 
 from chalicelib.adapters.aws_clients import aws_client
 from chalicelib.config import get_settings
+from chalicelib.lazy import lazy
 
 
 def database_credentials(*, refresh: bool = False) -> dict[str, str]:
@@ -74,22 +74,20 @@ def _secret_object(arn: str, *, refresh: bool = False) -> dict[str, Any]:
     return value
 
 
-_fetched: dict[str, tuple[str, float]] = {}  # arn -> (secret string, monotonic time fetched)
-_fetching = threading.Lock()
+@lazy
+def _provider() -> Any:
+    """Powertools' Secrets Manager provider on this process's client (LocalStack's on local stages); it keeps what
+    it fetched for the `max_age` each read asks."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=aws_client("secretsmanager"))
 
 
 def _secret_string(arn: str, *, refresh: bool = False) -> str:
     """Every connection a warm function opens reuses what was fetched, until it is SECRET_TTL_S old."""
-    with _fetching:
-        held = _fetched.get(arn)
-        if held is not None and not refresh and time.monotonic() - held[1] < get_settings().secret_ttl_s:
-            return held[0]
-        answer = aws_client("secretsmanager").get_secret_value(SecretId=arn)
-        _fetched[arn] = (str(answer["SecretString"]), time.monotonic())
-        return _fetched[arn][0]
+    return str(_provider().get(arn, max_age=get_settings().secret_ttl_s, force_fetch=refresh))
 
 
 def forget() -> None:
     """Drop every secret held (tests point the process at other secrets)."""
-    with _fetching:
-        _fetched.clear()
+    _provider.cache_clear()

@@ -230,7 +230,8 @@ class CashMovement(Base):
 
 
 class OutboxMessage(Base):
-    """A queue message written in the same transaction as its trade; the relay re-sends unsent ones."""
+    """A settlement message in flight: written with its trade, removed once the consumer processed it; the relay
+    sends those the API did not and re-sends those that look lost."""
 
     __tablename__ = "outbox"
     __table_args__ = (

@@ -23,23 +23,27 @@ class TooManyRequests(TooManyRequestsError):
         return {**self.budget.headers(), "Retry-After": str(self.budget.retry_after_s)}
 
 
-def admit_principal(principal: Principal) -> Budget | None:
-    """Count a keyed request; raises TooManyRequests past the limit. None when Redis could not be reached."""
+Read = tuple[Budget | None, list[bytes | None] | None]
+
+
+def admit_principal(principal: Principal, read: tuple[str, ...] = ()) -> Read:
+    """Count a keyed request, and read the cache keys `read` in the same round trip; raises TooManyRequests past
+    the limit. The budget is None (and nothing is read) when Redis could not be reached."""
     settings = get_settings()
-    return _admit(principal.id, settings.rate_limit_per_window, principal.key_id)
+    return _admit(principal.id, settings.rate_limit_per_window, principal.key_id, read)
 
 
-def admit_source(request: Request, budget: str, limit: int) -> Budget | None:
+def admit_source(request: Request, budget: str, limit: int, read: tuple[str, ...] = ()) -> Read:
     """Count a request of an anonymous caller against its source address's `budget` ("signup", "public")."""
-    return _admit(f"{budget}:{source_of(request)}", limit, None)
+    return _admit(f"{budget}:{source_of(request)}", limit, None, read)
 
 
-def _admit(principal_id: str, limit: int, key_id: str | None) -> Budget | None:
+def _admit(principal_id: str, limit: int, key_id: str | None, read: tuple[str, ...]) -> Read:
     window_s = get_settings().rate_limit_window_s
-    budget = get_rate_limiter().admit(principal_id, limit, window_s, key_id=key_id)
+    budget, found = get_rate_limiter().admit_reading(principal_id, limit, window_s, key_id=key_id, read=read)
     if budget is not None and not budget.admitted:
         raise TooManyRequests(budget, window_s)
-    return budget
+    return budget, found
 
 
 def may_look_up_key(source_ip: str) -> bool:

@@ -12,7 +12,7 @@ from chalicelib.api.errors import InternalError
 from chalicelib.domain.errors import BadValue, Error, Unavailable
 
 if TYPE_CHECKING:
-    from chalicelib.domain.paging import Page
+    pass
 
 JSON_TYPE = "application/json"
 
@@ -27,14 +27,14 @@ def json_response(body: Any, status: int = 200, headers: dict[str, Any] | None =
     )
 
 
-def page_response(request: Request, page: Page[Any]) -> Response:
+def page_response(request: Request, items: list[Any], next_cursor: str | None) -> Response:
     """A list stays a JSON array; the next page is named in the Link and X-Next-Cursor headers."""
-    if page.next_cursor is None:
-        return json_response(page.items)
-    params = {**dict(request.query_params or {}), "cursor": page.next_cursor}
+    if next_cursor is None:
+        return json_response(items)
+    params = {**dict(request.query_params or {}), "cursor": next_cursor}
     path = request.context.get("path") or ""
     link = f"{path}?{urllib.parse.urlencode(params)}"
-    return json_response(page.items, headers={"Link": f'<{link}>; rel="next"', "X-Next-Cursor": page.next_cursor})
+    return json_response(items, headers={"Link": f'<{link}>; rel="next"', "X-Next-Cursor": next_cursor})
 
 
 def classify(exc: Exception) -> Error:

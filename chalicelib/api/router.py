@@ -9,12 +9,8 @@ the two cannot drift apart."""
 from __future__ import annotations
 
 import functools
-import hashlib
-import importlib
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 from chalice.app import Blueprint, Chalice, CORSConfig, Request, Response
 
@@ -24,14 +20,11 @@ from chalicelib.api.requests import json_body, query_parameters
 from chalicelib.api.responses import JSON_TYPE, classify, json_response, page_response
 from chalicelib.config import get_settings
 from chalicelib.domain.errors import Error
-from chalicelib.domain.paging import Page
-from chalicelib.domain.records import Replayable
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from chalicelib.adapters.rate_limit import Budget
-    from chalicelib.api.classic.shapes import RequestModel
 
 View = Callable[..., Any]
 RenderError = Callable[[Error, dict[str, Any] | None], Response]
@@ -47,8 +40,8 @@ KEYED_ERRORS = (401, 403, 429)
 INJECTED = frozenset({"request", "principal", "uow", "body", "query"})
 
 
-@dataclass(frozen=True)
-class Surface:
+# NamedTuples rather than dataclasses: this module is loaded by every cold start, and they are built faster.
+class Surface(NamedTuple):
     """One API: its name (in cache keys), its document's title and description, the modules holding its request
     shapes and its answers."""
 
@@ -60,15 +53,18 @@ class Surface:
 
     def shape(self, name: str) -> type[BaseModel]:
         """The request shape `name`."""
+        import importlib
+
         return cast("type[BaseModel]", getattr(importlib.import_module(self.shapes), name))
 
     def answer(self, name: str) -> Any:
         """The answer `name` ("X", or "list[X]" for X's list)."""
+        import importlib
+
         return getattr(importlib.import_module(self.answers), name.removeprefix("list[").removesuffix("]"))
 
 
-@dataclass(frozen=True)
-class Cached:
+class Cached(NamedTuple):
     """A read answered from the cache while its `family` (named from the view's path parameters) is unchanged,
     for the TTL the setting `ttl` holds. `first_page_only`: anyone may ask with any query, so only the answer to
     no query at all is kept (one entry, whatever anonymous callers send)."""
@@ -78,8 +74,7 @@ class Cached:
     first_page_only: bool = False
 
 
-@dataclass(frozen=True)
-class RouteSpec:
+class RouteSpec(NamedTuple):
     """What a route takes and answers, read from its declaration and its view's annotations. Shapes and answers
     are named as in their surface's modules and loaded only by whoever needs them (the OpenAPI builder)."""
 
@@ -119,6 +114,7 @@ class Router:
         self._render_error = render_error
         self._blueprint = Blueprint(surface.name)
         self._declared: list[tuple[str, list[str], bool, Callable[..., Response]]] = []
+        self._cached: dict[str, tuple[View, Cached]] = {}
 
     def route(self, path: str, methods: tuple[str, ...] = ("GET",), *, access: str, summary: str,
               status: int = 200, errors: tuple[int, ...] = (), headers: tuple[str, ...] = (),
@@ -171,16 +167,30 @@ class Router:
                 given.update(request=request, principal=principal)
                 return {name: value for name, value in given.items() if name in wants}
 
-            def answer(request: Request, given: dict[str, Any]) -> Response:
+            def cache_entry(request: Request, given: dict[str, Any]) -> tuple[str, str] | None:
+                """The family and key of this request's cached answer; None when it is not to be cached."""
                 if cached is None or (cached.first_page_only and request.query_params):
+                    return None
+                return cached.family(given), self.answer_key(view.__name__, **given)
+
+            def answer(request: Request, given: dict[str, Any], entry: tuple[str, str] | None,
+                       found: list[bytes | None] | None) -> Response:
+                if entry is None or cached is None:
                     return _rendered(request, view(**given), status)
                 from chalicelib.adapters.cache import get_cache
 
-                cache = get_cache()
-                key = self.answer_key(view.__name__, **given)
-                kept = cache.read_through(cached.family(given), key, getattr(get_settings(), cached.ttl),
-                                          lambda: _kept(view(**given)))
+                kept = get_cache().read_through(*entry, getattr(get_settings(), cached.ttl),
+                                                lambda: _kept(view(**given)), found)
                 return _rendered(request, _unkept(kept), status)
+
+            def admit(request: Request, principal: access_module.Principal | None,
+                      read: tuple[str, ...] = ()) -> limits.Read:
+                if principal is not None:
+                    return limits.admit_principal(principal, read)
+                settings = get_settings()
+                return limits.admit_source(request, "signup" if sign_up else "public",
+                                           settings.signup_limit_per_window if sign_up
+                                           else settings.public_limit_per_window, read)
 
             @functools.wraps(view)
             def handle(**raw: str) -> Response:
@@ -188,14 +198,25 @@ class Router:
                 try:
                     request = self._blueprint.current_request
                     principal = access_module.Principal.from_request(request) if keyed else None
-                    if principal is not None:
-                        budget = limits.admit_principal(principal)
+                    if cached is None:
+                        budget, _ = admit(request, principal)
+                        response = answer(request, arguments(request, raw, principal), None, None)
                     else:
-                        settings = get_settings()
-                        budget = limits.admit_source(request, "signup" if sign_up else "public",
-                                                     settings.signup_limit_per_window if sign_up
-                                                     else settings.public_limit_per_window)
-                    response = answer(request, arguments(request, raw, principal))
+                        # A cached route reads its answer in the round trip that counts the request, so its
+                        # parameters are read first: pure work, and a request refused there is counted too.
+                        try:
+                            given = arguments(request, raw, principal)
+                        except Error:
+                            budget, _ = admit(request, principal)
+                            raise
+                        entry = cache_entry(request, given)
+                        if entry is None:
+                            budget, found = admit(request, principal)
+                        else:
+                            from chalicelib.adapters.cache import get_cache
+
+                            budget, found = admit(request, principal, get_cache().read_keys(*entry))
+                        response = answer(request, given, entry, found)
                 except limits.TooManyRequests as refused:
                     response = self._render_error(refused, refused.headers())
                 except Error as error:
@@ -207,6 +228,8 @@ class Router:
                 return response
 
             self._declared.append((path, list(methods), keyed, handle))
+            if cached is not None:
+                self._cached[view.__name__] = (view, cached)
             return view
 
         return register
@@ -216,6 +239,17 @@ class Router:
         from chalicelib.adapters.cache import get_cache
 
         return get_cache().keys.answer(self.surface.name, route, _digest(given))
+
+    def fill(self, route: str, **given: Any) -> None:
+        """Put the answer of the cached `route` to these parameters in the cache, as its first request would (a
+        benchmark starts warm)."""
+        from chalicelib.adapters.cache import get_cache
+        from chalicelib.services.unit_of_work import UnitOfWork
+
+        view, cached = self._cached[route]
+        key = self.answer_key(route, **given)
+        get_cache().read_through(cached.family(given), key, getattr(get_settings(), cached.ttl),
+                                 lambda: _kept(view(**given, uow=UnitOfWork())))
 
     def register(self, app: Chalice, authorizer: Any, cors_origin: str = "") -> None:
         cors = CORSConfig(allow_origin=cors_origin, allow_headers=CORS_ALLOW_HEADERS,
@@ -228,34 +262,53 @@ class Router:
         app.register_blueprint(self._blueprint)
 
 
-def _request_shape(surface: Surface, name: str) -> type[RequestModel]:
-    return cast("type[RequestModel]", surface.shape(name))
+class _Parses(Protocol):
+    def parse(self, raw: Any) -> Any: ...
+
+
+def _request_shape(surface: Surface, name: str) -> _Parses:
+    """A request shape: its `parse` validates what the request carries, or raises ValidationFailed."""
+    return cast("_Parses", surface.shape(name))
 
 
 def _rendered(request: Request, result: Any, status: int) -> Response:
-    """A view's result as an answer: a Response as it is, a page as a JSON array with its paging headers, an
-    idempotent write's answer with `Idempotent-Replayed` when it replays, anything else as JSON."""
+    """A view's result as an answer: a Response as it is, a page (chalicelib.domain.paging.Page) as a JSON array
+    with its paging headers, an idempotent write's answer (chalicelib.domain.records.Replayable) with
+    `Idempotent-Replayed` when it replays, anything else as JSON. Told apart by what they hold, so a cached
+    answer loads neither module."""
     if isinstance(result, Response):
         return result
-    if isinstance(result, Page):
-        return page_response(request, result)
-    if isinstance(result, Replayable):
+    if hasattr(result, "next_cursor"):
+        return page_response(request, result.items, result.next_cursor)
+    if hasattr(result, "replayed"):
         return json_response(result.value, status, {"Idempotent-Replayed": "true"} if result.replayed else None)
     return json_response(result, status)
 
 
+class _KeptPage:
+    __slots__ = ("items", "next_cursor")
+
+    def __init__(self, items: list[Any], next_cursor: str | None) -> None:
+        self.items, self.next_cursor = items, next_cursor
+
+
 def _kept(result: Any) -> Any:
     """What the cache keeps of a view's result (JSON)."""
-    return {"items": result.items, "next": result.next_cursor} if isinstance(result, Page) else {"body": result}
+    if hasattr(result, "next_cursor"):
+        return {"items": result.items, "next": result.next_cursor}
+    return {"body": result}
 
 
 def _unkept(kept: Any) -> Any:
-    return kept["body"] if "body" in kept else Page(kept["items"], kept["next"])
+    return kept["body"] if "body" in kept else _KeptPage(kept["items"], kept["next"])
 
 
 def _digest(given: dict[str, Any]) -> str:
     """One request's parameters, canonical (path values as parsed, the query as validated), as a short digest:
     a key of bounded length that two different requests never share."""
+    import hashlib
+    import json
+
     canonical = {name: value.model_dump(mode="json") if name == "query" else value for name, value in given.items()
                  if name not in ("request", "principal", "uow", "body")}
     text = json.dumps(canonical, sort_keys=True, default=str)

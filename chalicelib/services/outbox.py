@@ -1,6 +1,8 @@
-"""The outbox relay: a trade's settlement message is written in the trade's own transaction and sent after commit
-(see `UnitOfWork.send_settlement_messages`); the relay sends what that send missed and re-sends what was lost.
-Settlement removes the row, so the outbox holds only pending trades. An accepted trade is never lost."""
+"""The outbox relay: a trade's settlement message is written with the trade, by the same statement, and sent once
+that committed (chalicelib/services/handlers.py); the relay sends what that send missed and re-sends what was
+lost. A row stands for a message in flight, not for the order's state: the consumer removes it when it has
+processed the message (whatever state that leaves the order in), so the relay never re-sends an order that waits
+on purpose. An accepted trade is never lost."""
 from __future__ import annotations
 
 import time

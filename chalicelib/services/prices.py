@@ -47,7 +47,7 @@ def record(ticker: str, new: NewBar, uow: UnitOfWork) -> records.BarRecorded:
                 setattr(stock, name, value)
             stock.total_shares = bar.volume + uow.holdings.total_held(ticker)
             stock.price_as_of = bar.timestamp
-            uow.session.flush()
+            uow.stocks.save(stock)
         moved = records.BarRecorded(records.Bar.of(bar), records.Stock.of(stock), latest)
         uow.record(PriceMoved(moved, tuple(uow.holdings.holders(ticker)) if latest else ()))
         uow.commit()

@@ -102,8 +102,10 @@ def _settle_together(trade_ids: list[uuid.UUID], uow: UnitOfWork) -> list[Settle
 
 
 def _settle_pending(uow: UnitOfWork, pending: list[Any]) -> dict[uuid.UUID, Settlement]:
-    """Decide and write each pending trade, and commit."""
+    """Decide and write each pending trade, and commit. Their messages have been processed: their outbox rows,
+    which stand for messages in flight, go with the commit (whatever state the orders are left in)."""
     settled, usernames = _finalize(uow, pending, rules.settle)
+    uow.outbox.remove([trade.id for trade in pending])
     uow.record(TradesSettled(usernames, frozenset(trade.ticker for trade in pending)))
     uow.commit()
     return settled
@@ -115,7 +117,7 @@ Decide = Callable[[rules.Order, rules.Account], rules.Decision]
 def _finalize(uow: UnitOfWork, pending: list[Any], decide: Decide) -> tuple[dict[uuid.UUID, Settlement],
                                                                             dict[uuid.UUID, str]]:
     """Take pending trades, locked by `uow.trades.lock`, to the final state `decide` gives each (settling, or a
-    cancel): lock what they touch, decide each in turn, write it all and drop their outbox rows, uncommitted.
+    cancel): lock what they touch, decide each in turn, write it all, uncommitted.
     Returns what was done to each trade, and the name of each user whose account it touched."""
     accounts = _lock_accounts(uow, pending)
     now = datetime.now(UTC)
@@ -124,7 +126,6 @@ def _finalize(uow: UnitOfWork, pending: list[Any], decide: Decide) -> tuple[dict
     for trade in pending:
         done[trade.id], decisions[trade.id] = _apply(trade, accounts, now, decide)
     uow.trades.record_settlements(decisions, accounts.balances, accounts.holdings, accounts.volumes)
-    uow.outbox.remove(list(decisions))
     return done, {trade.user_id: accounts.usernames[trade.user_id] for trade in pending}
 
 
@@ -138,6 +139,7 @@ def cancel(user_ref: str, trade_id: uuid.UUID, uow: UnitOfWork) -> records.Trade
             raise NotFound(f"transaction {str(trade_id)!r} not found")
         if locked.status == TradeStatus.PENDING:
             _finalize(uow, [locked], rules.cancel)
+            uow.outbox.remove([trade_id])  # a canceled order's message need not be sent again
             canceled = records.Trade.of(uow.trades.one(trade_id), username=user.username)
             uow.record(TradeCanceled(canceled, locked.reserved_cash, locked.reserved_quantity))
         elif locked.status != TradeStatus.CANCELED:

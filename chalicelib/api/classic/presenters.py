@@ -6,12 +6,12 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
 
-from chalicelib.domain import records
 from chalicelib.domain.moments import iso as moment
 from chalicelib.domain.money import format_money
 
 if TYPE_CHECKING:
     from chalicelib.api.classic import answers
+    from chalicelib.domain import records
 
 
 def account(record: records.Account) -> answers.UserOut:

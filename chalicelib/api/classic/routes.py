@@ -19,8 +19,6 @@ from chalicelib.api.classic import errors, presenters
 from chalicelib.api.responses import json_response
 from chalicelib.api.router import Cached, Router, Surface
 from chalicelib.config import get_settings
-from chalicelib.domain.paging import Page
-from chalicelib.domain.records import Replayable
 from chalicelib.domain.vocabulary import CashKind, Scope
 
 if TYPE_CHECKING:
@@ -54,6 +52,8 @@ if TYPE_CHECKING:
         RangeQuery,
         TradePageQuery,
     )
+    from chalicelib.domain.paging import Page
+    from chalicelib.domain.records import Replayable
     from chalicelib.services.unit_of_work import UnitOfWork
 
 CLASSIC = Surface(
