@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.api.access import ADMIN, OWNER_OR_ADMIN, PUBLIC
+from chalicelib.api.access import ADMIN, OWNER_OR_ADMIN, PUBLIC, SELF
 from chalicelib.api.router import RouteSpec
 
 CREDENTIALS = ("none", "malformed", "unknown", "revoked", "another user's", "own", "admin")
@@ -74,6 +74,8 @@ def expected(spec: RouteSpec, credential: str) -> int:
         return 401
     if spec.access == ADMIN:
         return spec.status if credential == "admin" else 403
+    if spec.access == SELF:
+        return spec.status if credential in ("own", "another user's") else 403
     if credential == "own" or (credential == "admin" and (spec.method == "GET" or spec.access == OWNER_OR_ADMIN)):
         return spec.status
     return 403

@@ -174,6 +174,7 @@ def _number_placeholders_once() -> None:
         return converted
 
     convert_paramstyle.numbers_once = True  # type: ignore[attr-defined]
+    convert_paramstyle.original = scan  # type: ignore[attr-defined]
     # The one place pg8000 looks the scanner up, for each of its cursor kinds; it offers no hook for this.
     pg8000.dbapi.convert_paramstyle = convert_paramstyle
     pg8000.legacy.convert_paramstyle = convert_paramstyle

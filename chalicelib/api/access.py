@@ -1,7 +1,8 @@
 """Who may call a route, decided in one place. Every route declares a rule: PUBLIC (no key), OWNER (the key of
 the user the path or body names; an admin key may also read), OWNER_OR_ADMIN (the same, and an admin key may
-also write: an operator cancels a user's order), ADMIN (an admin key). The authorizer has already
-proved the key; here the principal it found is held to the route's rule."""
+also write: an operator cancels a user's order), ADMIN (an admin key), SELF (a user's key, acting for its own
+user: a route that names no user, as Alpaca's do). The authorizer has already proved the key; here the
+principal it found is held to the route's rule."""
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -12,8 +13,8 @@ from chalicelib.api.errors import Forbidden
 from chalicelib.domain.user_ref import UserRef
 from chalicelib.domain.vocabulary import Scope
 
-PUBLIC, OWNER, OWNER_OR_ADMIN, ADMIN = "public", "owner", "owner_or_admin", "admin"
-RULES = (PUBLIC, OWNER, OWNER_OR_ADMIN, ADMIN)
+PUBLIC, OWNER, OWNER_OR_ADMIN, ADMIN, SELF = "public", "owner", "owner_or_admin", "admin", "self"
+RULES = (PUBLIC, OWNER, OWNER_OR_ADMIN, ADMIN, SELF)
 # Path parameters and body fields that name the user a request concerns.
 SUBJECT_PARAMETERS = ("username", "user_id")
 
@@ -61,6 +62,9 @@ def check(rule: str, principal: Principal, method: str, params: dict[str, Any], 
     """Raise 403 unless `principal` may make this request under `rule`; nothing is read or written before."""
     if rule == ADMIN and principal.scope != Scope.ADMIN:
         raise Forbidden("this route needs an admin key")
+    if rule == SELF and principal.scope != Scope.USER:
+        # The route names no user: the subject is the key's own, and an admin key has none.
+        raise Forbidden("this route acts for the key's own user; an admin key has none")
     if rule not in (OWNER, OWNER_OR_ADMIN):
         return
     subject = next((params[name] for name in SUBJECT_PARAMETERS if name in params), None)

@@ -158,10 +158,11 @@ AUTO = Auto()
 
 
 class JsonClient:
-    """chalice.test.Client with JSON in and out, acting as each user would: a request that names a user (in its
-    path, or as `user`/`user_id` in its body) carries the key that user was given when the test registered them,
-    and stock ingestion carries the admin key; a read about a user the test never registered is an admin's
-    (who may read any user). An explicit Authorization header (or `key=None`) wins."""
+    """chalice.test.Client with JSON in and out, acting as each user would. The key a request carries is derived
+    from the route's declared rule (`RouteSpec.access`): an admin route gets the admin key; a user's route the
+    key the user named (in the path, or as `user`/`user_id` in the body) was given when the test registered
+    them, or the admin key for a read about a user the test never registered (an admin may read any user); a
+    public route none. An explicit Authorization header (or `key=`, `key=None`) wins."""
 
     def __init__(self, client: Client, admin_key: str) -> None:
         self.raw = client.http
@@ -173,35 +174,55 @@ class JsonClient:
         import json
 
         response = self.raw.post(path, body=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json", **self._auth(path, body, key),
-                                          **(headers or {})})
+                                 headers={"Content-Type": "application/json",
+                                          **self._auth("POST", path, body, key), **(headers or {})})
         if path.rstrip("/") == "/users" and response.status_code == 201:
             created = json.loads(response.body)
             self.keys[created["username"]] = self.keys[created["user_id"]] = created["api_key"]
         return response
 
     def get(self, path: str, headers: dict[str, str] | None = None, *, key: str | Auto | None = AUTO) -> Any:
-        if isinstance(key, Auto) and path.split("/")[1:2] in (["users"], ["transactions"]):
-            key = self.key_for(path, None) or self.admin_key
-        return self.raw.get(path, headers={**self._auth(path, None, key), **(headers or {})})
+        return self.raw.get(path, headers={**self._auth("GET", path, None, key), **(headers or {})})
 
     def delete(self, path: str, headers: dict[str, str] | None = None, *, key: str | Auto | None = AUTO) -> Any:
-        return self.raw.request("DELETE", path, headers={**self._auth(path, None, key), **(headers or {})})
+        return self.raw.request("DELETE", path, headers={**self._auth("DELETE", path, None, key), **(headers or {})})
 
-    def _auth(self, path: str, body: Any, key: str | Auto | None) -> dict[str, str]:
+    def _auth(self, method: str, path: str, body: Any, key: str | Auto | None) -> dict[str, str]:
         if isinstance(key, Auto):
-            key = self.key_for(path, body)
+            key = self.key_for(method, path, body)
         return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def key_for(self, path: str, body: Any) -> str | None:
-        parts = [part for part in path.split("?")[0].split("/") if part]
-        if parts[:1] == ["stocks"] and isinstance(body, dict):
+    def key_for(self, method: str, path: str, body: Any) -> str | None:
+        from chalicelib.api.access import ADMIN, PUBLIC
+
+        found = route_of(method, path)
+        if found is None:
+            return None
+        spec, params = found
+        if spec.access == PUBLIC:
+            return None
+        if spec.access == ADMIN:
             return self.admin_key
-        if parts[:1] in (["users"], ["transactions"]) and len(parts) >= 2:
-            return self.keys.get(urllib.parse.unquote(parts[1]))
-        if parts == ["transactions"] and isinstance(body, dict):
-            return self.keys.get(str(body.get("user") or body.get("user_id")))
-        return None
+        subject = params.get("username") or params.get("user_id")
+        if subject is None and isinstance(body, dict):
+            subject = str(body.get("user") or body.get("user_id"))
+        own = self.keys.get(urllib.parse.unquote(subject or ""))
+        return own or (self.admin_key if method == "GET" else None)
+
+
+def route_of(method: str, path: str) -> tuple[Any, dict[str, str]] | None:
+    """The declared route a request reaches, and its path parameters."""
+    import re
+
+    from chalicelib.api.classic.routes import routes
+
+    clean = path.split("?")[0].rstrip("/") or "/"
+    for spec in routes.specs:
+        pattern = "^" + re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(spec.path)) + "$"
+        matched = re.match(pattern, clean)
+        if spec.method == method and matched:
+            return spec, matched.groupdict()
+    return None
 
 
 @pytest.fixture
