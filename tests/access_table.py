@@ -7,8 +7,6 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from chalicelib.api.access import ADMIN, OWNER_OR_ADMIN, PUBLIC, SELF
 from chalicelib.api.router import RouteSpec
@@ -45,7 +43,7 @@ def specs() -> list[RouteSpec]:
 
 def request_for(spec: RouteSpec, world: World) -> tuple[str, bytes]:
     """A valid request for `spec` about Alice: what her own key gets a success for."""
-    unique = uuid.uuid4().hex[:8]
+    unique = uuid.uuid4().hex[:8]  # hex: also a base-36 number
     values = {"username": "alice", "user_id": "alice", "ticker": "AAPL", "transaction_id": world.alice_trade,
               "start": "2000-01-01", "end": "2100-01-01", "asset": "swagger-ui.css"}
     if "{key_id}" in spec.path:
@@ -53,16 +51,12 @@ def request_for(spec: RouteSpec, world: World) -> tuple[str, bytes]:
     path = spec.path
     for name, value in values.items():
         path = path.replace(f"{{{name}}}", value)
-    bodies: dict[str, Any] = {
-        "NewUser": {"username": f"u_{unique}", "balance": "10.00"},
-        "NewStock": {"ticker": f"T{unique.upper()}", "open_price": 1, "close_price": 1, "high": 1, "low": 1,
-                     "volume": 10},
-        "NewTrade": {"user": "alice", "ticker": "AAPL", "transaction_type": "buy", "transaction_volume": 1},
-        "NewCashMovement": {"amount": "1.00"},
-        # A timestamp of its own (an older bar than the latest is recorded all the same): never a duplicate.
-        "NewBar": {"timestamp": (datetime.now(UTC) - timedelta(days=1, microseconds=uuid.uuid4().int % 10**10))
-                   .isoformat(), "open_price": 1, "close_price": 1, "high": 1, "low": 1, "volume": 10}}
-    payload = json.dumps(bodies[spec.body]).encode() if spec.body else (b"{}" if spec.method == "POST" else b"")
+    if spec.body:
+        from chalicelib.api.classic.routes import CLASSIC
+
+        payload = json.dumps(CLASSIC.shape(spec.body).example(unique, "alice")).encode()  # type: ignore[attr-defined]
+    else:
+        payload = b"{}" if spec.method == "POST" else b""
     return path, payload
 
 

@@ -200,16 +200,26 @@ def _ping_when_idle(engine: Engine, idle_s: float) -> None:
             raise DisconnectionError(f"pinged after {idle_s} s idle: {exc}") from exc
 
 
-def raise_if_unavailable(error: BaseException) -> None:
-    """A failure that means the database could not serve becomes the domain's DatabaseUnavailable (a 503 at the
-    edge; settlement fails its batch at once rather than retrying each trade into the same outage)."""
+def raise_as_domain_error(error: BaseException) -> None:
+    """What the server's answer means in the domain's words, raised: a failure that means the database could not
+    serve is DatabaseUnavailable (a 503 at the edge; settlement fails its batch at once rather than retrying each
+    trade into the same outage); a value it cannot store or compare is BadValue (a 400). Anything else is left
+    to the caller."""
+    from chalicelib.adapters.logs import get_logger
+
     if unavailable(error):
-        from chalicelib.adapters.logs import get_logger
         from chalicelib.domain.errors import DatabaseUnavailable
 
         get_logger().warning("database unavailable", extra={"event": "database_unavailable",
                                                             "error": f"{type(error).__name__}: {error}"})
         raise DatabaseUnavailable() from error
+    if refused_value(error):
+        from chalicelib.domain.errors import BadValue
+
+        # The server's message may quote the value, so it is logged, not answered.
+        get_logger().info("value refused by the database", extra={"event": "data_exception",
+                                                                   "sqlstate": sqlstate(error)})
+        raise BadValue("a value in the request cannot be stored or compared") from error
 
 
 Result = TypeVar("Result")
@@ -231,7 +241,7 @@ def alone(work: Callable[[Connection], Result]) -> Result:
                 continue
             if not isinstance(error, Error) and not connection_in_step(error):
                 conn.invalidate()
-            raise_if_unavailable(error)
+            raise_as_domain_error(error)
             raise
         finally:
             conn.close()

@@ -9,7 +9,7 @@ from chalice.app import Request, Response
 
 from chalicelib.adapters.logs import get_logger
 from chalicelib.api.errors import InternalError
-from chalicelib.domain.errors import BadValue, Error, Unavailable
+from chalicelib.domain.errors import Error, Unavailable
 
 if TYPE_CHECKING:
     pass
@@ -38,24 +38,19 @@ def page_response(request: Request, items: list[Any], next_cursor: str | None) -
 
 
 def classify(exc: Exception) -> Error:
-    """What an unexpected exception means to the client: a value the database cannot take (400), a dependency
-    that is down (503), else a bug (500)."""
-    from chalicelib.adapters.database import refused_value, sqlstate, unavailable  # only failures pay for it
+    """What an exception no layer gave a meaning means to the client: what the database said, in the domain's
+    words (chalicelib/adapters/database.py: a value it cannot take is a 400, an outage a 503), a dependency that
+    did not answer (503), else a bug (500)."""
+    from chalicelib.adapters.database import raise_as_domain_error  # only failures pay for it
 
-    if refused_value(exc):
-        # A value that passed validation but the database cannot store or compare (a NUL byte, say): the request's
-        # fault, never a 500. The server's message may quote the value, so it is logged, not answered.
-        get_logger().info("value refused by the database", extra={"event": "data_exception",
-                                                                   "sqlstate": sqlstate(exc)})
-        return BadValue("a value in the request cannot be stored or compared")
+    try:
+        raise_as_domain_error(exc)
+    except Error as meant:
+        return meant
     if isinstance(exc, (TimeoutError, ConnectionError)):
         # A socket error no driver wrapped (pg8000 during a pool ping, say): a dependency, not the request.
         get_logger().warning("dependency unavailable", extra={"event": "dependency_unavailable",
                                                               "error": f"{type(exc).__name__}: {exc}"})
         return Unavailable("a service this API depends on did not answer; try again shortly")
-    if unavailable(exc):
-        get_logger().warning("database unavailable", extra={"event": "database_unavailable",
-                                                            "error": f"{type(exc).__name__}: {exc}"})
-        return Unavailable("the database is unavailable; try again shortly")
     get_logger().exception("unhandled error", extra={"event": "unhandled_error"})
     return InternalError("an internal error occurred")

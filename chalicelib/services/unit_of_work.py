@@ -76,13 +76,13 @@ class UnitOfWork:
         # server (anything but a refusal of ours or an error the server reported), the connection is discarded
         # instead, so the next request gets a clean one.
         if exc is not None and not isinstance(exc, Error):
-            from chalicelib.adapters.database import connection_in_step, raise_if_unavailable
+            from chalicelib.adapters.database import connection_in_step, raise_as_domain_error
 
             if connection_in_step(exc):
                 self.session.close()
             else:
                 self.session.invalidate()
-            raise_if_unavailable(exc)
+            raise_as_domain_error(exc)
             return
         self.session.close()
 

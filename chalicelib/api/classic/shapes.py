@@ -154,6 +154,12 @@ class RequestModel(BaseModel):
         """Rules that span fields, each reported against the field it names."""
         return []
 
+    @classmethod
+    def example(cls, unique: str, user: str) -> dict[str, Any]:
+        """A valid body of this shape for `user` (a username), distinct wherever the rules want it unique
+        (`unique` is a few fresh letters and digits): what tests ask every route with."""
+        raise NotImplementedError(cls.__name__)
+
 
 def _pydantic_details(exc: ValidationError) -> list[dict[str, Any]]:
     return [
@@ -169,6 +175,10 @@ def _pydantic_details(exc: ValidationError) -> list[dict[str, Any]]:
 class NewUser(RequestModel):
     username: Username
     balance: Money
+
+    @classmethod
+    def example(cls, unique: str, user: str) -> dict[str, Any]:
+        return {"username": f"u_{unique}", "balance": "10.00"}
 
 
 class PriceData(RequestModel):
@@ -192,6 +202,11 @@ class PriceData(RequestModel):
 
 class NewStock(PriceData):
     ticker: Ticker
+
+    @classmethod
+    def example(cls, unique: str, user: str) -> dict[str, Any]:
+        return {"ticker": f"T{unique.upper()}", "open_price": 1, "close_price": 1, "high": 1, "low": 1,
+                "volume": 10}
 
 
 # A bar may be stamped a little ahead of this server's clock (the feed's clock differs), never further: a bar
@@ -226,6 +241,12 @@ class NewBar(PriceData):
     """A price bar of a stock; the latest by timestamp sets the stock's prices and the volume on offer."""
 
     timestamp: BarTimestamp
+
+    @classmethod
+    def example(cls, unique: str, user: str) -> dict[str, Any]:
+        # A moment of its own, a day or so back (an older bar than the latest is recorded all the same).
+        at = datetime.now(UTC) - timedelta(days=1, microseconds=int(unique, 36) % 10**10)
+        return {"timestamp": at.isoformat(), "open_price": 1, "close_price": 1, "high": 1, "low": 1, "volume": 10}
 
 
 def _to_lower(value: Any) -> Any:
@@ -280,6 +301,10 @@ class NewTrade(RequestModel):
     def user_ref(self) -> str:
         return self.user or self.user_id or ""
 
+    @classmethod
+    def example(cls, unique: str, user: str) -> dict[str, Any]:
+        return {"user": user, "ticker": "AAPL", "transaction_type": "buy", "transaction_volume": 1}
+
     def cross_field_errors(self) -> list[dict[str, Any]]:
         if self.user is None and self.user_id is None:
             return [{"field": "user", "message": "user or user_id is required", "type": "missing"}]
@@ -293,6 +318,10 @@ class NewCashMovement(RequestModel):
         if self.amount <= 0:
             return [{"field": "amount", "message": "must be > 0", "type": "greater_than"}]
         return []
+
+    @classmethod
+    def example(cls, unique: str, user: str) -> dict[str, Any]:
+        return {"amount": "1.00"}
 
 
 class PageQuery(RequestModel):
