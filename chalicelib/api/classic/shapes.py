@@ -154,12 +154,6 @@ class RequestModel(BaseModel):
         """Rules that span fields, each reported against the field it names."""
         return []
 
-    @classmethod
-    def example(cls, unique: str, user: str) -> dict[str, Any]:
-        """A valid body of this shape for `user` (a username), distinct wherever the rules want it unique
-        (`unique` is a few fresh letters and digits): what tests ask every route with."""
-        raise NotImplementedError(cls.__name__)
-
 
 def _pydantic_details(exc: ValidationError) -> list[dict[str, Any]]:
     return [
@@ -173,6 +167,9 @@ def _pydantic_details(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 class NewUser(RequestModel):
+    """Each body shape has an `example`: a valid body for `user` (a username), distinct wherever the rules want
+    it unique (`unique` is a few fresh letters and digits); the every-route tests ask with it."""
+
     username: Username
     balance: Money
 
