@@ -131,6 +131,10 @@ class Router:
         def register(view: View) -> View:
             code = view.__code__
             wants = frozenset(code.co_varnames[:code.co_argcount])
+            unknown = wants - INJECTED - {part.strip("{}") for part in path.split("/") if part.startswith("{")}
+            if unknown:
+                raise ValueError(f"{view.__name__} asks for {sorted(unknown)}: neither a path parameter nor one of "
+                                 f"{sorted(INJECTED)}")
             body, query = (cast("str | None", view.__annotations__.get(name)) if name in wants else None
                            for name in ("body", "query"))
             answered, paged = _returns(view)
