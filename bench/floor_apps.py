@@ -57,9 +57,12 @@ def _placement_clients() -> tuple[Any, Any, str]:
         import pg8000.native
 
         url = urllib.parse.urlsplit(os.environ["DATABASE_URL"].replace("postgresql+pg8000://", "postgresql://"))
-        _placement["db"] = pg8000.native.Connection(url.username or "postgres", host=url.hostname or "127.0.0.1",
-                                                    port=url.port or 5432, database=url.path.lstrip("/"),
-                                                    password=url.password)
+        # The embedded PostgreSQL listens on a Unix socket only, which its URL names as `unix_sock`.
+        socket = urllib.parse.parse_qs(url.query).get("unix_sock", [None])[0]
+        where: dict[str, Any] = {"unix_sock": socket} if socket else {"host": url.hostname or "127.0.0.1",
+                                                                      "port": url.port or 5432}
+        _placement["db"] = pg8000.native.Connection(url.username or "postgres", database=url.path.lstrip("/"),
+                                                    password=url.password, **where)
         _placement["sqs"] = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1",
                                          aws_access_key_id="test", aws_secret_access_key="test")
         _placement["queue"] = _placement["sqs"].get_queue_url(QueueName=os.environ["TRADE_QUEUE_NAME"])["QueueUrl"]

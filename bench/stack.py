@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 import uuid
@@ -23,6 +24,9 @@ class BenchStack:
         self.postgres = services.postgres(self.dir / "postgres")
         self.redis = services.redis(self.dir / "redis")
         self.prefix = f"bench-{uuid.uuid4().hex[:8]}"
+        # One signing key for every process of a run, as a deployment has: a key record the bench wrote is
+        # believed by the API processes it starts, and theirs by each other.
+        self.signing_key = secrets.token_urlsafe(32)
         self._aws: services.Service | None = None
         self._databases: list[str] = []
 
@@ -52,10 +56,12 @@ class BenchStack:
             drop_database(self.postgres.url, name)
 
     def app_env(self, database_url: str) -> dict[str, str]:
-        # The rate limit is counted as always but set past what a benchmark sends, so every answer is a read.
+        # The limits are counted as always but set past what a benchmark sends, so every answer is a read (or a
+        # placement): the key lookups too, which every fresh API process makes once per key.
         return {"DATABASE_URL": database_url, "REDIS_URL": self.redis.url, "CACHE_PREFIX": self.prefix,
                 "STAGE": "local", "LOG_LEVEL": "INFO", "DB_POOL_SIZE": "4", "RATE_LIMIT_PER_WINDOW": str(10**9),
-                "PUBLIC_LIMIT_PER_WINDOW": str(10**9), "SIGNUP_LIMIT_PER_WINDOW": str(10**9)}
+                "PUBLIC_LIMIT_PER_WINDOW": str(10**9), "SIGNUP_LIMIT_PER_WINDOW": str(10**9),
+                "AUTH_LOOKUPS_PER_WINDOW": str(10**9), "CACHE_SIGNING_KEY": self.signing_key}
 
     def point_app_at(self, database_url: str) -> None:
         from chalicelib.adapters.database import get_database
