@@ -110,10 +110,6 @@ class Cache:
         """What `read_through` reads for an answer in `family`, to be read along with something else."""
         return self.keys.generation(family), key
 
-    def get(self, key: str) -> JSONValue | None:
-        raw = self._guard("get", lambda: self._client().get(key))
-        return None if raw is None else json.loads(raw)
-
     def set(self, key: str, value: JSONValue, ttl_s: int) -> None:
         self._guard("set", lambda: self._client().set(key, _dumps(value), ex=ttl_s))
 
@@ -121,15 +117,13 @@ class Cache:
         if keys:
             self._guard("delete", lambda: self._client().delete(*keys))
 
-    def invalidate(self, *keys: str, families: tuple[str, ...] | list[str] = ()) -> None:
-        """Drop `keys` and make every cached page of each family stale, in one round trip, whatever their number."""
-        if not keys and not families:
+    def invalidate(self, families: tuple[str, ...] | list[str]) -> None:
+        """Make every cached answer of each family stale, in one round trip, whatever their number."""
+        if not families:
             return
 
         def write() -> None:
             pipe = self._client().pipeline(transaction=False)
-            if keys:
-                pipe.delete(*keys)
             for family in families:
                 pipe.set(self.keys.generation(family), os.urandom(9).hex(), ex=TOKEN_TTL_S)
             pipe.execute()
