@@ -1,5 +1,6 @@
 """tradeapi: the table of contents. Each surface is a folder of routes (chalicelib/api/<surface>/routes.py) and
-is registered here with the authorizer; the settlement consumer and the outbox relay's schedule are declared here.
+is registered here with the authorizer; the settlement consumer and the schedules (the outbox relay, the market
+tick) are declared here.
 
 Importing this module is the cold start every function pays: it loads Chalice, the logger and the routes. Each
 use case (`services.<name>`) and the authorizer, docs and consumer modules (`api.<name>`) load when first called,
@@ -54,3 +55,8 @@ def relay_outbox(event: Any) -> dict[str, int]:
                                  current.outbox_max_attempts, for_s=current.outbox_relay_sweep_s,
                                  every_s=current.outbox_relay_every_s)
     return {"sent": sent}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def market_tick(event: Any) -> dict[str, int]:
+    return api.market.tick()

@@ -57,6 +57,9 @@ class Settings:
     max_body_bytes: int
     cors_allow_origin: str
     health_timeout_s: float
+    market_calendar: str
+    book_batch: int
+    book_budget_s: float
 
     @property
     def is_local(self) -> bool:
@@ -69,6 +72,14 @@ def _queue_name(env: Env) -> str:
 
 
 Env = Callable[..., "str | None"]
+
+
+def _calendar_name(name: str) -> str:
+    from chalicelib.domain.clock import CALENDARS
+
+    if name not in CALENDARS:
+        raise ValueError(f"MARKET_CALENDAR must be one of {', '.join(CALENDARS)}, not {name!r}")
+    return name
 
 
 class Variable(NamedTuple):
@@ -176,6 +187,13 @@ VARIABLES: tuple[Variable, ...] = (
              "time); empty: no CORS"),
     Variable("health_timeout_s", "HEALTH_TIMEOUT_S", "2", "how long `GET /health` waits for its checks; one still "
              "running then is reported down", float),
+    Variable("market_calendar", "MARKET_CALENDAR", "always_open", "`always_open`: sessions are UTC days and the "
+             "market never closes; `nyse`: NYSE regular hours, holidays and early closes (docs/rules.md)",
+             _calendar_name),
+    Variable("book_batch", "BOOK_BATCH", "500", "open orders a new bar crossed that one transaction evaluates", int),
+    # A Lambda invocation has a deadline; a book bigger than this allows is continued by a redelivery.
+    Variable("book_budget_s", "BOOK_BUDGET_S", "20", "how long one consumer invocation evaluates a crossed book "
+             "before handing the rest to the next delivery", float),
 )
 
 

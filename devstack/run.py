@@ -42,6 +42,8 @@ RESTART_LIMIT, RESTART_WINDOW_S = 5, 30.0
 # (and fails within the database's connect timeout while it is away), and a failed message is retried after a
 # few seconds by the consumer itself; the relay runs every RELAY_EVERY_S and sends what is RELAY_MIN_AGE_S old.
 VISIBILITY_TIMEOUT_S, RELAY_EVERY_S, RELAY_MIN_AGE_S = 10, 2, 2
+# The market tick runs once a minute, as EventBridge runs it on AWS.
+MARKET_TICK_EVERY_S = 60
 
 
 def say(message: str) -> None:
@@ -203,11 +205,14 @@ def _start_functions(env: dict[str, str], queue_url: str, shipper: LogShipper) -
         ("relay_outbox", [python, "-m", "devstack.schedule", "--handler", "app:relay_outbox", "--every",
                           str(RELAY_EVERY_S),
                           "--function-name", f"{FUNCTION_PREFIX}relay_outbox"]),
+        ("market_tick", [python, "-m", "devstack.schedule", "--handler", "app:market_tick", "--every",
+                         str(MARKET_TICK_EVERY_S), "--function-name", f"{FUNCTION_PREFIX}market_tick"]),
     ]
     quiet = os.environ.get("DEVSTACK_QUIET") == "1"
     functions = [FunctionProcess(name, command, env, shipper, quiet).start() for name, command in specs]
     say(f"functions: api_handler ({workers} gunicorn workers), settle_trades x2 (SQS pollers), "
-        f"relay_outbox (every {RELAY_EVERY_S} s); each restarted if it dies")
+        f"relay_outbox (every {RELAY_EVERY_S} s), market_tick (every {MARKET_TICK_EVERY_S} s); each restarted if "
+        "it dies")
     return functions
 
 
@@ -220,9 +225,9 @@ def _create_queues_and_log_groups(endpoint_url: str) -> str:
                                      visibility_timeout_s=VISIBILITY_TIMEOUT_S)
     say(f"queue: {queues['queue']}  (dead letters: {queues['dlq']})")
     logs = logs_client(endpoint_url)
-    for function in ("api_handler", "settle_trades", "relay_outbox"):
+    for function in ("api_handler", "settle_trades", "relay_outbox", "market_tick"):
         ensure_group(logs, f"{LOG_GROUP_PREFIX}{FUNCTION_PREFIX}{function}")
-    say(f"log groups: {LOG_GROUP_PREFIX}{FUNCTION_PREFIX}{{api_handler,settle_trades,relay_outbox}}")
+    say(f"log groups: {LOG_GROUP_PREFIX}{FUNCTION_PREFIX}{{api_handler,settle_trades,relay_outbox,market_tick}}")
     return queues["queue"]
 
 

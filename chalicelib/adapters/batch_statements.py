@@ -7,7 +7,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
-from chalicelib.adapters.tables import Amount, Exact, Holding, Price, Stock, Trade, User
+from chalicelib.adapters.tables import Amount, Exact, Fill, Holding, Price, Stock, Trade, User
 from chalicelib.domain.vocabulary import TradeStatus
 
 
@@ -24,7 +24,8 @@ def params(name: str, **values: list[Any]) -> dict[str, list[Any]]:
     return {f"{name}_{column}": column_values for column, column_values in values.items()}
 
 
-_USERS, _HOLDINGS, _STOCKS, _TRADES = (cast(Table, model.__table__) for model in (User, Holding, Stock, Trade))
+_USERS, _HOLDINGS, _STOCKS, _TRADES, _FILLS = (cast(Table, model.__table__)
+                                               for model in (User, Holding, Stock, Trade, Fill))
 
 # An upsert whose no-op update locks an existing holding and creates a missing one, returning both; rows are
 # inserted, and so locked, in the order of the arrays.
@@ -50,18 +51,28 @@ _UPDATE_HOLDINGS = (update(_HOLDINGS)
                             average_entry_price=_NEW_HOLDINGS.c.average_entry_price))
 _NEW_STOCKS = arrays("new_stocks", ticker=_STOCKS.c.ticker.type, volume=_STOCKS.c.volume.type)
 _UPDATE_STOCKS = update(_STOCKS).where(_STOCKS.c.ticker == _NEW_STOCKS.c.ticker).values(volume=_NEW_STOCKS.c.volume)
+_MOMENT = _TRADES.c.settled_at.type
+# Each written trade's columns, as the batch left them.
+TRADE_COLUMNS = ("status", "reason", "total", "price", "filled_qty", "filled_avg_price", "reserved_cash",
+                 "reserved_quantity", "settled_at", "canceled_at", "rejected_at", "expired_at", "replaced_at",
+                 "replaced_by", "triggered_at", "realized_pl")
 _NEW_TRADES = arrays("new_trades", id=_TRADES.c.id.type, status=_TRADES.c.status.type,
-                     reason=_TRADES.c.reason.type, total=Amount, price=Price, settled_at=_TRADES.c.settled_at.type,
-                     canceled_at=_TRADES.c.canceled_at.type, rejected_at=_TRADES.c.rejected_at.type,
-                     realized_pl=Exact)
+                     reason=_TRADES.c.reason.type, total=Amount, price=Price, filled_qty=_TRADES.c.filled_qty.type,
+                     filled_avg_price=Exact, reserved_cash=Amount, reserved_quantity=_TRADES.c.filled_qty.type,
+                     settled_at=_MOMENT, canceled_at=_MOMENT, rejected_at=_MOMENT, expired_at=_MOMENT,
+                     replaced_at=_MOMENT, replaced_by=_TRADES.c.id.type, triggered_at=_MOMENT, realized_pl=Exact)
 # The status guard: a trade another delivery already finalised is never written again.
 _UPDATE_TRADES = (update(_TRADES).where(_TRADES.c.id == _NEW_TRADES.c.id, _TRADES.c.status == TradeStatus.PENDING)
-                  .values(status=_NEW_TRADES.c.status, reason=_NEW_TRADES.c.reason, total=_NEW_TRADES.c.total,
-                          price=_NEW_TRADES.c.price, settled_at=_NEW_TRADES.c.settled_at,
-                          canceled_at=_NEW_TRADES.c.canceled_at, rejected_at=_NEW_TRADES.c.rejected_at,
-                          realized_pl=_NEW_TRADES.c.realized_pl))
+                  .values(**{column: _NEW_TRADES.c[column] for column in TRADE_COLUMNS}))
+FILL_COLUMNS = ("id", "trade_id", "user_id", "ticker", "side", "quantity", "price", "amount", "realized_pl",
+                "created_at")
+_NEW_FILLS = arrays("new_fills", **{column: (Price if column == "price" else Amount if column == "amount"
+                                             else Exact if column == "realized_pl" else _FILLS.c[column].type)
+                                    for column in FILL_COLUMNS})
+_INSERT_FILLS = insert(_FILLS).from_select(list(FILL_COLUMNS), select(*(_NEW_FILLS.c[c] for c in FILL_COLUMNS)))
 
-# Everything a batch changes, in one statement: each table's UPDATE is a data-modifying CTE of the trades' one.
+# Everything a batch changes, in one statement: each table's write is a data-modifying CTE of the trades' one.
 WRITE_SETTLEMENTS = _UPDATE_TRADES.add_cte(_UPDATE_USERS.cte("users_written"),
                                            _UPDATE_HOLDINGS.cte("holdings_written"),
-                                           _UPDATE_STOCKS.cte("stocks_written"))
+                                           _UPDATE_STOCKS.cte("stocks_written"),
+                                           _INSERT_FILLS.cte("fills_written"))

@@ -10,6 +10,7 @@ any more. A trade with this id already written answers nothing too,
 so running the statement again after a lost connection never places an order twice."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 from sqlalchemy import Connection, TextClause, bindparam, text
@@ -19,11 +20,13 @@ from chalicelib.adapters import database
 from chalicelib.domain import records, rules
 from chalicelib.domain.messages import settlement_message
 from chalicelib.domain.user_ref import UserRef
-from chalicelib.domain.vocabulary import Side, TradeStatus
+from chalicelib.domain.vocabulary import Side, TimeInForce, TradeStatus
 from chalicelib.lazy import lazy
 
-# What a buy sets aside (`rules.Order.most_it_may_cost`): its limit x volume, or the close price x volume.
-_COST = "COALESCE(CAST(:limit_price AS numeric), s.close_price) * :volume"
+# What a buy sets aside (`rules.Order.most_it_may_cost`): its limit x volume, or else the higher of the close price
+# and its stop, x volume (GREATEST skips a NULL stop).
+_COST = ("COALESCE(CAST(:limit_price AS numeric), GREATEST(s.close_price, CAST(:stop_price AS numeric))) "
+         "* :volume")
 # How each amount `rules.LIMITS` names is read in the statement: u is the user's row, s the stock's, h the
 # holding's; :volume and :limit_price are the order's.
 _AMOUNTS = {
@@ -58,9 +61,11 @@ def get_order_desk() -> OrderDesk:
 
 def _place(conn: Connection, ticket: records.Ticket) -> records.Trade | None:
     user_id = UserRef.parse(ticket.user_ref).id
-    statement = _statement(ticket.side, by_id=user_id is not None, keyed=ticket.idempotency_key is not None)
+    statement = _statement(ticket.side, by_id=user_id is not None, keyed=ticket.idempotency_key is not None,
+                           whole_now=ticket.time_in_force is None)
     parameters = {"trade_id": ticket.trade_id, "user_ref": user_id if user_id is not None else ticket.user_ref,
                   "ticker": ticket.ticker, "volume": ticket.volume, "limit_price": ticket.limit_price,
+                  "stop_price": ticket.stop_price, "order_type": ticket.order_type, "expires_at": ticket.expires_at,
                   "time_in_force": ticket.time_in_force, "client_order_id": ticket.client_order_id,
                   "idempotency_key": ticket.idempotency_key, "fingerprint": ticket.fingerprint,
                   "message": settlement_message(ticket.trade_id)}
@@ -68,10 +73,15 @@ def _place(conn: Connection, ticket: records.Ticket) -> records.Trade | None:
     return None if row is None else records.Trade.of_mapping(dict(row))
 
 
+# Every column a trade record reads (but its user's name, which the statement adds).
+RETURNED = ", ".join(field.name for field in dataclasses.fields(records.Trade) if field.name != "username")
+
+
 @functools.cache
-def _statement(side: Side, *, by_id: bool, keyed: bool) -> TextClause:
+def _statement(side: Side, *, by_id: bool, keyed: bool, whole_now: bool) -> TextClause:
     # Built once per variant and process; every value travels as a bound parameter.
-    checks = " AND ".join(f"{_AMOUNTS[needed]} <= {_AMOUNTS[cover]}" for needed, cover, _ in rules.LIMITS[side])
+    limits = rules.placement_limits(side, None if whole_now else TimeInForce.GTC)
+    checks = " AND ".join(f"{_AMOUNTS[needed]} <= {_AMOUNTS[cover]}" for needed, cover, _ in limits)
     user_match = "u.id = :user_ref" if by_id else "u.username = :user_ref"
     first_time = "NOT EXISTS (SELECT 1 FROM trades t WHERE t.id = :trade_id)"
     if keyed:
@@ -100,12 +110,13 @@ def _statement(side: Side, *, by_id: bool, keyed: bool) -> TextClause:
         {reserve},
         trade AS (
             INSERT INTO trades (id, user_id, ticker, side, volume, reserved_cash, reserved_quantity, status,
-                                limit_price, time_in_force, client_order_id, idempotency_key, request_fingerprint)
+                                order_type, limit_price, stop_price, time_in_force, expires_at, client_order_id,
+                                idempotency_key, request_fingerprint)
             SELECT :trade_id, user_id, ticker, '{side}', :volume, cash, shares, '{TradeStatus.PENDING}',
-                   :limit_price, :time_in_force, :client_order_id, :idempotency_key, :fingerprint
+                   :order_type, :limit_price, :stop_price, :time_in_force, :expires_at, :client_order_id,
+                   :idempotency_key, :fingerprint
             FROM reserved
-            RETURNING id, user_id, ticker, side, volume, reserved_cash, reserved_quantity, status,
-                      limit_price, time_in_force, client_order_id, created_at
+            RETURNING {RETURNED}
         ),
         queued AS (INSERT INTO outbox (trade_id, payload) SELECT id, :message FROM trade)
         SELECT trade.*, reserved.username FROM trade JOIN reserved USING (user_id)

@@ -3,20 +3,30 @@ Services speak to these and to the domain; none of them writes SQL."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, null, or_, select, tuple_, union_all, update
+from sqlalchemy import and_, case, delete, func, literal, null, or_, select, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from chalicelib.adapters import batch_statements as batch
-from chalicelib.adapters.tables import ApiKey, CashMovement, Holding, OutboxMessage, PriceBar, Stock, Trade, User
+from chalicelib.adapters.tables import (
+    ApiKey,
+    CashMovement,
+    Fill,
+    Holding,
+    OutboxMessage,
+    PriceBar,
+    Stock,
+    Trade,
+    User,
+)
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.user_ref import UserRef
-from chalicelib.domain.vocabulary import ActivityKind, TradeStatus
+from chalicelib.domain.vocabulary import ActivityKind, Side, TimeInForce, TradeStatus
 
 # Rows are locked FOR NO KEY UPDATE (key_share=True): what is changed is never a key, and the weaker lock leaves
 # the KEY SHARE locks that foreign-key checks take free. A trade's insert checks its stock and user that way: with
@@ -86,6 +96,20 @@ class Stocks:
         return {stock.ticker: stock for stock in self._session.execute(
             select(Stock.ticker, Stock.close_price, Stock.volume)
             .where(Stock.ticker.in_(sorted(tickers))).order_by(Stock.ticker).with_for_update(key_share=True))}
+
+    def mark_evaluated(self, ticker: str, as_of: datetime, at: datetime) -> None:
+        """The resting orders of `ticker` were evaluated against its bar of `as_of`, at `at` (never moved back)."""
+        self._session.execute(update(Stock).where(
+            Stock.ticker == ticker,
+            or_(Stock.orders_evaluated_as_of.is_(None), Stock.orders_evaluated_as_of <= as_of))
+            .values(orders_evaluated_as_of=as_of, orders_evaluated_at=at))
+
+    def with_unevaluated_orders(self, session_open: datetime) -> list[str]:
+        """Tickers with open orders not yet evaluated against their latest bar, or not since `session_open`."""
+        stale = or_(Stock.orders_evaluated_as_of.is_(None), Stock.orders_evaluated_as_of < Stock.price_as_of,
+                    Stock.orders_evaluated_at.is_(None), Stock.orders_evaluated_at < session_open)
+        has_open = select(Trade.id).where(Trade.ticker == Stock.ticker, Trade.status == TradeStatus.PENDING).exists()
+        return list(self._session.scalars(select(Stock.ticker).where(stale, has_open).order_by(Stock.ticker)))
 
 
 class PriceBars:
@@ -177,14 +201,15 @@ class Trades:
                                      .execution_options(populate_existing=True)).one()
 
     def page(self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int,
-             between: tuple[datetime, datetime] | None = None, status: str | None = None) -> list[Trade]:
-        """A user's trades newest first, after the (timestamp, id) of the last one shown, within `between`, of
-        `status` if given."""
+             between: tuple[datetime, datetime] | None = None,
+             statuses: Sequence[str] | None = None) -> list[Trade]:
+        """A user's trades newest first, after the (timestamp, id) of the last one shown, within `between`, in
+        one of `statuses` if given."""
         query = select(Trade).where(Trade.user_id == user_id)
         if between is not None:
             query = query.where(Trade.created_at.between(*between))
-        if status is not None:
-            query = query.where(Trade.status == status)
+        if statuses is not None:
+            query = query.where(Trade.status.in_(statuses))
         if after is not None:
             # A row comparison: the (user_id, created_at DESC, id DESC) index serves it as a range.
             query = query.where(tuple_(Trade.created_at, Trade.id) < tuple_(*after))
@@ -195,15 +220,47 @@ class Trades:
         """The trades, locked in id order: first in the global lock order."""
         return {trade.id: trade for trade in self._session.execute(
             select(Trade.id, Trade.user_id, Trade.ticker, Trade.side, Trade.volume, Trade.reserved_cash,
-                   Trade.reserved_quantity, Trade.limit_price, Trade.status, Trade.reason, Trade.created_at)
+                   Trade.reserved_quantity, Trade.limit_price, Trade.stop_price, Trade.order_type,
+                   Trade.time_in_force, Trade.filled_qty, Trade.total, Trade.price, Trade.realized_pl,
+                   Trade.triggered_at, Trade.expires_at, Trade.status, Trade.reason, Trade.created_at,
+                   Trade.client_order_id)
             .where(Trade.id.in_(set(trade_ids))).order_by(Trade.id).with_for_update())}
+
+    def open_ids(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        return list(self._session.scalars(select(Trade.id).where(Trade.user_id == user_id,
+                                                                 Trade.status == TradeStatus.PENDING)))
+
+    def due_to_expire(self, now: datetime, limit: int) -> list[uuid.UUID]:
+        """Open day orders whose session closed by `now`, the oldest close first."""
+        return list(self._session.scalars(
+            select(Trade.id).where(Trade.status == TradeStatus.PENDING, Trade.expires_at.is_not(None),
+                                   Trade.expires_at <= now).order_by(Trade.expires_at, Trade.id).limit(limit)))
+
+    def crossed(self, ticker: str, close: Decimal) -> list[uuid.UUID]:
+        """The open orders of `ticker` a close of `close` may fill, in the order they are filled: sells first
+        (they add to the volume on offer), then buys; on each side market and triggered orders first, then by
+        limit price, the best first (highest buy, lowest sell), then oldest first. Orders that never rest
+        (ioc, fok, the classic order), left open while the market was closed, are evaluated whatever the price."""
+        buy, sell = Trade.side == Side.BUY, Trade.side == Side.SELL
+        stop_reached = or_(Trade.stop_price.is_(None), Trade.triggered_at.is_not(None),
+                           and_(buy, Trade.stop_price <= close), and_(sell, Trade.stop_price >= close))
+        limit_met = or_(Trade.limit_price.is_(None), and_(buy, Trade.limit_price >= close),
+                        and_(sell, Trade.limit_price <= close))
+        never_rests = or_(Trade.time_in_force.is_(None), Trade.time_in_force.in_((TimeInForce.IOC, TimeInForce.FOK)))
+        return list(self._session.scalars(
+            select(Trade.id)
+            .where(Trade.ticker == ticker, Trade.status == TradeStatus.PENDING,
+                   or_(and_(stop_reached, limit_met), never_rests))
+            .order_by(Trade.side.desc(), Trade.limit_price.is_not(None),
+                      case((buy, Trade.limit_price)).desc(), case((sell, Trade.limit_price)).asc(),
+                      Trade.created_at, Trade.id)))
 
     def record_settlements(self, decisions: dict[uuid.UUID, dict[str, Any]],
                            balances: dict[uuid.UUID, tuple[Decimal, Decimal]],
                            holdings: dict[tuple[uuid.UUID, str], tuple[int, int, Decimal]],
-                           volumes: dict[str, int]) -> None:
-        """A batch's outcome in one round trip, whatever its size: each trade's status, price and total, and the
-        balances, holdings and stock volumes the batch left (only trades still pending are written)."""
+                           volumes: dict[str, int], fills: list[dict[str, Any]]) -> None:
+        """A batch's outcome in one round trip, whatever its size: each changed trade as it was left, its fills,
+        and the balances, holdings and stock volumes the batch left (only trades still open are written)."""
         self._session.execute(batch.WRITE_SETTLEMENTS, {
             **batch.params("new_users", id=list(balances),
                            balance=[balance for balance, _ in balances.values()],
@@ -215,10 +272,16 @@ class Trades:
                            average_entry_price=[average for _, _, average in holdings.values()]),
             **batch.params("new_stocks", ticker=list(volumes), volume=list(volumes.values())),
             **batch.params("new_trades", id=list(decisions), **{
-                column: [decision[column] for decision in decisions.values()]
-                for column in ("status", "reason", "total", "price", "settled_at", "canceled_at", "rejected_at",
-                               "realized_pl")}),
+                column: [decision[column] for decision in decisions.values()] for column in batch.TRADE_COLUMNS}),
+            **batch.params("new_fills", **{column: [fill[column] for fill in fills] for column in batch.FILL_COLUMNS}),
         })
+
+    def fills(self, trade_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Fill]:
+        """An order's fills, oldest first, after the (time, id) of the last one shown."""
+        query = select(Fill).where(Fill.trade_id == trade_id)
+        if after is not None:
+            query = query.where(tuple_(Fill.created_at, Fill.id) > tuple_(*after))
+        return list(self._session.scalars(query.order_by(Fill.created_at, Fill.id).limit(limit + 1)))
 
 
 class CashMovements:
@@ -244,29 +307,41 @@ class Activities:
 
     def page(self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int,
              between: tuple[datetime | None, datetime | None]) -> list[Any]:
-        """Rows of (kind, id, at, amount, ticker, side, volume, price, reason), newest first, after the (at, id)
-        of the last one shown, within `between` (either bound may be open)."""
-        at = func.coalesce(Trade.settled_at, Trade.rejected_at, Trade.canceled_at)
-        kind = case((Trade.status == TradeStatus.SETTLED, ActivityKind.FILL),
-                    (Trade.status == TradeStatus.REJECTED, ActivityKind.REJECTION), else_=ActivityKind.CANCEL)
-        trades = (select(kind.label("kind"), Trade.id.label("id"), at.label("at"), Trade.total.label("amount"),
-                         Trade.ticker.label("ticker"), Trade.side.label("side"), Trade.volume.label("volume"),
-                         Trade.price.label("price"), Trade.reason.label("reason"))
-                  .where(Trade.user_id == user_id, Trade.status != TradeStatus.PENDING))
+        """Rows of (kind, id, at, amount, ticker, side, volume, price, reason, trade_id), newest first, after the
+        (at, id) of the last one shown, within `between` (either bound may be open). Each fill is an entry; an
+        order that ended unfilled in part adds an entry for what it left unfilled."""
+        at = func.coalesce(Trade.rejected_at, Trade.canceled_at, Trade.expired_at)
+        kind = case((Trade.status == TradeStatus.REJECTED, ActivityKind.REJECTION),
+                    (Trade.status == TradeStatus.EXPIRED, ActivityKind.EXPIRY), else_=ActivityKind.CANCEL)
+        fills = (select(literal(ActivityKind.FILL.value).label("kind"), Fill.id.label("id"),
+                        Fill.created_at.label("at"), Fill.amount.label("amount"), Fill.ticker.label("ticker"),
+                        Fill.side.label("side"), Fill.quantity.label("volume"), Fill.price.label("price"),
+                        null().label("reason"), Fill.trade_id.label("trade_id"))
+                 .where(Fill.user_id == user_id))
+        trades = (select(kind.label("kind"), Trade.id.label("id"), at.label("at"), null().label("amount"),
+                         Trade.ticker.label("ticker"), Trade.side.label("side"),
+                         (Trade.volume - Trade.filled_qty).label("volume"), null().label("price"),
+                         Trade.reason.label("reason"), Trade.id.label("trade_id"))
+                  .where(Trade.user_id == user_id,
+                         Trade.status.in_((TradeStatus.REJECTED, TradeStatus.CANCELED, TradeStatus.EXPIRED))))
         cash = (select(CashMovement.kind.label("kind"), CashMovement.id.label("id"),
                        CashMovement.created_at.label("at"), CashMovement.amount.label("amount"),
                        null().label("ticker"), null().label("side"),
-                       null().label("volume"), null().label("price"), null().label("reason"))
+                       null().label("volume"), null().label("price"), null().label("reason"),
+                       null().label("trade_id"))
                 .where(CashMovement.user_id == user_id))
         start, end = between
         if start is not None:
-            trades, cash = trades.where(at >= start), cash.where(CashMovement.created_at >= start)
+            fills, trades = fills.where(Fill.created_at >= start), trades.where(at >= start)
+            cash = cash.where(CashMovement.created_at >= start)
         if end is not None:
-            trades, cash = trades.where(at <= end), cash.where(CashMovement.created_at <= end)
+            fills, trades = fills.where(Fill.created_at <= end), trades.where(at <= end)
+            cash = cash.where(CashMovement.created_at <= end)
         if after is not None:
+            fills = fills.where(tuple_(Fill.created_at, Fill.id) < tuple_(*after))
             trades = trades.where(tuple_(at, Trade.id) < tuple_(*after))
             cash = cash.where(tuple_(CashMovement.created_at, CashMovement.id) < tuple_(*after))
-        feed = union_all(trades, cash).subquery()
+        feed = union_all(fills, trades, cash).subquery()
         return list(self._session.execute(select(feed).order_by(feed.c.at.desc(), feed.c.id.desc()).limit(limit + 1)))
 
 

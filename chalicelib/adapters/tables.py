@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from chalicelib.domain.vocabulary import CashKind, Scope, Side, TimeInForce, TradeStatus, sql_in
+from chalicelib.domain.vocabulary import CashKind, OrderType, Scope, Side, TimeInForce, TradeStatus, sql_in
 
 # Prices fit 9,999,999,999.99; balances and totals are price x volume (volume up to 10^9) plus gains.
 Price = Numeric(12, 2)
@@ -109,6 +109,10 @@ class Stock(PriceData, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     # The timestamp of the bar the prices come from; an older bar never moves them.
     price_as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    # The bar the resting orders were last evaluated against, and when: the market tick evaluates them again when
+    # a bar's evaluation went missing, or when a session opened since.
+    orders_evaluated_as_of: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    orders_evaluated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class PriceBar(PriceData, Base):
@@ -142,23 +146,36 @@ class Holding(Base):
 
 
 class Trade(Base):
-    """A buy or sell order; the API calls it a transaction."""
+    """An order, open (`pending`) until it reaches one final status; the API calls it a transaction. Its fills
+    are rows of their own (`Fill`); `filled_qty`, `total` and `realized_pl` are their sums."""
 
     __tablename__ = "trades"
     __table_args__ = (
         CheckConstraint(sql_in("side", Side), name="side_known"),
         CheckConstraint("volume BETWEEN 1 AND 1000000000", name="volume_in_range"),
         CheckConstraint(sql_in("status", TradeStatus), name="status_known"),
-        CheckConstraint(
-            "(status = 'settled') = (price IS NOT NULL AND settled_at IS NOT NULL)",
-            name="settled_has_price",
-        ),
-        CheckConstraint("(status = 'rejected') = (reason IS NOT NULL)", name="rejected_has_reason"),
+        CheckConstraint(sql_in("order_type", OrderType), name="order_type_known"),
+        CheckConstraint(sql_in("time_in_force", TimeInForce), name="time_in_force_known"),
+        CheckConstraint("filled_qty BETWEEN 0 AND volume", name="filled_within_volume"),
+        CheckConstraint("(status = 'settled') = (filled_qty = volume)", name="settled_is_filled"),
+        CheckConstraint("(status = 'settled') = (settled_at IS NOT NULL)", name="settled_has_time"),
+        CheckConstraint("(filled_qty > 0) = (price IS NOT NULL AND total IS NOT NULL AND filled_avg_price IS NOT NULL)",
+                        name="fills_priced"),
+        CheckConstraint("status <> 'rejected' OR reason IS NOT NULL", name="rejected_has_reason"),
+        CheckConstraint("reason IS NULL OR status IN ('rejected', 'canceled')", name="reason_on_rejected_or_canceled"),
         CheckConstraint("(status = 'canceled') = (canceled_at IS NOT NULL)", name="canceled_has_time"),
         CheckConstraint("(status = 'rejected') = (rejected_at IS NOT NULL)", name="rejected_has_time"),
-        CheckConstraint("realized_pl IS NULL OR (status = 'settled' AND side = 'sell')", name="realized_on_sells"),
+        CheckConstraint("(status = 'expired') = (expired_at IS NOT NULL)", name="expired_has_time"),
+        CheckConstraint("(status = 'replaced') = (replaced_at IS NOT NULL AND replaced_by IS NOT NULL)",
+                        name="replaced_has_successor"),
+        CheckConstraint("realized_pl IS NULL OR (side = 'sell' AND filled_qty > 0)", name="realized_on_sells"),
         CheckConstraint("limit_price >= 0", name="limit_price_non_negative"),
-        CheckConstraint(sql_in("time_in_force", TimeInForce), name="time_in_force_known"),
+        CheckConstraint("stop_price >= 0", name="stop_price_non_negative"),
+        CheckConstraint("(order_type IN ('limit', 'stop_limit')) = (limit_price IS NOT NULL)", name="limit_has_price"),
+        CheckConstraint("(order_type IN ('stop', 'stop_limit')) = (stop_price IS NOT NULL)", name="stop_has_price"),
+        CheckConstraint("triggered_at IS NULL OR order_type IN ('stop', 'stop_limit')", name="only_stops_trigger"),
+        CheckConstraint("(expires_at IS NOT NULL) = (time_in_force IS NOT DISTINCT FROM 'day')",
+                        name="day_orders_expire"),
         CheckConstraint("reserved_cash >= 0 AND reserved_quantity >= 0", name="reservations_non_negative"),
         # Newest-first pages and time ranges of one user's trades.
         Index("ix_trades_user_id_created_at_id", "user_id", text("created_at DESC"), text("id DESC")),
@@ -169,6 +186,12 @@ class Trade(Base):
             unique=True,
             postgresql_where=text("idempotency_key IS NOT NULL"),
         ),
+        # The book: a new bar finds the resting orders it crosses as ranges of these (chalicelib/adapters/book.py).
+        Index("ix_trades_resting_limits", "ticker", "side", "limit_price", postgresql_where=text("status = 'pending'")),
+        Index("ix_trades_resting_stops", "ticker", "side", "stop_price",
+              postgresql_where=text("status = 'pending' AND triggered_at IS NULL AND stop_price IS NOT NULL")),
+        Index("ix_trades_day_orders", "expires_at",
+              postgresql_where=text("status = 'pending' AND expires_at IS NOT NULL")),
     )
 
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012 - SQLAlchemy reads it once, at mapping
@@ -178,32 +201,75 @@ class Trade(Base):
     ticker: Mapped[str] = mapped_column(ForeignKey("stocks.ticker"))
     side: Mapped[str] = mapped_column(String(4))
     volume: Mapped[int] = mapped_column(BigInteger)
-    # Cash (buy) or shares (sell) set aside at placement, released at settlement.
+    # Cash (buy) or shares (sell) the order still holds: set aside at placement, freed by each fill's share and,
+    # whole, when it ends.
     reserved_cash: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0"), server_default=text("0"))
     reserved_quantity: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     status: Mapped[str] = mapped_column(String(10), default=TradeStatus.PENDING,
                                         server_default=text(f"'{TradeStatus.PENDING}'"))
     reason: Mapped[str | None] = mapped_column(String(40))
+    # The latest fill's price; `total` is what all fills cost or paid, `filled_avg_price` total / filled_qty.
     price: Mapped[Decimal | None] = mapped_column(Price)
     total: Mapped[Decimal | None] = mapped_column(Amount)
+    filled_qty: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    filled_avg_price: Mapped[Decimal | None] = mapped_column(Exact)
     # clock_timestamp(), not now(): taken after the placement's row locks, so a user's trades are stamped in
     # the order they were accepted even when their transactions began in another order.
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.clock_timestamp())
-    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # filled whole
     canceled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rejected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # A settled sell's (price - average entry price) x volume.
+    expired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replaced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The sum of the sell fills' (price - average entry price) x quantity.
     realized_pl: Mapped[Decimal | None] = mapped_column(Exact)
-    # A buy settles only at or below it, a sell at or above; None is a market order.
+    order_type: Mapped[str] = mapped_column(String(10), default=OrderType.MARKET,
+                                            server_default=text(f"'{OrderType.MARKET}'"))
+    # A buy fills only at or below it, a sell at or above.
     limit_price: Mapped[Decimal | None] = mapped_column(Price)
-    # "ioc" (immediate or cancel): settled by the first settlement that takes it up, or rejected; never waits.
-    time_in_force: Mapped[str] = mapped_column(String(3), default=TimeInForce.IOC,
-                                               server_default=text(f"'{TimeInForce.IOC}'"))
+    # A buy stop triggers at a close at or above it, a sell stop at or below; then it acts as a market (stop) or
+    # limit (stop_limit) order.
+    stop_price: Mapped[Decimal | None] = mapped_column(Price)
+    triggered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # day, gtc, ioc or fok; NULL is the classic order, filled whole when it is evaluated or rejected.
+    time_in_force: Mapped[str | None] = mapped_column(String(3))
+    # A day order's session close.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replaces: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("trades.id"))
+    replaced_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("trades.id"))
     client_order_id: Mapped[str | None] = mapped_column(String(48))
     # "header:<Idempotency-Key>" or "order:<client_order_id>": two key spaces that never meet.
     idempotency_key: Mapped[str | None] = mapped_column(String(300))
     # sha256 of the canonical request, so a reused key with another body is told apart.
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+
+
+class Fill(Base):
+    """One execution of an order: the quantity that filled, at which price, when. Balances, positions, the P/L
+    and the activity feed are the sums of these."""
+
+    __tablename__ = "fills"
+    __table_args__ = (
+        CheckConstraint(sql_in("side", Side), name="side_known"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("price >= 0", name="price_non_negative"),
+        CheckConstraint("amount = price * quantity", name="amount_is_price_times_quantity"),
+        CheckConstraint("realized_pl IS NULL OR side = 'sell'", name="realized_on_sells"),
+        Index("ix_fills_trade_id_created_at", "trade_id", "created_at"),
+        # Newest-first pages of a user's activities.
+        Index("ix_fills_user_id_created_at_id", "user_id", text("created_at DESC"), text("id DESC")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    trade_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("trades.id"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    ticker: Mapped[str] = mapped_column(ForeignKey("stocks.ticker"))
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    price: Mapped[Decimal] = mapped_column(Price)
+    amount: Mapped[Decimal] = mapped_column(Amount)
+    realized_pl: Mapped[Decimal | None] = mapped_column(Exact)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CashMovement(Base):

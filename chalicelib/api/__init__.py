@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from chalicelib.lazy import submodules_on_first_use
 
 if TYPE_CHECKING:
-    from chalicelib.api import authorizer, consumer, health, openapi, swagger
+    from chalicelib.api import authorizer, consumer, health, market, openapi, swagger
 
-__all__ = ["authorizer", "consumer", "health", "openapi", "swagger"]
+__all__ = ["authorizer", "consumer", "health", "market", "openapi", "swagger"]
 __getattr__ = submodules_on_first_use(__name__, frozenset(__all__))

@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import services
 from chalicelib.adapters.logs import get_logger, get_metrics
 from chalicelib.adapters.trade_queue import get_trade_queue
+from chalicelib.api import market
 from chalicelib.config import get_settings
-from chalicelib.domain.messages import PoisonMessage, trade_id_of
+from chalicelib.domain.messages import BookMessage, PoisonMessage, read
 from chalicelib.domain.vocabulary import TradeStatus
 from chalicelib.services.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
-    from chalicelib.services.settlement import Settlement, SettlementResult
+    from chalicelib.services.engine import Settlement
+    from chalicelib.services.settlement import SettlementResult
 
 
 def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -29,12 +32,15 @@ def handle_batch(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
     started = time.perf_counter()
     parsed = {record["messageId"]: _parse(record["body"]) for record in event.get("Records") or []}
-    results = _settle(parsed)
+    results: dict[str, SettlementResult | BookResult] = {**_settle(parsed), **_evaluate_books(parsed, context)}
     batch_ms = round((time.perf_counter() - started) * 1000, 2)
 
     def report(record: Any) -> None:
         trade_id = parsed[record.message_id]
         result = results[record.message_id]
+        if isinstance(result, BookResult):
+            report_book(record, result)
+            return
         report_result(record, trade_id if isinstance(trade_id, uuid.UUID) else None, result, batch_ms)
 
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -69,17 +75,62 @@ def _retry_soon(event: dict[str, Any], failed: set[str]) -> None:
             for record in records})
 
 
-def _parse(body: str) -> uuid.UUID | PoisonMessage:
+Parsed = uuid.UUID | BookMessage | PoisonMessage
+
+
+def _parse(body: str) -> Parsed:
     try:
-        return trade_id_of(body)
+        return read(body)
     except PoisonMessage as poison:
         return poison
 
 
-def _settle(parsed: dict[str, uuid.UUID | PoisonMessage]) -> dict[str, SettlementResult]:
-    """The result for each message id; a poison message is its own result."""
+@dataclass(frozen=True)
+class BookResult:
+    """A book message's outcome: how many orders changed, or why it must be delivered again."""
+
+    ticker: str
+    changed: int | None  # None: the market is closed (the tick evaluates it at the open)
+    failure: Exception | None = None
+
+
+def _evaluate_books(parsed: dict[str, Parsed], context: Any) -> dict[str, BookResult]:
+    """Each book message's book evaluated, while the invocation has time: one it runs out of time on is
+    failed, so that its redelivery carries on where this one stopped."""
+    settings = get_settings()
+    deadline = time.monotonic() + settings.book_budget_s
+    if context is not None and hasattr(context, "get_remaining_time_in_millis"):
+        deadline = min(deadline, time.monotonic() + context.get_remaining_time_in_millis() / 1000 / 2)
+    results: dict[str, BookResult] = {}
+    for message_id, message in parsed.items():
+        if not isinstance(message, BookMessage):
+            continue
+        try:
+            changed = services.settlement.evaluate_book(message.ticker, UnitOfWork(), market.clock(),
+                                                        batch=settings.book_batch,
+                                                        keep_going=lambda: time.monotonic() < deadline)
+        except Exception as error:  # noqa: BLE001 - reported, and the message retried, for this book alone
+            results[message_id] = BookResult(message.ticker, None, error)
+            continue
+        timed_out = changed is None and market.clock().is_open
+        results[message_id] = BookResult(message.ticker, changed,
+                                         TimeoutError("the book was not finished in time") if timed_out else None)
+    return results
+
+
+def report_book(record: Any, result: BookResult) -> None:
+    if result.failure is not None:
+        get_logger().warning("book evaluation not finished; its message will be delivered again",
+                             extra={"event": "book_evaluation_failed", "ticker": result.ticker,
+                                    "error": f"{type(result.failure).__name__}: {result.failure}"})
+        raise result.failure
+    get_metrics().add_metric(name="BookOrdersChanged", unit="Count", value=result.changed or 0)
+
+
+def _settle(parsed: dict[str, Parsed]) -> dict[str, SettlementResult]:
+    """The result for each settlement message; a poison message is its own result."""
     valid = {message_id: trade_id for message_id, trade_id in parsed.items() if isinstance(trade_id, uuid.UUID)}
-    settled = services.settlement.settle_batch(list(valid.values()), UnitOfWork()) if valid else []
+    settled = services.settlement.settle_batch(list(valid.values()), UnitOfWork(), market.clock()) if valid else []
     results: dict[str, SettlementResult] = dict(zip(valid, settled, strict=True))
     results.update({message_id: poison for message_id, poison in parsed.items()
                     if isinstance(poison, PoisonMessage)})
@@ -108,10 +159,13 @@ def report_result(record: Any, trade_id: uuid.UUID | None, result: SettlementRes
         )
         raise result
     _count(metrics, result)
+    resting = not result.changed and result.status == TradeStatus.PENDING
     logger.info(
-        f"transaction {result.status}" if result.changed else "transaction already final; delivery ignored",
+        f"transaction {result.status}" if result.changed else
+        "transaction rests until the market reaches it" if resting else "transaction already final; delivery ignored",
         extra={
-            "event": "trade_settled" if result.changed else "trade_redelivered",
+            "event": "trade_settled" if result.changed else "trade_resting" if resting else "trade_redelivered",
+            "filled": result.filled,
             "outcome": result.status,
             "reason": result.reason,
             "transaction_id": str(result.trade_id),
@@ -125,7 +179,11 @@ def report_result(record: Any, trade_id: uuid.UUID | None, result: SettlementRes
 
 def _count(metrics: Any, result: Settlement) -> None:
     if not result.changed:
-        metrics.add_metric(name="TradesRedelivered", unit="Count", value=1)
+        metrics.add_metric(name="TradesResting" if result.status == TradeStatus.PENDING else "TradesRedelivered",
+                           unit="Count", value=1)
+        return
+    if result.status == TradeStatus.PENDING:
+        metrics.add_metric(name="TradesPartlyFilled" if result.filled else "TradesTriggered", unit="Count", value=1)
         return
     metrics.add_metric(name="TradesSettled" if result.status == TradeStatus.SETTLED else "TradesRejected", unit="Count",
                        value=1)

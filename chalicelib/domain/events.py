@@ -46,6 +46,12 @@ class TradeCanceled:
 
 
 @dataclass(frozen=True)
+class TradeReplaced:
+    old: records.Trade  # now replaced
+    new: records.Trade  # open, with the reservation moved to it
+
+
+@dataclass(frozen=True)
 class TradesSettled:
     users: dict[uuid.UUID, str]  # id -> username of every user whose balance or holdings may have changed
     tickers: frozenset[str]
@@ -66,5 +72,5 @@ class KeyRevoked:
     key_id: str
 
 
-Event = (UserRegistered | StockIngested | PriceMoved | TradePlaced | TradeCanceled | TradesSettled | CashMoved
-         | KeyIssued | KeyRevoked)
+Event = (UserRegistered | StockIngested | PriceMoved | TradePlaced | TradeCanceled | TradeReplaced | TradesSettled
+         | CashMoved | KeyIssued | KeyRevoked)

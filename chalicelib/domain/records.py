@@ -11,7 +11,17 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from chalicelib.domain.vocabulary import ActivityKind, CashKind, Reason, Side, TimeInForce, TradeStatus
+from chalicelib.domain.vocabulary import (
+    ActivityKind,
+    CashKind,
+    OrderStatus,
+    OrderType,
+    Reason,
+    Side,
+    TimeInForce,
+    TradeStatus,
+    order_status,
+)
 
 Value = TypeVar("Value")
 Rendered = TypeVar("Rendered")
@@ -104,10 +114,10 @@ class Position(Record):
 
 @dataclass(frozen=True, slots=True)
 class Trade(Record):
-    """An order and, once final, how it ended; `username` is its user's."""
+    """An order: what it asks, what of it filled, and, once final, how it ended; `username` is its user's."""
 
     WORDS: ClassVar[dict[str, type[StrEnum]]] = {"side": Side, "status": TradeStatus, "reason": Reason,
-                                                  "time_in_force": TimeInForce}
+                                                  "time_in_force": TimeInForce, "order_type": OrderType}
 
     id: uuid.UUID
     user_id: uuid.UUID
@@ -120,14 +130,53 @@ class Trade(Record):
     status: TradeStatus
     created_at: datetime
     limit_price: Decimal | None
-    time_in_force: TimeInForce
+    time_in_force: TimeInForce | None  # None: the classic order (filled whole when evaluated, or rejected)
     client_order_id: str | None
-    price: Decimal | None = None
-    total: Decimal | None = None
+    order_type: OrderType = OrderType.MARKET
+    stop_price: Decimal | None = None
+    price: Decimal | None = None  # the latest fill's
+    total: Decimal | None = None  # what its fills cost or paid
+    filled_qty: int = 0
+    filled_avg_price: Decimal | None = None
     reason: Reason | None = None
     settled_at: datetime | None = None
     canceled_at: datetime | None = None
+    rejected_at: datetime | None = None
+    expired_at: datetime | None = None
+    replaced_at: datetime | None = None
+    triggered_at: datetime | None = None
+    expires_at: datetime | None = None
+    replaces: uuid.UUID | None = None
+    replaced_by: uuid.UUID | None = None
     realized_pl: Decimal | None = None
+
+    @property
+    def order_status(self) -> OrderStatus:
+        return order_status(self.status, self.filled_qty)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == TradeStatus.PENDING
+
+    @property
+    def ended_at(self) -> datetime | None:
+        return self.settled_at or self.canceled_at or self.rejected_at or self.expired_at or self.replaced_at
+
+
+@dataclass(frozen=True, slots=True)
+class Fill(Record):
+    """One execution of an order."""
+
+    WORDS: ClassVar[dict[str, type[StrEnum]]] = {"side": Side}
+
+    id: uuid.UUID
+    trade_id: uuid.UUID
+    ticker: str
+    side: Side
+    quantity: int
+    price: Decimal
+    amount: Decimal
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +197,8 @@ class CashMoved:
 
 @dataclass(frozen=True, slots=True)
 class Activity(Record):
-    """One entry of the activity feed: `amount` is the cash it moved (None for a rejection or a cancel)."""
+    """One entry of the activity feed: `amount` is the cash it moved (None for a rejection, cancel or expiry);
+    a fill's `id` is the fill's, `trade_id` its order's (an order's other entries: both the order's)."""
 
     WORDS: ClassVar[dict[str, type[StrEnum]]] = {"kind": ActivityKind, "side": Side}
 
@@ -161,6 +211,7 @@ class Activity(Record):
     volume: int | None
     price: Decimal | None
     reason: str | None
+    trade_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,10 +248,14 @@ class Ticket:
     side: Side
     volume: int
     limit_price: Decimal | None
-    time_in_force: TimeInForce
+    time_in_force: TimeInForce | None
     client_order_id: str | None
     idempotency_key: str | None
     fingerprint: str
+    order_type: OrderType = OrderType.MARKET
+    stop_price: Decimal | None = None
+    expires_at: datetime | None = None  # a day order's session close
+    replaces: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,32 +1,63 @@
 """The trading rules as plain functions over plain values: the same check guards placement and settlement."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal, localcontext
 
-from chalicelib.domain.vocabulary import Reason, Side, TradeStatus
+from chalicelib.domain.vocabulary import OrderType, Reason, Side, TimeInForce, TradeStatus
 
 
 @dataclass(frozen=True)
 class Order:
     side: Side
-    volume: int
+    volume: int  # the whole order; `remaining` is what is still to fill
     price: Decimal  # the stock's current close price
-    # What this order set aside at placement: cash for a buy, shares for a sell.
+    # What this order still holds: cash for a buy, shares for a sell.
     reserved_cash: Decimal = Decimal("0")
     reserved_quantity: int = 0
-    # A buy fills only at or below it, a sell at or above; None is a market order.
+    # A buy fills only at or below it, a sell at or above; None is a market (or stop) order.
     limit_price: Decimal | None = None
+    order_type: OrderType | None = None  # None: limit with a limit price, else market
+    stop_price: Decimal | None = None
+    time_in_force: TimeInForce | None = None  # None: the classic order, filled whole when evaluated or rejected
+    filled_qty: int = 0
+    triggered: bool = False  # a stop order whose stop a close has reached
+    expires_at: datetime | None = None
+
+    @property
+    def type(self) -> OrderType:
+        if self.order_type is not None:
+            return self.order_type
+        return OrderType.MARKET if self.limit_price is None else OrderType.LIMIT
+
+    @property
+    def remaining(self) -> int:
+        return self.volume - self.filled_qty
 
     @property
     def cost(self) -> Decimal:
-        """What filling it at the current price costs (a buy) or pays (a sell)."""
-        return self.price * self.volume
+        """What filling the rest at the current price costs (a buy) or pays (a sell)."""
+        return self.price * self.remaining
+
+    @property
+    def reserve_price(self) -> Decimal:
+        """What a buy sets aside per share: its limit (it never fills above it), else the higher of the current
+        price and its stop (a buy stop fills at a close at or above the stop)."""
+        if self.limit_price is not None:
+            return self.limit_price
+        return self.price if self.stop_price is None else max(self.price, self.stop_price)
 
     @property
     def most_it_may_cost(self) -> Decimal:
-        """What a buy must set aside: at its limit (it never fills above it), else at the current price."""
-        return (self.price if self.limit_price is None else self.limit_price) * self.volume
+        """What a buy must set aside at placement."""
+        return self.reserve_price * self.volume
+
+    @property
+    def stop_reached(self) -> bool:
+        if self.triggered or not self.type.has_stop or self.stop_price is None:
+            return True
+        return self.price >= self.stop_price if self.side == Side.BUY else self.price <= self.stop_price
 
     @property
     def limit_met(self) -> bool:
@@ -49,11 +80,12 @@ class Account:
 
 @dataclass(frozen=True)
 class Decision:
-    """A settlement decision as deltas to apply; a rejection only releases what the order had set aside."""
+    """An evaluation's outcome as deltas to apply: a fill of `filled` shares at `price` (0 when nothing filled),
+    and the status the order is left in. A final status releases whatever the order still held."""
 
     status: TradeStatus
     reason: Reason | None
-    total: Decimal | None
+    total: Decimal | None  # what this fill cost or paid
     balance: Decimal
     reserved_cash: Decimal
     quantity: int
@@ -61,7 +93,15 @@ class Decision:
     stock_volume: int
     # The position's average entry price afterwards, and a settled sell's realized P/L.
     average_entry_price: Decimal
-    realized_pl: Decimal | None = None
+    realized_pl: Decimal | None = None  # this fill's, a sell's
+    filled: int = 0
+    price: Decimal | None = None
+    triggered: bool = False  # the order's stop is reached (now or before)
+
+    @property
+    def changed(self) -> bool:
+        """False when the order simply goes on resting as it was."""
+        return self.status != TradeStatus.PENDING or self.filled > 0 or self.triggered
 
 
 # Averages and P/L are kept to this many places (rounded half-even), so that sums of them are exact to the cent
@@ -85,7 +125,9 @@ def realized_pl(average: Decimal, price: Decimal, volume: int) -> Decimal:
 
 # What each side needs, in the order a refusal names it: (the amount asked for, what must cover it, the reason
 # when it does not). Placement checks these in SQL (chalicelib/adapters/placement.py builds its conditions from
-# this table) and in `refusal` below, which names the reason; settlement checks them in `refusal` too.
+# this table) and in `refusal` below, which names the reason. Only the classic order (no time in force), which
+# must fill whole when it is evaluated, is refused at placement for want of volume on offer; an order that may
+# rest or fill in part waits for the volume.
 LIMITS: dict[Side, tuple[tuple[str, str, Reason], ...]] = {
     Side.BUY: (("cost", "available_cash", Reason.INSUFFICIENT_FUNDS),
                ("volume", "stock_volume", Reason.INSUFFICIENT_VOLUME)),
@@ -93,20 +135,27 @@ LIMITS: dict[Side, tuple[tuple[str, str, Reason], ...]] = {
 }
 
 
+def placement_limits(side: Side, time_in_force: TimeInForce | None) -> tuple[tuple[str, str, Reason], ...]:
+    """What placing an order checks: the classic order all of LIMITS, any other not the volume on offer."""
+    if time_in_force is None:
+        return LIMITS[side]
+    return tuple(limit for limit in LIMITS[side] if limit[2] != Reason.INSUFFICIENT_VOLUME)
+
+
 def refusal(side: Side, volume: int, cost: Decimal, available_cash: Decimal, available_shares: int,
-            stock_volume: int) -> Reason | None:
-    """Why an order cannot be filled from what is available, or None if it can."""
+            stock_volume: int, time_in_force: TimeInForce | None = None) -> Reason | None:
+    """Why an order cannot be placed from what is available, or None if it can."""
     amounts: dict[str, Decimal | int] = {"volume": volume, "cost": cost, "available_cash": available_cash,
-               "available_shares": available_shares, "stock_volume": stock_volume}
-    for needed, cover, reason in LIMITS[side]:
+                                         "available_shares": available_shares, "stock_volume": stock_volume}
+    for needed, cover, reason in placement_limits(side, time_in_force):
         if amounts[needed] > amounts[cover]:
             return reason
     return None
 
 
 def pre_check(order: Order, account: Account) -> Reason | None:
-    """The broker's buying-power check at placement, against what pending orders have not set aside. A limit
-    buy needs its limit x volume; whether the limit is met is decided at settlement, by the price then."""
+    """The broker's buying-power check at placement, against what open orders have not set aside. A limit
+    buy needs its limit x volume; whether the limit is met is decided when the order is evaluated."""
     return refusal(
         order.side,
         order.volume,
@@ -114,54 +163,128 @@ def pre_check(order: Order, account: Account) -> Reason | None:
         account.balance - account.reserved_cash,
         account.quantity - account.reserved_quantity,
         account.stock_volume,
+        order.time_in_force,
     )
 
 
 def reservation(order: Order) -> tuple[Decimal, int]:
-    """Cash and shares an accepted order sets aside until it settles."""
+    """Cash and shares an accepted order sets aside until it is final."""
     return (order.most_it_may_cost, 0) if order.side == Side.BUY else (Decimal("0"), order.volume)
 
 
-def settle(order: Order, account: Account) -> Decision:
-    """Check the limit against the current price, re-check what is available with current values (this order's
-    own reservation counts as available), and decide. It fills at the current price: a limit buy's reservation
-    is released whole and only the cost is paid."""
-    own_cash, own_shares = order.reserved_cash, order.reserved_quantity
-    reason = Reason.LIMIT_NOT_MET if not order.limit_met else refusal(
-        order.side,
-        order.volume,
-        order.cost,
-        account.balance - account.reserved_cash + own_cash,
-        account.quantity - account.reserved_quantity + own_shares,
-        account.stock_volume,
-    )
-    if reason is not None:
-        return _released(TradeStatus.REJECTED, reason, order, account)
-    sign = 1 if order.side == Side.BUY else -1
+def evaluate(order: Order, account: Account, now: datetime | None = None) -> Decision:
+    """An open order against the market now (the market is open): expire a `day` order past its session, trigger
+    a stop whose stop a close reached, and fill what the limit, the volume on offer and the account allow, at
+    the current close. What cannot fill now rests (day, gtc), is canceled (ioc, fok) or, for the classic order,
+    rejected; ioc cancels what it did not fill, fok and the classic order fill whole or not at all."""
+    if order.time_in_force == TimeInForce.DAY and order.expires_at is not None and now is not None \
+            and now >= order.expires_at:
+        return expire(order, account)
+    if not order.stop_reached:
+        return _rest(order, account, triggered=False)
+    triggered = order.type.has_stop
+    if not order.limit_met:
+        return _unfillable(order, account, Reason.LIMIT_NOT_MET, triggered)
+    fillable, short = _fillable(order, account)
+    if order.time_in_force in (None, TimeInForce.FOK) and fillable < order.remaining:
+        # Filled whole or not at all; named as the placement check names it, money first.
+        funds_short = order.side == Side.BUY and _affordable(order, account) < order.remaining
+        return _unfillable(order, account, Reason.INSUFFICIENT_FUNDS if funds_short else short or
+                           Reason.INSUFFICIENT_VOLUME, triggered)
+    if fillable == 0:
+        return _unfillable(order, account, short or Reason.INSUFFICIENT_VOLUME, triggered)
+    return _fill(order, account, fillable, short, triggered)
+
+
+def _affordable(order: Order, account: Account) -> int:
+    """How many shares the account's cash (this order's reservation included) pays for at the current price."""
+    cash = account.balance - account.reserved_cash + order.reserved_cash
+    if order.price == 0:
+        return order.remaining
+    return max(0, int((cash / order.price).to_integral_value(ROUND_FLOOR)))
+
+
+def _fillable(order: Order, account: Account) -> tuple[int, Reason | None]:
+    """How much of the rest can fill now, and what stops the rest (None: nothing does)."""
+    if order.side == Side.SELL:
+        held = account.quantity - account.reserved_quantity + order.reserved_quantity
+        return (order.remaining, None) if held >= order.remaining else (0, Reason.INSUFFICIENT_SHARES)
+    affordable = _affordable(order, account)
+    if affordable < min(order.remaining, account.stock_volume):
+        return affordable, Reason.INSUFFICIENT_FUNDS
+    if account.stock_volume < order.remaining:
+        return max(0, account.stock_volume), Reason.INSUFFICIENT_VOLUME
+    return order.remaining, None
+
+
+def _fill(order: Order, account: Account, quantity: int, short: Reason | None, triggered: bool) -> Decision:
+    cost = order.price * quantity
+    last = quantity == order.remaining
+    # What the fill frees of the reservation: its share of it, all of it with the last fill or when ioc cancels
+    # the rest. A reservation is a whole number of cents per share, so the shares are exact.
+    ends_here = last or order.time_in_force == TimeInForce.IOC
     if order.side == Side.BUY:
-        average = average_after_buy(account.average_entry_price, account.quantity, order.price, order.volume)
+        with localcontext() as exact:
+            exact.prec = 60
+            share = (order.reserved_cash * quantity / order.remaining).quantize(Decimal("0.01"))
+        freed_cash, freed_shares = (order.reserved_cash if ends_here else share), 0
+        average = average_after_buy(account.average_entry_price, account.quantity, order.price, quantity)
         realized = None
+        sign = 1
     else:
-        left = account.quantity - order.volume
-        average = account.average_entry_price if left > 0 else Decimal("0")
-        realized = realized_pl(account.average_entry_price, order.price, order.volume)
+        freed_cash, freed_shares = Decimal("0"), order.reserved_quantity if ends_here else quantity
+        average = account.average_entry_price if account.quantity - quantity > 0 else Decimal("0")
+        realized = realized_pl(account.average_entry_price, order.price, quantity)
+        sign = -1
+    if last:
+        status, reason = TradeStatus.SETTLED, None
+    elif order.time_in_force == TimeInForce.IOC:
+        status, reason = TradeStatus.CANCELED, short
+    else:
+        status, reason = TradeStatus.PENDING, None
     return Decision(
-        status=TradeStatus.SETTLED,
-        reason=None,
-        total=order.cost,
-        balance=-sign * order.cost,
-        reserved_cash=-own_cash,
-        quantity=sign * order.volume,
-        reserved_quantity=-own_shares,
-        stock_volume=-sign * order.volume,
+        status=status,
+        reason=reason,
+        total=cost,
+        balance=-sign * cost,
+        reserved_cash=-freed_cash,
+        quantity=sign * quantity,
+        reserved_quantity=-freed_shares,
+        stock_volume=-sign * quantity,
         average_entry_price=average,
         realized_pl=realized,
+        filled=quantity,
+        price=order.price,
+        triggered=triggered,
     )
+
+
+def _unfillable(order: Order, account: Account, reason: Reason, triggered: bool) -> Decision:
+    """Nothing fills now: a resting order waits; ioc and fok are canceled; the classic order is rejected."""
+    if order.time_in_force is not None and order.time_in_force.rests:
+        return _rest(order, account, triggered)
+    status = TradeStatus.REJECTED if order.time_in_force is None else TradeStatus.CANCELED
+    return replace(_released(status, reason, order, account), triggered=triggered)
+
+
+def _rest(order: Order, account: Account, triggered: bool) -> Decision:
+    return Decision(TradeStatus.PENDING, None, None, Decimal("0"), Decimal("0"), 0, 0, 0,
+                    account.average_entry_price, triggered=triggered and not order.triggered)
 
 
 def cancel(order: Order, account: Account) -> Decision:
-    """A pending order withdrawn by its owner: only what it set aside is released."""
+    """An open order withdrawn by its owner: what it still holds is released; its fills stand."""
     return _released(TradeStatus.CANCELED, None, order, account)
+
+
+def expire(order: Order, account: Account) -> Decision:
+    """A `day` order past its session's close."""
+    return _released(TradeStatus.EXPIRED, None, order, account)
+
+
+def replaced(order: Order, account: Account) -> Decision:
+    """An open order another takes the place of; its reservation moves to that one."""
+    return _released(TradeStatus.REPLACED, None, order, account)
 
 
 def _released(status: TradeStatus, reason: Reason | None, order: Order, account: Account) -> Decision:

@@ -11,12 +11,62 @@ class Side(StrEnum):
 
 
 class TradeStatus(StrEnum):
-    """Where a trade is in its life. PENDING: accepted, its reservation held, not yet final."""
+    """Where a trade is in its life, as stored. PENDING: open (accepted, resting or partly filled), what it still
+    needs reserved; SETTLED: filled whole; the others are final and released what was left reserved."""
 
     PENDING = "pending"
     SETTLED = "settled"
     REJECTED = "rejected"
     CANCELED = "canceled"
+    EXPIRED = "expired"
+    REPLACED = "replaced"
+
+
+# The statuses an order ends in; PENDING is the only open one.
+FINAL_STATUSES = frozenset(TradeStatus) - {TradeStatus.PENDING}
+
+
+class OrderStatus(StrEnum):
+    """The order engine's lifecycle, as a broker shows it: NEW -> PARTIALLY_FILLED -> FILLED, or one of the final
+    statuses. Derived from the stored status and the quantity filled (`order_status`)."""
+
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    EXPIRED = "expired"
+    REPLACED = "replaced"
+    REJECTED = "rejected"
+
+
+def order_status(status: TradeStatus, filled_qty: int) -> OrderStatus:
+    if status == TradeStatus.PENDING:
+        return OrderStatus.PARTIALLY_FILLED if filled_qty > 0 else OrderStatus.NEW
+    return OrderStatus.FILLED if status == TradeStatus.SETTLED else OrderStatus(status.value)
+
+
+def classic_status(status: TradeStatus) -> TradeStatus:
+    """What the classic routes call it: an expired or replaced order reads `canceled` there, as before orders
+    could expire or be replaced (the engine's own status is beside it)."""
+    return TradeStatus.CANCELED if status in (TradeStatus.EXPIRED, TradeStatus.REPLACED) else status
+
+
+class OrderType(StrEnum):
+    """MARKET fills at the close; LIMIT at the close when it is at or better than the limit; STOP becomes a market
+    order once a close reaches the stop, STOP_LIMIT a limit order."""
+
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+
+    @property
+    def has_limit(self) -> bool:
+        return self in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+
+    @property
+    def has_stop(self) -> bool:
+        return self in (OrderType.STOP, OrderType.STOP_LIMIT)
 
 
 class Reason(StrEnum):
@@ -29,9 +79,18 @@ class Reason(StrEnum):
 
 
 class TimeInForce(StrEnum):
-    """IOC: filled at the price current when it settles, or rejected; nothing rests."""
+    """DAY rests until its session's close, then expires; GTC rests until filled or canceled; IOC fills what it
+    can when first evaluated and cancels the rest; FOK fills whole when first evaluated or not at all.
+    An order without one (the classic routes' default) fills whole when first evaluated or is rejected."""
 
+    DAY = "day"
+    GTC = "gtc"
     IOC = "ioc"
+    FOK = "fok"
+
+    @property
+    def rests(self) -> bool:
+        return self in (TimeInForce.DAY, TimeInForce.GTC)
 
 
 class CashKind(StrEnum):
@@ -42,9 +101,10 @@ class CashKind(StrEnum):
 class ActivityKind(StrEnum):
     """An entry of a user's activity feed."""
 
-    FILL = "fill"
+    FILL = "fill"  # one fill of an order; an order filled in parts has one entry per part
     REJECTION = "rejection"
     CANCEL = "cancel"
+    EXPIRY = "expiry"
     DEPOSIT = "deposit"
     WITHDRAWAL = "withdrawal"
 

@@ -1,7 +1,7 @@
 """The use cases, one module each (users, keys, cash, stocks, prices, trades, history, portfolio, activities,
-settlement, outbox). Each speaks only to the unit of work's repositories and to the domain; none imports
+settlement, orders, outbox). Each speaks only to the unit of work's repositories and to the domain; none imports
 SQLAlchemy, Redis or another use case. `unit_of_work` owns the transaction; `handlers` is what follows each
-event it reports.
+event it reports; `engine` is the move every change to an open order makes.
 
 Each use case is imported when first used (`services.trades.place(...)` loads `trades`), so a function's cold
 start pays only for the use case its request needs."""
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         cash,
         history,
         keys,
+        orders,
         outbox,
         portfolio,
         prices,
@@ -26,6 +27,6 @@ if TYPE_CHECKING:
         users,
     )
 
-__all__ = ["activities", "cash", "history", "keys", "outbox", "portfolio", "prices", "settlement", "stocks",
-           "trades", "users"]
+__all__ = ["activities", "cash", "history", "keys", "orders", "outbox", "portfolio", "prices", "settlement",
+           "stocks", "trades", "users"]
 __getattr__ = submodules_on_first_use(__name__, frozenset(__all__))

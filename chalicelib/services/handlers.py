@@ -22,10 +22,11 @@ from chalicelib.domain.events import (
     StockIngested,
     TradeCanceled,
     TradePlaced,
+    TradeReplaced,
     TradesSettled,
     UserRegistered,
 )
-from chalicelib.domain.messages import settlement_message
+from chalicelib.domain.messages import book_message, settlement_message
 
 if TYPE_CHECKING:
     from chalicelib.adapters.cache import Cache
@@ -72,6 +73,10 @@ def stale_families(event: Event) -> list[str]:
         names = (event.trade.username, str(event.trade.user_id))
         return [cache.user_family(event.trade.username), *cache.transaction_lists(*names),
                 *cache.activity_lists(*names)]
+    if isinstance(event, TradeReplaced):
+        # The reservation moved; both orders read anew in every list.
+        names = (event.new.username, str(event.new.user_id))
+        return [cache.user_family(event.new.username), *cache.transaction_lists(*names), *cache.activity_lists(*names)]
     if isinstance(event, TradesSettled):
         refs = [ref for user_id, username in event.users.items() for ref in (username, str(user_id))]
         return [*map(cache.user_family, event.users.values()), *map(cache.stock_family, event.tickers),
@@ -98,6 +103,24 @@ def send_settlement(event: TradePlaced, deps: Dependencies) -> None:
         "volume": trade.volume, "reserved_cash": str(trade.reserved_cash), "idempotency_key": event.idempotency_key})
 
 
+def send_successor(event: TradeReplaced, deps: Dependencies) -> None:
+    """The new order of a replace is evaluated as a placed one is (the outbox relay sends it if this fails)."""
+    new = event.new
+    queued = new.id in deps.queue().send_committed({new.id: settlement_message(new.id)})
+    get_logger().info("transaction replaced", extra={
+        "event": "trade_replaced", "outcome": new.status, "transaction_id": str(new.id),
+        "replaces": str(event.old.id), "user_id": str(new.user_id), "queued": queued, "ticker": new.ticker,
+        "volume": new.volume, "reserved_cash": str(new.reserved_cash)})
+
+
+def send_book(event: PriceMoved, deps: Dependencies) -> None:
+    """A new latest bar has the orders it crossed evaluated, behind the queue (the market tick sends what this
+    misses: chalicelib/services/settlement.py `books_to_evaluate`)."""
+    if event.recorded.latest:
+        ticker = event.recorded.stock.ticker
+        deps.queue().send({f"book:{ticker}": book_message(ticker)})
+
+
 def log_canceled(event: TradeCanceled, deps: Dependencies) -> None:
     trade = event.trade
     get_logger().info("transaction canceled", extra={
@@ -122,9 +145,10 @@ def offer_key_record(event: KeyIssued, deps: Dependencies) -> None:
 HANDLERS: dict[type[Event], list[Handler]] = {
     UserRegistered: [],
     StockIngested: [invalidate],
-    PriceMoved: [invalidate],
+    PriceMoved: [invalidate, send_book],
     TradePlaced: [send_settlement, invalidate],
     TradeCanceled: [log_canceled, invalidate],
+    TradeReplaced: [send_successor, invalidate],
     TradesSettled: [invalidate],
     CashMoved: [log_cash_moved, invalidate],
     KeyIssued: [offer_key_record],

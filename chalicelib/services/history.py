@@ -7,6 +7,7 @@ from typing import Protocol
 
 from chalicelib.domain import paging, records
 from chalicelib.domain.errors import NotFound
+from chalicelib.domain.vocabulary import TradeStatus, classic_status
 from chalicelib.services.unit_of_work import UnitOfWork
 
 
@@ -20,9 +21,12 @@ class TradePageRequest(paging.PageRequest, Protocol):
 def list_for_user(user_ref: str, page: TradePageRequest, uow: UnitOfWork,
                   between: tuple[datetime, datetime] | None = None) -> paging.Page[records.Trade]:
     after = paging.after_trade(page)
+    # Each status as the classic routes name it: `canceled` is also what expired and what was replaced.
+    statuses = None if page.status is None else [status for status in TradeStatus
+                                                 if classic_status(status) == page.status]
     with uow:
         user = uow.users.get(user_ref)
-        return paging.page_of(uow.trades.page(user.id, after, page.limit, between, page.status), page,
+        return paging.page_of(uow.trades.page(user.id, after, page.limit, between, statuses), page,
                               lambda trade: records.Trade.of(trade, username=user.username),
                               lambda trade: paging.trade_cursor(trade.created_at, trade.id))
 
@@ -34,3 +38,14 @@ def get_one(user_ref: str, trade_id: uuid.UUID, uow: UnitOfWork) -> records.Trad
         if trade is None:
             raise NotFound(f"transaction {str(trade_id)!r} not found")
         return records.Trade.of(trade, username=user.username)
+
+
+def fills(user_ref: str, trade_id: uuid.UUID, page: paging.PageRequest, uow: UnitOfWork) -> paging.Page[records.Fill]:
+    """An order's fills, oldest first."""
+    after = paging.after_trade(page)
+    with uow:
+        user = uow.users.get(user_ref)
+        if uow.trades.get(user.id, trade_id) is None:
+            raise NotFound(f"transaction {str(trade_id)!r} not found")
+        return paging.page_of(uow.trades.fills(trade_id, after, page.limit), page, records.Fill.of,
+                              lambda fill: paging.trade_cursor(fill.created_at, fill.id))

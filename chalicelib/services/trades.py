@@ -4,14 +4,16 @@ it committed."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 from chalicelib.adapters.logs import get_logger
 from chalicelib.domain import records, rules
-from chalicelib.domain.errors import NotFound, Refused, Unavailable
+from chalicelib.domain.clock import Clock
+from chalicelib.domain.errors import NotFound, Refused, Unavailable, ValidationFailed
 from chalicelib.domain.events import TradePlaced
-from chalicelib.domain.vocabulary import Reason, Side, TimeInForce
+from chalicelib.domain.vocabulary import OrderType, Reason, Side, TimeInForce
 from chalicelib.services import idempotency
 from chalicelib.services.unit_of_work import UnitOfWork
 
@@ -49,14 +51,20 @@ class NewTrade(Protocol):
     def limit_price(self) -> Decimal | None: ...
 
     @property
-    def time_in_force(self) -> TimeInForce: ...
+    def time_in_force(self) -> TimeInForce | None: ...
 
     @property
     def client_order_id(self) -> str | None: ...
 
+    @property
+    def kind(self) -> OrderType: ...
 
-def place(new: NewTrade, idempotency_key: str | None, uow: UnitOfWork,
-          desk: OrderDesk) -> records.Replayable[records.Trade]:
+    @property
+    def stop_price(self) -> Decimal | None: ...
+
+
+def place(new: NewTrade, idempotency_key: str | None, uow: UnitOfWork, desk: OrderDesk,
+          clock: Clock) -> records.Replayable[records.Trade]:
     """`idempotency_key` is the header's; `client_order_id` in the body serves as the key without one.
 
     The desk places most orders in one statement that locks, checks, reserves and writes in a single round
@@ -65,8 +73,9 @@ def place(new: NewTrade, idempotency_key: str | None, uow: UnitOfWork,
     desk tries again."""
     keyed = _stored_key(idempotency_key, new.client_order_id)
     ticket = records.Ticket(uuid.uuid4(), new.user_ref, new.ticker, new.transaction_type, new.transaction_volume,
-                    new.limit_price, new.time_in_force, new.client_order_id, keyed[0] if keyed else None,
-                    _fingerprint(new))
+                            new.limit_price, new.time_in_force, new.client_order_id, keyed[0] if keyed else None,
+                            _fingerprint(new), new.kind, new.stop_price,
+                            clock.day_order_expires_at if new.time_in_force == TimeInForce.DAY else None)
     for _ in range(PLACEMENT_ATTEMPTS):
         placed = desk.place(ticket)
         if placed is not None:
@@ -95,7 +104,8 @@ def _why_not_placed(new: NewTrade, keyed: tuple[str, str] | None, ticket: record
             raise NotFound(f"stock {new.ticker!r} not found", [{"field": "ticker"}])
         holding = uow.holdings.get_for_update(user.id, stock.ticker) if new.transaction_type == Side.SELL else None
         order = rules.Order(new.transaction_type, new.transaction_volume, stock.close_price,
-                            limit_price=new.limit_price)
+                            limit_price=new.limit_price, order_type=new.kind, stop_price=new.stop_price,
+                            time_in_force=new.time_in_force)
         _pre_check(order, user, stock, holding)
     return None
 
@@ -132,16 +142,68 @@ def _fingerprint(new: NewTrade) -> str:
     return idempotency.fingerprint({
         "ticker": new.ticker, "side": new.transaction_type, "volume": new.transaction_volume,
         "client_order_id": new.client_order_id, "time_in_force": new.time_in_force,
-        "limit_price": None if new.limit_price is None else str(new.limit_price)})
+        "limit_price": None if new.limit_price is None else str(new.limit_price),
+        **({} if new.kind in (OrderType.MARKET, OrderType.LIMIT) else
+           {"order_type": new.kind, "stop_price": str(new.stop_price)})})
 
 
 def _refusal_message(reason: Reason, order: rules.Order, account: rules.Account) -> str:
     if reason == Reason.INSUFFICIENT_FUNDS:
         available = account.balance - account.reserved_cash
-        at = "at the limit price " if order.limit_price is not None else ""
+        at = ("at the limit price " if order.limit_price is not None else
+              "at the stop price " if order.reserve_price != order.price else "")
         return (f"buying {order.volume} {at}costs {order.most_it_may_cost:.2f} but only {available:.2f} "
                 "is available")
     if reason == Reason.INSUFFICIENT_VOLUME:
         return f"buying {order.volume} shares but only {account.stock_volume} are on offer"
     available_shares = account.quantity - account.reserved_quantity
     return f"selling {order.volume} shares but only {available_shares} are held and not already being sold"
+
+
+class Liquidation(Protocol):
+    """How much of a position to close: `quantity` shares, or `percentage` of those held (neither: all)."""
+
+    @property
+    def quantity(self) -> int | None: ...
+
+    @property
+    def percentage(self) -> Decimal | None: ...
+
+
+@dataclass(frozen=True)
+class _MarketSell:
+    user_ref: str
+    ticker: str
+    transaction_volume: int
+    transaction_type: Side = Side.SELL
+    limit_price: Decimal | None = None
+    time_in_force: TimeInForce | None = TimeInForce.DAY
+    client_order_id: str | None = None
+    kind: OrderType = OrderType.MARKET
+    stop_price: Decimal | None = None
+
+
+def close_position(user_ref: str, ticker: str, how_much: Liquidation, uow: UnitOfWork, desk: OrderDesk,
+                   clock: Clock) -> records.Trade:
+    """Place a market sell (day) of all or part of a position: of the shares held, those not already promised
+    to open sells. 404 without a position; 400 when nothing (or too little) is free to sell."""
+    ticker = ticker.upper()
+    with uow:
+        user = uow.users.get(user_ref)
+        holding = uow.holdings.get_for_update(user.id, ticker)
+        held = 0 if holding is None else holding.quantity
+        free = 0 if holding is None else holding.quantity - holding.reserved_quantity
+    if held == 0:
+        raise NotFound(f"no position in {ticker!r}")
+    if how_much.quantity is not None:
+        quantity = how_much.quantity
+    elif how_much.percentage is not None:
+        quantity = int(held * how_much.percentage / 100)
+    else:
+        quantity = free
+    if quantity < 1:
+        raise ValidationFailed("that closes less than one share", [{"field": "percentage", "type": "too_small"}])
+    if quantity > free:
+        raise Refused(Reason.INSUFFICIENT_SHARES, f"closing {quantity} shares but only {free} of {held} held are "
+                      "not already being sold")
+    return place(_MarketSell(str(user.id), ticker, quantity), None, uow, desk, clock).value

@@ -206,7 +206,7 @@ class Activities:
                      "reason": t.reason}) for t in self._store.trades.values()
                 if t.user_id == user_id and t.status != TradeStatus.PENDING]
         rows += [Row({"kind": m.kind, "id": m.id, "at": m.created_at, "amount": m.amount, "ticker": None,
-                      "side": None, "volume": None, "price": None, "reason": None})
+                      "side": None, "volume": None, "price": None, "reason": None, "trade_id": None})
                  for m in self._store.cash if m.user_id == user_id]
         start, end = between
         rows = [r for r in rows if (start is None or r.at >= start) and (end is None or r.at <= end)
@@ -320,7 +320,10 @@ class FakeOrderDesk:
                      "time_in_force": ticket.time_in_force, "client_order_id": ticket.client_order_id,
                      "idempotency_key": ticket.idempotency_key, "request_fingerprint": ticket.fingerprint,
                      "price": None, "total": None, "reason": None, "settled_at": None, "canceled_at": None,
-                     "realized_pl": None})
+                     "realized_pl": None, "order_type": ticket.order_type, "stop_price": ticket.stop_price,
+                     "filled_qty": 0, "filled_avg_price": None, "rejected_at": None, "expired_at": None,
+                     "replaced_at": None, "triggered_at": None, "expires_at": ticket.expires_at,
+                     "replaces": ticket.replaces, "replaced_by": None})
         self._store.trades[trade.id] = trade
         self._store.outbox[trade.id] = {"trade_id": str(trade.id)}
         return records.Trade.of(trade)

@@ -17,7 +17,7 @@ def account(balance="1000", reserved="0", quantity=0, reserved_quantity=0, stock
 
 
 def test_buy_moves_cash_to_shares_and_takes_volume() -> None:
-    outcome = rules.settle(rules.Order("buy", 3, D("10.50"), reserved_cash=D("31.50")), account(reserved="31.50"))
+    outcome = rules.evaluate(rules.Order("buy", 3, D("10.50"), reserved_cash=D("31.50")), account(reserved="31.50"))
     assert (outcome.status, outcome.reason, outcome.total) == ("settled", None, D("31.50"))
     assert (outcome.balance, outcome.reserved_cash) == (D("-31.50"), D("-31.50"))
     assert (outcome.quantity, outcome.reserved_quantity, outcome.stock_volume) == (3, 0, -3)
@@ -25,7 +25,7 @@ def test_buy_moves_cash_to_shares_and_takes_volume() -> None:
 
 def test_sell_moves_shares_to_cash_and_returns_volume() -> None:
     order = rules.Order("sell", 4, D("2.25"), reserved_quantity=4)
-    outcome = rules.settle(order, account(quantity=10, reserved_quantity=4))
+    outcome = rules.evaluate(order, account(quantity=10, reserved_quantity=4))
     assert (outcome.status, outcome.total, outcome.balance) == ("settled", D("9.00"), D("9.00"))
     assert (outcome.quantity, outcome.reserved_quantity, outcome.stock_volume) == (-4, -4, 4)
 
@@ -41,7 +41,7 @@ def test_sell_moves_shares_to_cash_and_returns_volume() -> None:
     ],
 )
 def test_rejection_changes_no_money_and_releases_the_reservation(order, acct, reason) -> None:
-    outcome = rules.settle(order, acct)
+    outcome = rules.evaluate(order, acct)
     assert (outcome.status, outcome.reason, outcome.total) == ("rejected", reason, None)
     assert outcome.balance == 0 and outcome.quantity == 0 and outcome.stock_volume == 0
     assert outcome.reserved_cash == -order.reserved_cash
@@ -72,7 +72,7 @@ def test_settlement_never_drives_anything_negative_and_conserves_money_and_share
     order = rules.Order(side, volume, price, reserved_cash if reserved_cash <= balance else D(0),
                         reserved_shares if reserved_shares <= quantity else 0)
     acct = rules.Account(balance, order.reserved_cash, quantity, order.reserved_quantity, stock_volume)
-    outcome = rules.settle(order, acct)
+    outcome = rules.evaluate(order, acct)
     assert balance + outcome.balance >= 0
     assert order.reserved_cash + outcome.reserved_cash == 0
     assert order.reserved_quantity + outcome.reserved_quantity == 0
@@ -94,7 +94,7 @@ def test_any_interleaving_of_placements_and_settlements_keeps_every_invariant(da
     for _ in range(data.draw(st.integers(1, 30), label="steps")):
         if pending and data.draw(st.booleans(), label="settle one"):
             order = pending.pop(data.draw(st.integers(0, len(pending) - 1), label="which"))
-            outcome = rules.settle(order, rules.Account(balance, reserved_cash, quantity, reserved_shares,
+            outcome = rules.evaluate(order, rules.Account(balance, reserved_cash, quantity, reserved_shares,
                                                          stock_volume))
             balance += outcome.balance
             reserved_cash += outcome.reserved_cash
@@ -124,7 +124,7 @@ def test_a_limit_buy_fills_at_or_below_its_limit_at_the_price_and_releases_the_r
     reserved, _ = rules.reservation(rules.Order("buy", volume, D("1.00"), limit_price=limit))
     assert reserved == limit * volume  # set aside at the limit, whatever the price at placement
     order = rules.Order("buy", volume, price, reserved_cash=reserved, limit_price=limit)
-    outcome = rules.settle(order, account(balance=str(reserved), reserved=str(reserved), stock_volume=volume))
+    outcome = rules.evaluate(order, account(balance=str(reserved), reserved=str(reserved), stock_volume=volume))
     if price > limit:
         assert (outcome.status, outcome.reason, outcome.balance) == ("rejected", "limit_not_met", 0)
     else:
@@ -136,13 +136,13 @@ def test_a_limit_buy_fills_at_or_below_its_limit_at_the_price_and_releases_the_r
                                                                                      places=2))
 def test_a_limit_sell_fills_at_or_above_its_limit(limit, price) -> None:
     order = rules.Order("sell", 2, price, reserved_quantity=2, limit_price=limit)
-    outcome = rules.settle(order, account(quantity=2, reserved_quantity=2))
+    outcome = rules.evaluate(order, account(quantity=2, reserved_quantity=2))
     assert outcome.status == ("settled" if price >= limit else "rejected")
     assert outcome.reason == (None if price >= limit else "limit_not_met")
 
 
 def test_the_limit_is_checked_before_what_is_available() -> None:
-    outcome = rules.settle(rules.Order("buy", 5, D("12"), limit_price=D("11")), account(balance="0"))
+    outcome = rules.evaluate(rules.Order("buy", 5, D("12"), limit_price=D("11")), account(balance="0"))
     assert outcome.reason == "limit_not_met"
 
 

@@ -3,7 +3,7 @@ and the events it reports, in microseconds and with no services. The same use ca
 Redis and SQS in tests/integration, which hold what only they can: SQL, locks, concurrency and faults."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.api.classic.shapes import NewBar, NewStock, NewTrade, NewUser, PageQuery
 from chalicelib.domain import api_keys, records
+from chalicelib.domain.clock import AlwaysOpen, Clock
 from chalicelib.domain.errors import Conflict, NotFound, Refused, ValidationFailed
 from chalicelib.domain.events import (
     CashMoved,
@@ -38,6 +39,9 @@ def register(uow: FakeUnitOfWork, name: str = "alice", balance: str = "1000.00")
 def ingest(uow: FakeUnitOfWork, ticker: str = "AAPL", price: str = "10.00", volume: int = 100) -> records.Stock:
     return stocks.ingest(NewStock.parse({"ticker": ticker, "open_price": price, "close_price": price, "high": price,
                                          "low": price, "volume": volume}), uow)
+
+
+CLOCK = Clock(AlwaysOpen(), datetime(2026, 12, 3, 12, tzinfo=UTC))
 
 
 def order(side: str = "buy", volume: int = 5, **more: Any) -> Any:
@@ -135,14 +139,14 @@ def test_an_order_is_placed_by_the_desk_and_reported_once_it_committed(uow: Fake
     register(uow)
     ingest(uow)
     desk = FakeOrderDesk(uow.store)
-    placed = trades.place(order(volume=5), "key-1", uow, desk)
+    placed = trades.place(order(volume=5), "key-1", uow, desk, CLOCK)
     assert not placed.replayed and placed.value.status == TradeStatus.PENDING
     assert placed.value.reserved_cash == Decimal("50.00") and placed.value.side == Side.BUY
     assert isinstance(uow.published[-1], TradePlaced) and uow.published[-1].trade == placed.value
-    replay = trades.place(order(volume=5), "key-1", uow, desk)
+    replay = trades.place(order(volume=5), "key-1", uow, desk, CLOCK)
     assert replay.replayed and replay.value.id == placed.value.id
     with pytest.raises(Conflict):
-        trades.place(order(volume=6), "key-1", uow, desk)
+        trades.place(order(volume=6), "key-1", uow, desk, CLOCK)
     assert len(uow.store.trades) == 1
 
 
@@ -155,17 +159,17 @@ def test_an_order_the_desk_cannot_place_is_refused_with_its_reason(uow: FakeUnit
     register(uow)
     ingest(uow, volume=1000)
     with pytest.raises(Refused) as refused:
-        trades.place(order(side, volume), None, uow, FakeOrderDesk(uow.store))
+        trades.place(order(side, volume), None, uow, FakeOrderDesk(uow.store), CLOCK)
     assert refused.value.code == reason and not uow.store.trades
 
 
 def test_an_order_for_an_unknown_stock_or_user_is_not_found(uow: FakeUnitOfWork) -> None:
     register(uow)
     with pytest.raises(NotFound):
-        trades.place(order(), None, uow, FakeOrderDesk(uow.store))
+        trades.place(order(), None, uow, FakeOrderDesk(uow.store), CLOCK)
     with pytest.raises(NotFound):
         trades.place(NewTrade.parse({"user": "bob", "ticker": "AAPL", "transaction_type": "buy",
-                                     "transaction_volume": 1}), None, uow, FakeOrderDesk(uow.store))
+                                     "transaction_volume": 1}), None, uow, FakeOrderDesk(uow.store), CLOCK)
 
 
 def test_an_order_that_keeps_failing_for_no_reason_it_can_find_is_a_503_not_a_loop(uow: FakeUnitOfWork) -> None:
@@ -181,7 +185,7 @@ def test_an_order_that_keeps_failing_for_no_reason_it_can_find_is_a_503_not_a_lo
             NeverPlaces.calls += 1
 
     with pytest.raises(Unavailable):
-        trades.place(order(), None, uow, NeverPlaces())
+        trades.place(order(), None, uow, NeverPlaces(), CLOCK)
     assert NeverPlaces.calls == trades.PLACEMENT_ATTEMPTS
 
 
@@ -189,7 +193,7 @@ def test_history_pages_a_users_trades_newest_first_by_name_or_id(uow: FakeUnitOf
     user = register(uow).user
     ingest(uow)
     desk = FakeOrderDesk(uow.store)
-    placed = [trades.place(order(volume=1), None, uow, desk).value for _ in range(3)]
+    placed = [trades.place(order(volume=1), None, uow, desk, CLOCK).value for _ in range(3)]
     page = history.list_for_user(str(user.id).upper(), _trade_page(limit="2"), uow)
     assert [t.id for t in page.items] == [placed[2].id, placed[1].id] and page.next_cursor
     assert history.get_one("alice", placed[0].id, uow).id == placed[0].id

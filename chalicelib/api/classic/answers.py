@@ -9,7 +9,16 @@ from pydantic import Field, WithJsonSchema
 from typing_extensions import TypedDict  # pydantic reads field annotations only from this one on Python < 3.12
 
 from chalicelib.domain.patterns import KEY_ID_PATTERN
-from chalicelib.domain.vocabulary import ActivityKind, CashKind, Reason, Side, TimeInForce, TradeStatus
+from chalicelib.domain.vocabulary import (
+    ActivityKind,
+    CashKind,
+    OrderStatus,
+    OrderType,
+    Reason,
+    Side,
+    TimeInForce,
+    TradeStatus,
+)
 
 Money = Annotated[str, WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["1000.00"]})]
 Moment = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
@@ -100,17 +109,66 @@ class TradeOut(TypedDict):
     ticker: str
     transaction_type: Side
     transaction_volume: int
-    transaction_price: Money | None
-    total: Money | None
-    status: TradeStatus
+    transaction_price: Annotated[Money | None, described("The price of its latest fill")]
+    total: Annotated[Money | None, described("What its fills cost (a buy) or paid (a sell)")]
+    status: Annotated[TradeStatus, described("pending while open, settled when filled whole, rejected, or canceled "
+                                             "(also when it expired or was replaced: `order_status` tells)")]
+    order_status: Annotated[OrderStatus, described("The order engine's status")]
     reason: Reason | None
     timestamp: Moment
     settled_at: Moment | None
     canceled_at: Moment | None
-    limit_price: Annotated[Money | None, described("null for a market order")]
-    realized_pl: Annotated[Money | None, described("A settled sell's (price - average entry price) x volume")]
-    time_in_force: TimeInForce
+    order_type: OrderType
+    limit_price: Annotated[Money | None, described("null for a market or stop order")]
+    stop_price: Annotated[Money | None, described("null but for stop and stop_limit orders")]
+    triggered_at: Annotated[Moment | None, described("When a close reached the stop of a stop order")]
+    filled_qty: int
+    filled_avg_price: Annotated[Money | None, described("What its fills cost per share, on average (rounded "
+                                                        "half-even to cents)")]
+    realized_pl: Annotated[Money | None, described("A sell's fills' (price - average entry price) x quantity")]
+    time_in_force: Annotated[TimeInForce | None, described("null: the classic order, filled whole or rejected")]
+    expires_at: Annotated[Moment | None, described("A day order's session close")]
+    ended_at: Annotated[Moment | None, described("When it reached its final status")]
+    replaces: Annotated[Id | None, described("The order this one replaced")]
+    replaced_by: Annotated[Id | None, described("The order that replaced this one")]
     client_order_id: str | None
+
+
+class CanceledAll(TypedDict):
+    message: str
+    canceled: list[TradeOut]
+
+
+class FillOut(TypedDict):
+    """One execution of an order."""
+
+    fill_id: Id
+    transaction_id: Id
+    ticker: str
+    side: Side
+    quantity: int
+    price: Money
+    amount: Annotated[Money, described("price x quantity")]
+    timestamp: Moment
+
+
+class ClockOut(TypedDict):
+    timestamp: Moment
+    is_open: bool
+    next_open: Moment
+    next_close: Annotated[Moment, described("The close of the session open now, or of the next one")]
+    calendar: Annotated[str, described("always_open (sessions are UTC days) or nyse")]
+
+
+class SessionOut(TypedDict):
+    date: Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
+    open: Moment
+    close: Moment
+
+
+class CalendarOut(TypedDict):
+    calendar: str
+    sessions: list[SessionOut]
 
 
 class TradeAccepted(TradeOut):
@@ -155,13 +213,14 @@ class ActivityOut(TypedDict):
     """One entry of the activity feed."""
 
     type: ActivityKind
-    id: Annotated[Id, described("The transaction's id, or the cash movement's")]
-    timestamp: Annotated[Moment, described("When it happened: settled, rejected, canceled or moved")]
-    amount: Annotated[Money | None, described("The cash a fill (its total), deposit or withdrawal moved; null for "
-                                              "a rejection or a cancel")]
+    id: Annotated[Id, described("The fill's id, the transaction's, or the cash movement's")]
+    transaction_id: Annotated[Id | None, described("The order of a fill, rejection, cancel or expiry")]
+    timestamp: Annotated[Moment, described("When it happened: filled, rejected, canceled, expired or moved")]
+    amount: Annotated[Money | None, described("The cash a fill (price x quantity), deposit or withdrawal moved; "
+                                              "null for a rejection, a cancel or an expiry")]
     ticker: str | None
     side: Side | None
-    volume: int | None
+    volume: Annotated[int | None, described("A fill's quantity; what a rejection, cancel or expiry left unfilled")]
     price: Money | None
     reason: str | None
 

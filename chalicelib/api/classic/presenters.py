@@ -8,10 +8,14 @@ from typing import TYPE_CHECKING
 
 from chalicelib.domain.moments import iso as moment
 from chalicelib.domain.money import format_money
+from chalicelib.domain.vocabulary import classic_status
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from chalicelib.api.classic import answers
     from chalicelib.domain import records
+    from chalicelib.domain.clock import Clock, Session
 
 
 def account(record: records.Account) -> answers.UserOut:
@@ -101,7 +105,8 @@ def cash_movement(record: records.CashMovement) -> answers.CashMovementOut:
 
 def activity(record: records.Activity) -> answers.ActivityOut:
     """`amount` is always positive (`side` and `type` say which way)."""
-    return {"type": record.kind, "id": str(record.id), "timestamp": moment(record.at),
+    return {"type": record.kind, "id": str(record.id),
+            "transaction_id": None if record.trade_id is None else str(record.trade_id), "timestamp": moment(record.at),
             "amount": _money(record.amount), "ticker": record.ticker, "side": record.side, "volume": record.volume,
             "price": _money(record.price), "reason": record.reason}
 
@@ -116,16 +121,45 @@ def trade(record: records.Trade) -> answers.TradeOut:
         "transaction_volume": record.volume,
         "transaction_price": _money(record.price),
         "total": _money(record.total),
-        "status": record.status,
+        "status": classic_status(record.status),
+        "order_status": record.order_status,
         "reason": record.reason,
         "timestamp": moment(record.created_at),
-        "settled_at": None if record.settled_at is None else moment(record.settled_at),
-        "canceled_at": None if record.canceled_at is None else moment(record.canceled_at),
+        "settled_at": _moment(record.settled_at),
+        "canceled_at": _moment(record.canceled_at or record.expired_at or record.replaced_at),
+        "order_type": record.order_type,
         "limit_price": _money(record.limit_price),
+        "stop_price": _money(record.stop_price),
+        "triggered_at": _moment(record.triggered_at),
+        "filled_qty": record.filled_qty,
+        "filled_avg_price": _money(record.filled_avg_price),
         "realized_pl": _money(record.realized_pl),
         "time_in_force": record.time_in_force,
+        "expires_at": _moment(record.expires_at),
+        "ended_at": _moment(record.ended_at),
+        "replaces": None if record.replaces is None else str(record.replaces),
+        "replaced_by": None if record.replaced_by is None else str(record.replaced_by),
         "client_order_id": record.client_order_id,
     }
+
+
+def fill(record: records.Fill) -> answers.FillOut:
+    return {"fill_id": str(record.id), "transaction_id": str(record.trade_id), "ticker": record.ticker,
+            "side": record.side, "quantity": record.quantity, "price": format_money(record.price),
+            "amount": format_money(record.amount), "timestamp": moment(record.created_at)}
+
+
+def clock(now: Clock) -> answers.ClockOut:
+    return {"timestamp": moment(now.now), "is_open": now.is_open, "next_open": moment(now.next_open),
+            "next_close": moment(now.next_close), "calendar": now.calendar.name}
+
+
+def session(day: Session) -> answers.SessionOut:
+    return {"date": day.date.isoformat(), "open": moment(day.open), "close": moment(day.close)}
+
+
+def _moment(at: datetime | None) -> str | None:
+    return None if at is None else moment(at)
 
 
 def trade_accepted(record: records.Trade) -> answers.TradeAccepted:

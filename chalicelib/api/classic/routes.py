@@ -13,7 +13,7 @@ from chalice.app import Request, Response
 
 from chalicelib import api, services
 from chalicelib.adapters import cache
-from chalicelib.api import requests
+from chalicelib.api import market, requests
 from chalicelib.api.access import ADMIN, OWNER, OWNER_OR_ADMIN, PUBLIC, Principal
 from chalicelib.api.classic import errors, presenters
 from chalicelib.api.responses import json_response
@@ -29,7 +29,11 @@ if TYPE_CHECKING:
         ActivityOut,
         BarOut,
         BarRecorded,
+        CalendarOut,
+        CanceledAll,
         CashMoved,
+        ClockOut,
+        FillOut,
         HoldingOut,
         KeyCreated,
         KeyOut,
@@ -43,6 +47,8 @@ if TYPE_CHECKING:
         UserOut,
     )
     from chalicelib.api.classic.shapes import (
+        CalendarQuery,
+        CloseQuery,
         NewBar,
         NewCashMovement,
         NewStock,
@@ -50,6 +56,7 @@ if TYPE_CHECKING:
         NewUser,
         PageQuery,
         RangeQuery,
+        ReplaceTrade,
         TradePageQuery,
     )
     from chalicelib.domain.paging import Page
@@ -176,14 +183,34 @@ def list_bars(ticker: str, query: RangeQuery, uow: UnitOfWork) -> Page[BarOut]:
     return services.prices.history(ticker, query, uow).map(presenters.bar)
 
 
+@routes.route("/users/{username}/holdings/{ticker}", methods=("DELETE",), access=OWNER, status=202,
+              errors=(400, 404, 503),
+              summary="Close a position: a market sell (day) of all the shares not already being sold, or of `qty` "
+              "shares, or of `percentage` of those held; answers the order")
+def close_position(username: str, ticker: str, query: CloseQuery, uow: UnitOfWork) -> TradeAccepted:
+    from chalicelib.adapters.placement import get_order_desk
+
+    closing = services.trades.close_position(username, ticker, query, uow, get_order_desk(), market.clock())
+    return presenters.trade_accepted(closing)
+
+
 @routes.route("/transactions", methods=("POST",), access=OWNER, status=202, headers=("Idempotency-Key",),
               errors=(*BODY_ERRORS, 404, 409),
-              summary="Place a buy or sell order, at market or with a limit price; it settles asynchronously")
+              summary="Place a buy or sell order: market, limit, stop or stop_limit, with a time in force (day, gtc, "
+              "ioc, fok) or without (the classic order); it is evaluated asynchronously, and rests until the market "
+              "reaches it")
 def place_trade(request: Request, body: NewTrade, uow: UnitOfWork) -> Replayable[TradeAccepted]:
     from chalicelib.adapters.placement import get_order_desk
 
-    placed = services.trades.place(body, requests.idempotency_key(request), uow, get_order_desk())
+    placed = services.trades.place(body, requests.idempotency_key(request), uow, get_order_desk(), market.clock())
     return placed.map(presenters.trade_accepted)
+
+
+@routes.route("/transactions/{user_id}", methods=("DELETE",), access=OWNER_OR_ADMIN, errors=(400, 404, 503),
+              summary="Cancel every open order of the user (owner or admin key); answers those it canceled")
+def cancel_all_trades(user_id: str, uow: UnitOfWork) -> CanceledAll:
+    canceled = services.orders.cancel_all(user_id, uow, market.clock().now)
+    return {"message": f"{len(canceled)} open orders canceled.", "canceled": [*map(presenters.trade, canceled)]}
 
 
 @routes.route("/transactions/{user_id}", access=OWNER, errors=(400, 404, 503), cached=TRADES,
@@ -203,7 +230,21 @@ def get_trade(user_id: str, transaction_id: uuid.UUID, uow: UnitOfWork) -> Trade
               summary="Cancel a pending order: it becomes canceled and what it set aside is released; canceling it "
               "again answers the same (owner or admin key)")
 def cancel_trade(user_id: str, transaction_id: uuid.UUID, uow: UnitOfWork) -> TradeCanceled:
-    return presenters.trade_canceled(services.settlement.cancel(user_id, transaction_id, uow))
+    return presenters.trade_canceled(services.orders.cancel(user_id, transaction_id, uow, market.clock().now))
+
+
+@routes.route("/transactions/{user_id}/{transaction_id}", methods=("PATCH",), access=OWNER,
+              errors=(*BODY_ERRORS, 404, 409),
+              summary="Replace an open order (quantity, limit, stop, time in force, client order id): it becomes "
+              "replaced, and the answer is the new order that takes its place and what it set aside")
+def replace_trade(user_id: str, transaction_id: uuid.UUID, body: ReplaceTrade, uow: UnitOfWork) -> TradeAccepted:
+    return presenters.trade_accepted(services.orders.replace(user_id, transaction_id, body, uow, market.clock()))
+
+
+@routes.route("/transactions/{user_id}/{transaction_id}/fills", access=OWNER, errors=(400, 404, 503),
+              summary="An order's fills, oldest first: quantity, price and time of each (paged)")
+def list_fills(user_id: str, transaction_id: uuid.UUID, query: PageQuery, uow: UnitOfWork) -> Page[FillOut]:
+    return services.history.fills(user_id, transaction_id, query, uow).map(presenters.fill)
 
 
 @routes.route("/transactions/{user_id}/{start}/{end}", access=OWNER, errors=(400, 404, 503), cached=TRADES,
@@ -212,6 +253,22 @@ def cancel_trade(user_id: str, transaction_id: uuid.UUID, uow: UnitOfWork) -> Tr
 def list_trades_in_range(user_id: str, start: datetime, end: datetime, query: TradePageQuery,
                          uow: UnitOfWork) -> Page[TradeOut]:
     return services.history.list_for_user(user_id, query, uow, (start, end)).map(presenters.trade)
+
+
+@routes.route("/clock", access=PUBLIC, summary="The market clock: whether the market is open, its next open and close")
+def get_clock() -> ClockOut:
+    return presenters.clock(market.clock())
+
+
+@routes.route("/calendar", access=PUBLIC, errors=(400,),
+              summary="The market's sessions from `start` to `end` (dates; default: the next 30 days; at most 366)")
+def get_calendar(query: CalendarQuery) -> CalendarOut:
+    from datetime import timedelta
+
+    now = market.clock()
+    start = query.start or now.now.date()
+    end = query.end or start + timedelta(days=30)
+    return {"calendar": now.calendar.name, "sessions": [*map(presenters.session, now.sessions(start, end))]}
 
 
 @routes.route("/health", access=PUBLIC, response="HealthOut", other_responses=((503, "HealthOut"),),

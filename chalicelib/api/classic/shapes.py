@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, Self
@@ -24,7 +24,7 @@ from chalicelib.domain import moments, patterns
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.money import CENT, MAX_MONEY
 from chalicelib.domain.paging import DEFAULT_LIMIT, MAX_LIMIT
-from chalicelib.domain.vocabulary import Side, TimeInForce, TradeStatus
+from chalicelib.domain.vocabulary import OrderType, Side, TimeInForce, TradeStatus
 
 USERNAME_RE = patterns.USERNAME.compiled
 TICKER_RE = patterns.TICKER.compiled
@@ -269,19 +269,52 @@ UserRef = Annotated[str, Field(strict=True, pattern=patterns.USERNAME.anchored)]
 ClientOrderId = Annotated[str, Field(strict=True, min_length=1, max_length=48, pattern=r"^[\x21-\x7e]+$")]
 
 
+def _one_of(vocabulary: type[StrEnum], refused: dict[str, str]) -> Any:
+    """A vocabulary word in any case; a known word it does not support is refused naming what it does."""
+    supported = ", ".join(str(member) for member in vocabulary)
+
+    def read(value: Any) -> Any:
+        value = _to_lower(value)
+        if isinstance(value, str) and value in refused:
+            raise ValueError(f"{refused[value]} is not supported; supported: {supported}")
+        if isinstance(value, str) and value not in {str(member) for member in vocabulary}:
+            raise ValueError(f"must be one of: {supported}")
+        return value
+
+    return BeforeValidator(read)
+
+
 TimeInForceIn = Annotated[
     TimeInForce,
-    BeforeValidator(_to_lower),
-    WithJsonSchema({"type": "string", "pattern": _any_case(TimeInForce), "default": str(TimeInForce.IOC),
-                    "description": "ioc (immediate or cancel): settled by the next settlement or rejected, never "
-                                   "left waiting; the only one for now"}, mode="validation"),
+    _one_of(TimeInForce, {"opg": "opg (at the open)", "cls": "cls (at the close)"}),
+    WithJsonSchema({"type": "string", "pattern": _any_case(TimeInForce),
+                    "description": "day: rests until its session's close, then expires; gtc: rests until filled or "
+                                   "canceled; ioc: fills what it can at once, the rest is canceled; fok: fills whole "
+                                   "at once or is canceled. Absent: the classic order, filled whole when it settles "
+                                   "or rejected (market and limit orders only)"}, mode="validation"),
+]
+OrderTypeIn = Annotated[
+    OrderType,
+    _one_of(OrderType, {"trailing_stop": "trailing_stop"}),
+    WithJsonSchema({"type": "string", "pattern": _any_case(OrderType),
+                    "description": "market, limit (needs limit_price), stop (needs stop_price) or stop_limit (needs "
+                                   "both); default: limit with a limit_price, else market"}, mode="validation"),
+]
+# Only plain orders: the others are refused by name.
+OrderClassIn = Annotated[
+    str,
+    _one_of(StrEnum("OrderClass", {"SIMPLE": "simple"}),
+            {"bracket": "bracket", "oco": "oco", "oto": "oto", "mleg": "mleg"}),
+    WithJsonSchema({"type": "string", "enum": ["simple"]}, mode="validation"),
 ]
 
 
 class NewTrade(RequestModel):
     """A buy or sell order. `user` is a username or user id; `user_id` is accepted in its place. With
-    `limit_price`, a buy fills only at or below it and a sell at or above (else it is rejected `limit_not_met`);
-    a limit buy sets aside limit x volume and pays the price at settlement."""
+    `limit_price`, a buy fills only at or below it and a sell at or above; a limit buy sets aside limit x volume
+    and pays the price it fills at. A stop order waits for a close at or beyond `stop_price`. With a
+    `time_in_force` the order follows the engine's rules (docs/rules.md); without one it is the classic order:
+    filled whole when it settles, or rejected (`limit_not_met`, `insufficient_volume`, ...)."""
 
     model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["user"]}, {"required": ["user_id"]}]})
 
@@ -291,12 +324,21 @@ class NewTrade(RequestModel):
     transaction_type: SideIn
     transaction_volume: TradeVolume
     limit_price: Money | None = None
-    time_in_force: TimeInForceIn = TimeInForce.IOC
+    order_type: OrderTypeIn | None = None
+    stop_price: Money | None = None
+    time_in_force: TimeInForceIn | None = None
+    order_class: OrderClassIn | None = None
     client_order_id: ClientOrderId | None = None
 
     @property
     def user_ref(self) -> str:
         return self.user or self.user_id or ""
+
+    @property
+    def kind(self) -> OrderType:
+        if self.order_type is not None:
+            return self.order_type
+        return OrderType.LIMIT if self.limit_price is not None else OrderType.MARKET
 
     @classmethod
     def example(cls, unique: str, user: str) -> dict[str, Any]:
@@ -305,6 +347,78 @@ class NewTrade(RequestModel):
     def cross_field_errors(self) -> list[dict[str, Any]]:
         if self.user is None and self.user_id is None:
             return [{"field": "user", "message": "user or user_id is required", "type": "missing"}]
+        return order_errors(self.kind, self.limit_price, self.stop_price, self.time_in_force)
+
+
+def order_errors(kind: OrderType, limit_price: Decimal | None, stop_price: Decimal | None,
+                 time_in_force: TimeInForce | None) -> list[dict[str, Any]]:
+    """What an order type needs and refuses: a limit price for limit and stop_limit, a stop price for stop and
+    stop_limit, neither for market; a stop order rests, so it takes day or gtc."""
+    errors = []
+    for name, value, needed in (("limit_price", limit_price, kind.has_limit), ("stop_price", stop_price,
+                                                                              kind.has_stop)):
+        if needed and value is None:
+            errors.append({"field": name, "message": f"a {kind} order needs {name}", "type": "missing"})
+        elif not needed and value is not None:
+            errors.append({"field": name, "message": f"a {kind} order takes no {name}", "type": "extra_forbidden"})
+    if stop_price is not None and stop_price <= 0:
+        errors.append({"field": "stop_price", "message": "must be > 0", "type": "greater_than"})
+    if kind.has_stop and (time_in_force is None or not time_in_force.rests):
+        errors.append({"field": "time_in_force", "message": f"a {kind} order rests until its stop is reached: "
+                       "time_in_force must be day or gtc", "type": "enum"})
+    return errors
+
+
+class ReplaceTrade(RequestModel):
+    """What replacing an open order may change; what is absent is kept (the quantity: what the old order left
+    unfilled). The order type and side stay."""
+
+    transaction_volume: TradeVolume | None = None
+    limit_price: Money | None = None
+    stop_price: Money | None = None
+    time_in_force: TimeInForceIn | None = None
+    client_order_id: ClientOrderId | None = None
+
+    @property
+    def quantity(self) -> int | None:
+        return self.transaction_volume
+
+    @classmethod
+    def example(cls, unique: str, user: str) -> dict[str, Any]:
+        return {"transaction_volume": 2}
+
+    def cross_field_errors(self) -> list[dict[str, Any]]:
+        if self.stop_price is not None and self.stop_price <= 0:
+            return [{"field": "stop_price", "message": "must be > 0", "type": "greater_than"}]
+        return []
+
+
+class CloseQuery(RequestModel):
+    """How much of a position to close: `qty` shares or `percentage` (0-100] of those held; neither: all."""
+
+    qty: Annotated[int, Field(ge=1, le=10**9), BeforeValidator(_to_int)] | None = None
+    percentage: Annotated[Decimal, Field(gt=0, le=100, max_digits=12, decimal_places=9)] | None = None
+
+    @property
+    def quantity(self) -> int | None:
+        return self.qty
+
+    def cross_field_errors(self) -> list[dict[str, Any]]:
+        if self.qty is not None and self.percentage is not None:
+            return [{"field": "percentage", "message": "give qty or percentage, not both", "type": "extra_forbidden"}]
+        return []
+
+
+class CalendarQuery(RequestModel):
+    """Sessions from `start` to `end` (dates, both included): by default from today for a month; at most a year."""
+
+    start: date | None = None
+    end: date | None = None
+
+    def cross_field_errors(self) -> list[dict[str, Any]]:
+        if self.start is not None and self.end is not None and not 0 <= (self.end - self.start).days <= 366:
+            return [{"field": "end", "message": "must be on or after start, at most 366 days after",
+                     "type": "value_error"}]
         return []
 
 

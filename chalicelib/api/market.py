@@ -1,0 +1,37 @@
+"""The market clock as this deployment keeps it (MARKET_CALENDAR), read at the moment of asking, and the market
+tick the schedule runs every minute: expire the `day` orders whose session closed, and have the books evaluated
+that a session's open, or a lost book message, left unevaluated."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from chalicelib.config import get_settings
+from chalicelib.domain.clock import CALENDARS, Clock
+
+
+def clock() -> Clock:
+    return Clock(CALENDARS[get_settings().market_calendar], datetime.now(UTC))
+
+
+# Day orders one tick expires at most (in batches); a backlog beyond it is the next tick's.
+MAX_EXPIRED_PER_TICK = 20_000
+
+
+def tick() -> dict[str, int]:
+    from chalicelib import services
+    from chalicelib.adapters.trade_queue import get_trade_queue
+    from chalicelib.domain.messages import book_message
+    from chalicelib.services.unit_of_work import UnitOfWork
+
+    now = clock()
+    batch = get_settings().book_batch
+    expired = 0
+    while expired < MAX_EXPIRED_PER_TICK:
+        done = services.settlement.expire_due(UnitOfWork(), now, batch)
+        expired += done
+        if done < batch:
+            break
+    books = services.settlement.books_to_evaluate(UnitOfWork(), now)
+    if books:
+        get_trade_queue().send({f"book:{ticker}": book_message(ticker) for ticker in books})
+    return {"expired": expired, "books": len(books)}
