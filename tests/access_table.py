@@ -25,6 +25,8 @@ class World:
     revoked_key: str
     alice_trade: str  # pending or canceled: a cancel of it answers 200 either way
     new_alice_key: Callable[[], str]  # a fresh key id of Alice's, to revoke
+    # A fresh resting order of Alice's, to replace. Alice also holds AAPL shares, for closing the position.
+    new_alice_order: Callable[[], str]
 
     def key(self, credential: str) -> str | None:
         return {"none": None, "malformed": "not-a-key", "unknown": UNKNOWN_KEY, "revoked": self.revoked_key,
@@ -48,6 +50,8 @@ def request_for(spec: RouteSpec, world: World) -> tuple[str, bytes]:
               "start": "2000-01-01", "end": "2100-01-01", "asset": "swagger-ui.css"}
     if "{key_id}" in spec.path:
         values["key_id"] = world.new_alice_key()
+    if spec.method == "PATCH" and "{transaction_id}" in spec.path:
+        values["transaction_id"] = world.new_alice_order()
     path = spec.path
     for name, value in values.items():
         path = path.replace(f"{{{name}}}", value)
@@ -78,3 +82,8 @@ def expected(spec: RouteSpec, credential: str) -> int:
 def headers_for(world: World, credential: str) -> dict[str, str]:
     key = world.key(credential)
     return {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+
+
+# An order that rests whatever the price does in a test: a buy far below the market, good till canceled.
+RESTING_BUY = {"user": "alice", "ticker": "AAPL", "transaction_type": "buy", "transaction_volume": 1,
+               "limit_price": "0.01", "time_in_force": "gtc"}

@@ -276,12 +276,15 @@ class Trades:
             **batch.params("new_fills", **{column: [fill[column] for fill in fills] for column in batch.FILL_COLUMNS}),
         })
 
-    def fills(self, trade_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int) -> list[Fill]:
-        """An order's fills, oldest first, after the (time, id) of the last one shown."""
-        query = select(Fill).where(Fill.trade_id == trade_id)
+    def fills(self, user_id: uuid.UUID, trade_id: uuid.UUID | None, after: tuple[datetime, uuid.UUID] | None,
+              limit: int) -> list[Fill]:
+        """A user's fills (of one trade, if given), newest first, after the (time, id) of the last one shown."""
+        query = select(Fill).where(Fill.user_id == user_id)
+        if trade_id is not None:
+            query = query.where(Fill.trade_id == trade_id)
         if after is not None:
-            query = query.where(tuple_(Fill.created_at, Fill.id) > tuple_(*after))
-        return list(self._session.scalars(query.order_by(Fill.created_at, Fill.id).limit(limit + 1)))
+            query = query.where(tuple_(Fill.created_at, Fill.id) < tuple_(*after))
+        return list(self._session.scalars(query.order_by(Fill.created_at.desc(), Fill.id.desc()).limit(limit + 1)))
 
 
 class CashMovements:

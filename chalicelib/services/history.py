@@ -40,12 +40,19 @@ def get_one(user_ref: str, trade_id: uuid.UUID, uow: UnitOfWork) -> records.Trad
         return records.Trade.of(trade, username=user.username)
 
 
-def fills(user_ref: str, trade_id: uuid.UUID, page: paging.PageRequest, uow: UnitOfWork) -> paging.Page[records.Fill]:
-    """An order's fills, oldest first."""
+class FillPageRequest(paging.PageRequest, Protocol):
+    @property
+    def transaction_id(self) -> uuid.UUID | None:
+        """Only this order's fills; None for all."""
+        ...
+
+
+def fills(user_ref: str, page: FillPageRequest, uow: UnitOfWork) -> paging.Page[records.Fill]:
+    """The user's fills newest first, or one order's."""
     after = paging.after_trade(page)
     with uow:
         user = uow.users.get(user_ref)
-        if uow.trades.get(user.id, trade_id) is None:
-            raise NotFound(f"transaction {str(trade_id)!r} not found")
-        return paging.page_of(uow.trades.fills(trade_id, after, page.limit), page, records.Fill.of,
-                              lambda fill: paging.trade_cursor(fill.created_at, fill.id))
+        if page.transaction_id is not None and uow.trades.get(user.id, page.transaction_id) is None:
+            raise NotFound(f"transaction {str(page.transaction_id)!r} not found")
+        return paging.page_of(uow.trades.fills(user.id, page.transaction_id, after, page.limit), page,
+                              records.Fill.of, lambda fill: paging.trade_cursor(fill.created_at, fill.id))

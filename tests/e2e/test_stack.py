@@ -20,7 +20,7 @@ from devstack.cloudwatch import logs_client, read
 from devstack.demo import Api
 from devstack.paths import ROOT
 from devstack.stack_process import StackProcess
-from tests.access_table import CREDENTIALS, World, expected, headers_for, request_for, specs
+from tests.access_table import CREDENTIALS, RESTING_BUY, World, expected, headers_for, request_for, specs
 
 
 def call(api: str, method: str, path: str, body: dict | None = None, key: str | None = None) -> tuple[int, Any]:
@@ -107,11 +107,13 @@ def test_every_route_answers_each_caller_as_its_rule_says_and_the_demo_runs_over
                 for name in ("alice", "bob")}
         assert call(api, "POST", "/stocks", {"ticker": "AAPL", "open_price": 1, "close_price": 1, "high": 1,
                                              "low": 1, "volume": 1000}, key=admin)[0] == 201
+        _settled_buy(api, keys["alice"])  # a position to close
         placed = _canceled_order(api, keys["alice"])
         extra = call(api, "POST", "/users/alice/keys", {}, key=keys["alice"])[1]
         assert call(api, "DELETE", f"/users/alice/keys/{extra['key_id']}", key=keys["alice"])[0] == 200
         world = World(keys["alice"], keys["bob"], admin, extra["api_key"], placed["transaction_id"],
-                      lambda: call(api, "POST", "/users/alice/keys", {}, key=keys["alice"])[1]["key_id"])
+                      lambda: call(api, "POST", "/users/alice/keys", {}, key=keys["alice"])[1]["key_id"],
+                      lambda: call(api, "POST", "/transactions", RESTING_BUY, key=keys["alice"])[1]["transaction_id"])
         for spec in specs():
             for credential in CREDENTIALS:
                 path, payload = request_for(spec, world)
@@ -129,6 +131,15 @@ def test_every_route_answers_each_caller_as_its_rule_says_and_the_demo_runs_over
         assert '"status": "canceled"' in demo.stdout
     finally:
         assert stack.stop() == 0
+
+
+def _settled_buy(api: str, key: str) -> None:
+    placed = call(api, "POST", "/transactions", {"user": "alice", "ticker": "AAPL", "transaction_type": "buy",
+                                                 "transaction_volume": 10}, key=key)[1]
+    deadline = time.monotonic() + 30
+    while call(api, "GET", f"/transactions/alice/{placed['transaction_id']}", key=key)[1]["status"] != "settled":
+        assert time.monotonic() < deadline, "the buy did not settle within 30 s"
+        time.sleep(0.2)
 
 
 def _canceled_order(api: str, key: str) -> dict[str, Any]:

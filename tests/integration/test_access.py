@@ -23,9 +23,10 @@ from werkzeug.test import Client as WsgiClient
 from chalicelib.adapters.database import get_engine
 from chalicelib.api.access import ADMIN, OWNER, OWNER_OR_ADMIN, PUBLIC
 from devstack.wsgi import ChaliceWSGI
-from tests.access_table import CREDENTIALS, World, expected, headers_for, request_for, specs
+from tests.access_table import CREDENTIALS, RESTING_BUY, World, expected, headers_for, request_for, specs
 from tests.integration.conftest import JsonClient
 from tests.integration.helpers import body, seed, trade
+from tests.integration.test_orders import settle
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,13 @@ def send(request: pytest.FixtureRequest, client: Client) -> Send:
 def world(api: JsonClient, admin_key: str, monkeypatch: pytest.MonkeyPatch) -> World:
     monkeypatch.setenv("SIGNUP_LIMIT_PER_WINDOW", "1000")
     seed(api, {"alice": "10000.00", "bob": "10000.00"})
+    settle(body(api.post("/transactions", trade(volume=10)))["transaction_id"])  # a position to close
     placed = body(api.post("/transactions", trade(volume=1)))
     extra = body(api.post("/users/alice/keys", {}))
     assert api.delete(f"/users/alice/keys/{extra['key_id']}").status_code == 200
     return World(api.keys["alice"], api.keys["bob"], admin_key, extra["api_key"], placed["transaction_id"],
-                 lambda: str(body(api.post("/users/alice/keys", {}))["key_id"]))
+                 lambda: str(body(api.post("/users/alice/keys", {}))["key_id"]),
+                 lambda: str(body(api.post("/transactions", RESTING_BUY))["transaction_id"]))
 
 
 def snapshot() -> dict[str, Any]:

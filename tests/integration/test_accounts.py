@@ -146,7 +146,7 @@ def test_the_activity_feed_lists_fills_rejections_cancels_and_cash_newest_first(
     withdrawal = body(api.post("/users/alice/withdrawals", {"amount": "1.50"}))["movement"]["id"]
 
     feed = body(api.get("/users/alice/activities"))
-    assert [(a["type"], a["id"]) for a in feed] == [
+    assert [(a["type"], a["transaction_id"] or a["id"]) for a in feed] == [
         ("withdrawal", withdrawal), ("cancel", canceled), ("rejection", rejected), ("fill", filled),
         ("deposit", deposit)]
     assert feed[0]["amount"] == "1.50" and feed[3]["amount"] == "100.00" and feed[3]["price"] == "10.00"
@@ -157,7 +157,7 @@ def test_the_activity_feed_lists_fills_rejections_cancels_and_cash_newest_first(
     rest = body(api.get(f"/users/alice/activities?limit=10&cursor={first.headers['X-Next-Cursor']}"))
     assert [a["id"] for a in body(first) + rest] == [a["id"] for a in feed]
     window = body(api.get(f"/users/alice/activities?start={feed[3]['timestamp']}&end={feed[1]['timestamp']}"))
-    assert [a["id"] for a in window] == [canceled, rejected, filled]
+    assert [a["transaction_id"] for a in window] == [canceled, rejected, filled]
     assert assert_error(api.get("/users/alice/activities?start=2026-02-01&end=2026-01-01"), 400)
 
 

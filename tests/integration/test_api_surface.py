@@ -16,6 +16,7 @@ from werkzeug.test import Client as WsgiClient
 
 from chalicelib.adapters.database import get_database, get_engine
 from chalicelib.adapters.placement import get_order_desk
+from chalicelib.api import market
 from chalicelib.api.classic.shapes import NewTrade, NewUser
 from chalicelib.config import get_settings
 from chalicelib.services import users as users_service
@@ -206,7 +207,7 @@ def test_transaction_pages_stay_stable_under_concurrent_trades(api) -> None:
         from chalicelib.services.unit_of_work import UnitOfWork
 
         while not stop.is_set():
-            trades.place(NewTrade.parse(trade(volume=1)), None, UnitOfWork(), get_order_desk())
+            trades.place(NewTrade.parse(trade(volume=1)), None, UnitOfWork(), get_order_desk(), market.clock())
 
     writer = threading.Thread(target=keep_trading)
     writer.start()

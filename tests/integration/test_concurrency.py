@@ -14,10 +14,11 @@ from sqlalchemy import text
 
 from chalicelib.adapters.database import get_engine
 from chalicelib.adapters.placement import get_order_desk
+from chalicelib.api import market
 from chalicelib.api.classic.shapes import NewStock, NewTrade, NewUser
 from chalicelib.domain.errors import Conflict, Refused
 from chalicelib.domain.messages import settlement_message
-from chalicelib.services import settlement as services_settlement
+from chalicelib.services import orders as services_orders
 from chalicelib.services import stocks, trades, users
 from chalicelib.services.unit_of_work import UnitOfWork
 from devstack.invariants import violations
@@ -65,7 +66,7 @@ def test_storm_of_trades_settled_by_two_pollers_with_every_message_twice(sqs, qu
                 "transaction_volume": rng.randint(1, 40),
             })
             try:
-                placed = trades.place(order, None, UnitOfWork(), get_order_desk())
+                placed = trades.place(order, None, UnitOfWork(), get_order_desk(), market.clock())
             except Refused as refusal:
                 with lock:
                     refused.append(refusal.code)
@@ -112,7 +113,7 @@ def test_poller_killed_after_commit_before_delete_settles_nothing_twice(sqs, que
     seed_market()
     placed = [
         trades.place(NewTrade.parse({"user": name, "ticker": "AAPL", "transaction_type": "buy",
-                                     "transaction_volume": 2}), None, UnitOfWork(), get_order_desk())
+                                     "transaction_volume": 2}), None, UnitOfWork(), get_order_desk(), market.clock())
         for name in list(USERS) * 2
     ]
     assert queue_depth(sqs, queues["queue"]) == len(placed) == 20
@@ -152,7 +153,8 @@ def test_cancels_racing_two_pollers_with_every_message_twice_leave_one_final_sta
         order = NewTrade.parse({"user": user, "ticker": rng.choice(list(STOCKS)),
                                 "transaction_type": "buy", "transaction_volume": rng.randint(1, 20)})
         try:
-            placed.append((user, str(trades.place(order, None, UnitOfWork(), get_order_desk()).value.id)))
+            placed_trade = trades.place(order, None, UnitOfWork(), get_order_desk(), market.clock()).value
+            placed.append((user, str(placed_trade.id)))
         except Refused:
             continue
     ids = [trade_id for _, trade_id in placed]
@@ -167,7 +169,8 @@ def test_cancels_racing_two_pollers_with_every_message_twice_leave_one_final_sta
     def canceler(share: list[tuple[str, str]]) -> None:
         for user, trade_id in share:
             try:
-                outcome = (200, services_settlement.cancel(user, uuid.UUID(trade_id), UnitOfWork()).status)
+                canceled = services_orders.cancel(user, uuid.UUID(trade_id), UnitOfWork(), market.clock().now)
+                outcome = (200, canceled.status)
             except Conflict as conflict:
                 outcome = (409, conflict.details[0]["value"])
             with lock:

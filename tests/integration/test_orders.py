@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from app import settle_trades
 from chalicelib.adapters.database import get_engine
+from chalicelib.domain.vocabulary import TimeInForce
 from devstack.invariants import violations
 from devstack.lambda_context import LambdaContext
 from tests.integration.helpers import assert_error, body, drain, seed, shares, trade
@@ -130,7 +131,7 @@ def test_a_delivery_after_a_cancel_changes_nothing_and_is_logged_as_a_redelivery
 def test_limit_buy_placed_at_10_price_moves_to_12_limit_11_is_rejected_and_its_reservation_comes_back(api) -> None:
     seed(api, stocks={"AAPL": ("10.00", 1000)})
     placed = body(api.post("/transactions", trade(volume=10, limit_price="11.00")))
-    assert (placed["limit_price"], placed["time_in_force"]) == ("11.00", "ioc")
+    assert (placed["limit_price"], placed["time_in_force"], placed["order_type"]) == ("11.00", None, "limit")
     assert body(api.get("/users/alice"))["available_balance"] == "9890.00"  # 11 x 10 set aside
     assert api.post("/stocks/AAPL/bars", bar("12.00"), key=api.admin_key).status_code == 201
 
@@ -183,7 +184,7 @@ def test_limit_buy_needs_its_limit_times_volume_available(api) -> None:
 
 @given(limit=st.one_of(st.decimals(allow_nan=True, allow_infinity=True).map(str), st.integers(-10**30, -1),
                        st.text(max_size=20), st.booleans(), st.just("10.001"), st.just("1e3")),
-       tif=st.one_of(st.none(), st.text(max_size=8).filter(lambda v: v.strip().lower() != "ioc")))
+       tif=st.one_of(st.none(), st.text(max_size=8).filter(lambda v: v.strip().lower() not in set(TimeInForce))))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_a_bad_limit_price_or_time_in_force_is_a_400_that_places_nothing(api, limit: object, tif: object) -> None:
     if scalar("SELECT count(*) FROM users") == 0:

@@ -58,7 +58,26 @@ def user_and_stock() -> uuid.UUID:
         "INSERT INTO trades (id, user_id, ticker, side, volume, limit_price) "
         "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, -0.01 FROM users",
         "INSERT INTO trades (id, user_id, ticker, side, volume, time_in_force) "
-        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, 'gtc' FROM users",
+        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, 'opg' FROM users",
+        # The order engine's rules: what each order type needs, fills within the order, a final state's marks.
+        "INSERT INTO trades (id, user_id, ticker, side, volume, order_type) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, 'limit' FROM users",
+        "INSERT INTO trades (id, user_id, ticker, side, volume, order_type, limit_price) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, 'stop', 1 FROM users",
+        "INSERT INTO trades (id, user_id, ticker, side, volume, order_type) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, 'trailing' FROM users",
+        "INSERT INTO trades (id, user_id, ticker, side, volume, filled_qty, price, total, filled_avg_price) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, 2, 1, 2, 1 FROM users",
+        "INSERT INTO trades (id, user_id, ticker, side, volume, filled_qty) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 2, 1 FROM users",
+        "INSERT INTO trades (id, user_id, ticker, side, volume, time_in_force) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, 'day' FROM users",
+        "INSERT INTO trades (id, user_id, ticker, side, volume, status, replaced_at) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, 'replaced', now() FROM users",
+        "INSERT INTO trades (id, user_id, ticker, side, volume, triggered_at) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, now() FROM users",
+        "INSERT INTO trades (id, user_id, ticker, side, volume, status, expired_at, reason) "
+        "SELECT gen_random_uuid(), id, 'AAPL', 'buy', 1, 'expired', now(), 'limit_not_met' FROM users",
         "INSERT INTO price_bars (ticker, timestamp, open_price, close_price, high, low, volume) "
         "VALUES ('AAPL', now(), 1, 1, 1, 1, -1)",
         "INSERT INTO price_bars (ticker, timestamp, open_price, close_price, high, low, volume) "

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from chalicelib.adapters.aws_clients import aws_client
 from chalicelib.adapters.database import get_engine
 from chalicelib.adapters.trade_queue import get_trade_queue
+from chalicelib.api import market
 from chalicelib.config import get_settings
 from tests.integration.helpers import assert_error, body, drain, error_fields, run_together, seed, shares, trade
 
@@ -183,7 +184,7 @@ def test_concurrent_duplicates_under_one_key_create_one_trade() -> None:
 
     def place() -> None:
         barrier.wait()
-        answers.append(str(trades.place(order, "same-key", UnitOfWork(), get_order_desk()).value.id))
+        answers.append(str(trades.place(order, "same-key", UnitOfWork(), get_order_desk(), market.clock()).value.id))
 
     run_together(place, 8, 60, lambda: answers)
     assert len(answers) == 8 and len(set(answers)) == 1

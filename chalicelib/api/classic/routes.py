@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from chalicelib.api.classic.shapes import (
         CalendarQuery,
         CloseQuery,
+        FillPageQuery,
         NewBar,
         NewCashMovement,
         NewStock,
@@ -241,10 +242,11 @@ def replace_trade(user_id: str, transaction_id: uuid.UUID, body: ReplaceTrade, u
     return presenters.trade_accepted(services.orders.replace(user_id, transaction_id, body, uow, market.clock()))
 
 
-@routes.route("/transactions/{user_id}/{transaction_id}/fills", access=OWNER, errors=(400, 404, 503),
-              summary="An order's fills, oldest first: quantity, price and time of each (paged)")
-def list_fills(user_id: str, transaction_id: uuid.UUID, query: PageQuery, uow: UnitOfWork) -> Page[FillOut]:
-    return services.history.fills(user_id, transaction_id, query, uow).map(presenters.fill)
+@routes.route("/users/{username}/fills", access=OWNER, errors=(400, 404, 503),
+              summary="The user's fills, newest first, each with its quantity, price and time; optionally of one "
+              "transaction (paged)")
+def list_fills(username: str, query: FillPageQuery, uow: UnitOfWork) -> Page[FillOut]:
+    return services.history.fills(username, query, uow).map(presenters.fill)
 
 
 @routes.route("/transactions/{user_id}/{start}/{end}", access=OWNER, errors=(400, 404, 503), cached=TRADES,

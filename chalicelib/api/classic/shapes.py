@@ -440,6 +440,10 @@ class PageQuery(RequestModel):
     cursor: Annotated[str, Field(max_length=200)] | None = None
 
 
+class FillPageQuery(PageQuery):
+    transaction_id: uuid.UUID | None = Field(default=None, description="Only this transaction's fills")
+
+
 class TradePageQuery(PageQuery):
     status: TradeStatus | None = Field(default=None, description="Only transactions in this status")
 
