@@ -14,7 +14,8 @@ def violations(conn: Connection, initial_balances: dict[str, Decimal], initial_v
         return list(conn.execute(text(sql)))
 
     found = [*_negatives(rows), *_shares_conserved(rows, initial_volumes), *_money_conserved(rows, initial_balances),
-             *realized_pl_adds_up(conn), *_final_trades_consistent(rows), *_reservations_match_pending(rows)]
+             *realized_pl_adds_up(conn), *_final_trades_consistent(rows), *_fills_make_up_orders(rows),
+             *_reservations_match_pending(rows), *_open_orders_hold_what_they_need(rows)]
     if all_final:
         pending = rows("SELECT count(*) FROM trades WHERE status = 'pending'")[0][0]
         if pending:
@@ -53,36 +54,35 @@ def _shares_conserved(rows: Rows, initial_volumes: dict[str, int]) -> list[str]:
 
 
 def _money_conserved(rows: Rows, initial_balances: dict[str, Decimal]) -> list[str]:
-    """Each balance is its starting cash plus deposits, less withdrawals, less settled buys, plus settled sells (and
+    """Each balance is its starting cash plus deposits, less withdrawals, less filled buys, plus filled sells (and
     the starting cash is what the caller registered, where it says)."""
     accounts = rows("""
         SELECT u.username, u.balance, u.starting_balance,
                COALESCE((SELECT SUM(CASE WHEN c.kind = 'deposit' THEN c.amount ELSE -c.amount END)
                          FROM cash_movements c WHERE c.user_id = u.id), 0),
-               COALESCE((SELECT SUM(CASE WHEN t.side = 'sell' THEN t.total ELSE -t.total END)
-                         FROM trades t WHERE t.user_id = u.id AND t.status = 'settled'), 0)
+               COALESCE((SELECT SUM(CASE WHEN f.side = 'sell' THEN f.amount ELSE -f.amount END)
+                         FROM fills f WHERE f.user_id = u.id), 0)
         FROM users u""")
     found = []
     for username, balance, starting, moved, traded in accounts:
         if balance != starting + moved + traded:
             found.append(f"{username}: balance {balance} != starting {starting} + deposits - withdrawals {moved} "
-                         f"+ settled flows {traded}")
+                         f"+ filled flows {traded}")
         if username in initial_balances and starting != initial_balances[username]:
             found.append(f"{username}: starting balance {starting} != registered {initial_balances[username]}")
     return found
 
 
 def realized_pl_adds_up(conn: Connection) -> list[str]:
-    """Per user and ticker, to the cent: settled sells less settled buys == realized P/L less the cost basis of the
+    """Per user and ticker, to the cent: filled sells less filled buys == realized P/L less the cost basis of the
     shares still held (each sell realizes its proceeds less the cost of what it sold; the rest of what the buys
     cost is still in the position). With market value added to both sides: realized + unrealized P/L equals
     proceeds + market value - cost, so P/L sums to the cent."""
     rows = conn.execute(text("""
         SELECT h.user_id, h.ticker, h.quantity, h.average_entry_price,
-               COALESCE(SUM(CASE WHEN t.side = 'sell' THEN t.total ELSE -t.total END), 0) AS flows,
-               COALESCE(SUM(t.realized_pl), 0) AS realized
-        FROM holdings h LEFT JOIN trades t
-          ON t.user_id = h.user_id AND t.ticker = h.ticker AND t.status = 'settled'
+               COALESCE(SUM(CASE WHEN f.side = 'sell' THEN f.amount ELSE -f.amount END), 0) AS flows,
+               COALESCE(SUM(f.realized_pl), 0) AS realized
+        FROM holdings h LEFT JOIN fills f ON f.user_id = h.user_id AND f.ticker = h.ticker
         GROUP BY h.user_id, h.ticker, h.quantity, h.average_entry_price""")).all()
     found = []
     for row in rows:
@@ -91,24 +91,54 @@ def realized_pl_adds_up(conn: Connection) -> list[str]:
             derived = (row.realized - row.average_entry_price * row.quantity).quantize(Decimal("0.01"))
         if derived != row.flows:
             found.append(f"{row.user_id}/{row.ticker}: realized {row.realized} - cost basis "
-                         f"{row.average_entry_price} x {row.quantity} = {derived} != settled flows {row.flows}")
+                         f"{row.average_entry_price} x {row.quantity} = {derived} != filled flows {row.flows}")
     return found
 
 
 def _final_trades_consistent(rows: Rows) -> list[str]:
+    """A final order holds nothing; a filled one filled whole; an unfilled one has no price; a rejected one a
+    reason; no fill broke its order's limit."""
     bad_final = rows("""
         SELECT count(*) FROM trades WHERE
-            (status = 'settled' AND (price IS NULL OR total <> price * volume OR settled_at IS NULL
-                                     OR (limit_price IS NOT NULL AND CASE WHEN side = 'buy' THEN price > limit_price
-                                                                           ELSE price < limit_price END)))
-         OR (status = 'rejected' AND (reason IS NULL OR total IS NOT NULL))
-         OR (status = 'canceled' AND (canceled_at IS NULL OR total IS NOT NULL OR price IS NOT NULL
-                                      OR settled_at IS NOT NULL))""")[0][0]
-    return [f"{bad_final} final trades with inconsistent price, total, limit, reason or times"] if bad_final else []
+            (status <> 'pending' AND (reserved_cash <> 0 OR reserved_quantity <> 0))
+         OR (status = 'settled' AND (filled_qty <> volume OR settled_at IS NULL))
+         OR (filled_qty = 0 AND (price IS NOT NULL OR total IS NOT NULL))
+         OR (status = 'rejected' AND (reason IS NULL OR filled_qty <> 0))""")[0][0]
+    beyond_limit = rows("""
+        SELECT count(*) FROM fills f JOIN trades t ON t.id = f.trade_id
+        WHERE t.limit_price IS NOT NULL
+          AND CASE WHEN t.side = 'buy' THEN f.price > t.limit_price ELSE f.price < t.limit_price END""")[0][0]
+    found = [f"{bad_final} final trades with inconsistent holdings, fills, price, reason or times"] if bad_final else []
+    return found + ([f"{beyond_limit} fills beyond their order's limit"] if beyond_limit else [])
+
+
+def _fills_make_up_orders(rows: Rows) -> list[str]:
+    """Each order's filled quantity, total and realized P/L are the sums of its fills."""
+    bad = rows("""
+        SELECT t.id, t.filled_qty, t.total, t.realized_pl, f.quantity, f.amount, f.realized
+        FROM trades t LEFT JOIN (SELECT trade_id, SUM(quantity) AS quantity, SUM(amount) AS amount,
+                                        SUM(realized_pl) AS realized FROM fills GROUP BY trade_id) f
+          ON f.trade_id = t.id
+        WHERE t.filled_qty <> COALESCE(f.quantity, 0) OR t.total IS DISTINCT FROM f.amount
+           OR t.realized_pl IS DISTINCT FROM f.realized""")
+    return [f"{trade_id}: filled {filled} total {total} realized {realized} != its fills' {quantity} {amount} "
+            f"{summed}" for trade_id, filled, total, realized, quantity, amount, summed in bad]
+
+
+def _open_orders_hold_what_they_need(rows: Rows) -> list[str]:
+    """An open sell holds the shares it has still to sell; an open limit buy its limit x what it has still to
+    buy (a market or stop buy holds its placement price x what is left)."""
+    bad = rows("""
+        SELECT count(*) FROM trades WHERE status = 'pending' AND (
+            (side = 'sell' AND (reserved_quantity <> volume - filled_qty OR reserved_cash <> 0))
+         OR (side = 'buy' AND (reserved_quantity <> 0
+                               OR (limit_price IS NOT NULL AND reserved_cash <> limit_price * (volume - filled_qty)))))
+        """)[0][0]
+    return [f"{bad} open orders holding other than what they still need"] if bad else []
 
 
 def _reservations_match_pending(rows: Rows) -> list[str]:
-    """What users and holdings have set aside is exactly what their pending trades reserved."""
+    """What users and holdings have set aside is exactly what their open orders still hold."""
     reserved = rows("""
         SELECT u.username, u.reserved_cash,
                COALESCE(SUM(t.reserved_cash) FILTER (WHERE t.status = 'pending'), 0)

@@ -242,15 +242,17 @@ class Trades:
         limit price, the best first (highest buy, lowest sell), then oldest first. Orders that never rest
         (ioc, fok, the classic order), left open while the market was closed, are evaluated whatever the price."""
         buy, sell = Trade.side == Side.BUY, Trade.side == Side.SELL
-        stop_reached = or_(Trade.stop_price.is_(None), Trade.triggered_at.is_not(None),
-                           and_(buy, Trade.stop_price <= close), and_(sell, Trade.stop_price >= close))
-        limit_met = or_(Trade.limit_price.is_(None), and_(buy, Trade.limit_price >= close),
-                        and_(sell, Trade.limit_price <= close))
+        # A stop the close reached triggers (whether or not its limit is met); a live order fills if its limit is.
+        waiting_stop = and_(Trade.stop_price.is_not(None), Trade.triggered_at.is_(None))
+        stop_reached = and_(waiting_stop, or_(and_(buy, Trade.stop_price <= close),
+                                              and_(sell, Trade.stop_price >= close)))
+        limit_met = and_(~waiting_stop, or_(Trade.limit_price.is_(None), and_(buy, Trade.limit_price >= close),
+                                            and_(sell, Trade.limit_price <= close)))
         never_rests = or_(Trade.time_in_force.is_(None), Trade.time_in_force.in_((TimeInForce.IOC, TimeInForce.FOK)))
         return list(self._session.scalars(
             select(Trade.id)
             .where(Trade.ticker == ticker, Trade.status == TradeStatus.PENDING,
-                   or_(and_(stop_reached, limit_met), never_rests))
+                   or_(stop_reached, limit_met, never_rests))
             .order_by(Trade.side.desc(), Trade.limit_price.is_not(None),
                       case((buy, Trade.limit_price)).desc(), case((sell, Trade.limit_price)).asc(),
                       Trade.created_at, Trade.id)))

@@ -227,7 +227,11 @@ def _fill(order: Order, account: Account, quantity: int, short: Reason | None, t
         with localcontext() as exact:
             exact.prec = 60
             share = (order.reserved_cash * quantity / order.remaining).quantize(Decimal("0.01"))
-        freed_cash, freed_shares = (order.reserved_cash if ends_here else share), 0
+        # A market or stop buy may fill above what it set aside per share: it then keeps no more than the cash
+        # the fill left beside what the user's other orders hold.
+        room = account.balance - cost - (account.reserved_cash - order.reserved_cash)
+        kept = Decimal("0") if ends_here else max(Decimal("0"), min(order.reserved_cash - share, room))
+        freed_cash, freed_shares = order.reserved_cash - kept, 0
         average = average_after_buy(account.average_entry_price, account.quantity, order.price, quantity)
         realized = None
         sign = 1

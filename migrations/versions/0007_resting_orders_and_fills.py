@@ -1,6 +1,7 @@
 """orders that rest: order types, time in force, stops, partial fills as rows of their own, replaces, expiry
 
-Every settled trade becomes an order filled whole by one fill at its price; an order placed before this
+Every settled trade becomes an order filled whole by one fill at its price, and a final one holds nothing (a
+trade's reservation is now what it still holds, not what it once set aside); an order placed before this
 revision has no time in force (the classic order: filled whole when evaluated, or rejected), as it behaved.
 The downgrade keeps what the older schema can say: expired and replaced orders read canceled, and the fills of
 an order that did not fill whole are dropped with the fills table (their cash and shares moved for good).
@@ -69,7 +70,9 @@ def upgrade() -> None:
         UPDATE trades SET time_in_force = NULL,
                           order_type = CASE WHEN limit_price IS NULL THEN 'market' ELSE 'limit' END,
                           filled_qty = CASE WHEN status = 'settled' THEN volume ELSE 0 END,
-                          filled_avg_price = CASE WHEN status = 'settled' THEN price END""")
+                          filled_avg_price = CASE WHEN status = 'settled' THEN price END,
+                          reserved_cash = CASE WHEN status = 'pending' THEN reserved_cash ELSE 0 END,
+                          reserved_quantity = CASE WHEN status = 'pending' THEN reserved_quantity ELSE 0 END""")
     op.create_table(
         'fills',
         sa.Column('id', sa.Uuid(), nullable=False),

@@ -61,7 +61,7 @@ def test_0004_and_0005_keep_every_row_and_reconstruct_bars_and_positions(old_dat
     assert [(s.ticker, s.close_price, s.volume, s.total_shares) for s in stocks] == [
         ("AAPL", 10, 930, 1000), ("IDLE", 1, 50, 50)]
     assert all(s.price_as_of == s.created_at == b.timestamp for s, b in zip(stocks, bars, strict=True))
-    assert trades == [("ioc", None, None)]
+    assert trades == [(None, None, None)]  # 0007: the classic order has no time in force
     with engine.connect() as conn:
         starting = dict(conn.execute(text("SELECT username, starting_balance FROM users")).all())
         average = conn.execute(text("SELECT average_entry_price FROM holdings")).scalar()

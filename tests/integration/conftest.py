@@ -184,6 +184,14 @@ class JsonClient:
     def get(self, path: str, headers: dict[str, str] | None = None, *, key: str | Auto | None = AUTO) -> Any:
         return self.raw.get(path, headers={**self._auth("GET", path, None, key), **(headers or {})})
 
+    def patch(self, path: str, body: Any, headers: dict[str, str] | None = None, *, key: str | Auto | None = AUTO,
+              ) -> Any:
+        import json
+
+        return self.raw.request("PATCH", path, body=json.dumps(body).encode(),
+                                headers={"Content-Type": "application/json", **self._auth("PATCH", path, body, key),
+                                         **(headers or {})})
+
     def delete(self, path: str, headers: dict[str, str] | None = None, *, key: str | Auto | None = AUTO) -> Any:
         return self.raw.request("DELETE", path, headers={**self._auth("DELETE", path, None, key), **(headers or {})})
 
