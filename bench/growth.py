@@ -107,12 +107,17 @@ def _grow(user_id: uuid.UUID, have: int, size: int) -> None:
     with engine.begin() as conn:
         for username, start, stop in (("grower", have, size), ("neighbour", have // 10, size // 10)):
             conn.execute(text("""
-                INSERT INTO trades (id, user_id, ticker, side, volume, status, price, total, created_at, settled_at)
-                SELECT gen_random_uuid(), u.id, 'GROW', 'buy', 1, 'settled', 1, 1,
-                       CAST(:origin AS timestamptz) + n * interval '1 minute',
-                       CAST(:origin AS timestamptz) + n * interval '1 minute'
-                FROM users u, generate_series(CAST(:start AS int), CAST(:stop AS int) - 1) AS n
-                WHERE u.username = :username"""),
+                WITH written AS (
+                    INSERT INTO trades (id, user_id, ticker, side, volume, status, price, total, filled_qty,
+                                        filled_avg_price, created_at, settled_at)
+                    SELECT gen_random_uuid(), u.id, 'GROW', 'buy', 1, 'settled', 1, 1, 1, 1,
+                           CAST(:origin AS timestamptz) + n * interval '1 minute',
+                           CAST(:origin AS timestamptz) + n * interval '1 minute'
+                    FROM users u, generate_series(CAST(:start AS int), CAST(:stop AS int) - 1) AS n
+                    WHERE u.username = :username
+                    RETURNING id, user_id, settled_at)
+                INSERT INTO fills (id, trade_id, user_id, ticker, side, quantity, price, amount, created_at)
+                SELECT gen_random_uuid(), id, user_id, 'GROW', 'buy', 1, 1, 1, settled_at FROM written"""),
                 {"origin": ORIGIN, "start": start, "stop": stop, "username": username})
         conn.execute(text("ANALYZE trades"))
     engine.dispose()

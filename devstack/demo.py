@@ -132,7 +132,7 @@ def main() -> int:
     api.step("the stock reads the bar's prices", "GET", f"/stocks/{big}")
     low = api.step("a limit buy at 105.00: 5 x 105.00 is set aside, and it fills only at or below 105", "POST",
                    "/transactions", {"user": user, "ticker": big, "transaction_type": "buy",
-                                     "transaction_volume": 5, "limit_price": "105.00", "time_in_force": "ioc"})
+                                     "transaction_volume": 5, "limit_price": "105.00"})
     api.expect_final(user, low["transaction_id"], "rejected", "limit_not_met")  # 110 > 105: the cash comes back
     high = api.step("a limit buy at 115.00: it fills at the price, 110.00, and the other 25.00 comes back", "POST",
                     "/transactions", {"user": user, "ticker": big, "transaction_type": "buy",
@@ -150,6 +150,26 @@ def main() -> int:
     api.step("positions: 25 held at 100.25 and 5 at 110.00 average 101.875; at 110.00 each is worth 3,300.00",
              "GET", f"/users/{user}/holdings")
     api.step("equity: 7,500.00 cash + 3,300.00 + 4 tiny shares at 2.00", "GET", f"/users/{user}")
+
+    # Orders that rest until the market reaches them.
+    resting = api.step("a limit buy at 108.00, good till canceled: at 110.00 it rests (order_status new)", "POST",
+                       "/transactions", {"user": user, "ticker": big, "transaction_type": "buy",
+                                         "transaction_volume": 2, "limit_price": "108.00", "time_in_force": "gtc"})
+    stop = api.step("a stop sell of 10 at 105.00, good till canceled: it protects the position", "POST",
+                    "/transactions", {"user": user, "ticker": big, "transaction_type": "sell", "transaction_volume": 10,
+                                      "order_type": "stop", "stop_price": "105.00", "time_in_force": "gtc"})
+    api.step("the limit buy, open: pending on these routes, `new` to the engine", "GET",
+             f"/transactions/{user}/{resting['transaction_id']}")
+    api.step("a bar at 107.00: it crosses the limit, and the book fills it behind the queue", "POST",
+             f"/stocks/{big}/bars", {"timestamp": datetime.now(UTC).isoformat(), "open_price": "110.00",
+                                     "close_price": "107.00", "high": "110.00", "low": "107.00", "volume": 800},
+             key=args.admin_key)
+    api.expect_final(user, resting["transaction_id"], "settled")
+    api.step("a bar at 104.00: it reaches the stop, which sells 10 at 104.00", "POST", f"/stocks/{big}/bars", {
+        "timestamp": datetime.now(UTC).isoformat(), "open_price": "107.00", "close_price": "104.00",
+        "high": "107.00", "low": "104.00", "volume": 800}, key=args.admin_key)
+    api.expect_final(user, stop["transaction_id"], "settled")
+    api.step("the market clock", "GET", "/clock")
     api.step("every fill, rejection, cancel, deposit and withdrawal, newest first", "GET",
              f"/users/{user}/activities")
     history = api.step("history, newest first", "GET", f"/transactions/{user}")

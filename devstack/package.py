@@ -3,6 +3,9 @@
 - Without what the Lambda Python runtime already provides. The X-Ray SDK requires botocore (and botocore urllib3),
   which pip puts in the zip: 17 MiB of the 30 that the runtime ships anyway, as it ships the boto3 the functions
   already use. Taken out together, so the runtime's botocore runs with the urllib3 it was released with.
+- Without the `holidays` package's translations but the NYSE's: the market clock asks it for the NYSE calendar
+  alone, in its own language (0.7 MiB of the zip; the countries' modules stay, as its financial calendars import
+  some of them).
 - With bytecode. Lambda's /var/task is read-only, so Python cannot cache what it compiles there: without `.pyc`
   files every cold start compiles every module it imports from source. Each module is compiled here, by the
   interpreter Chalice packages for (the runtime's version; another version ignores them), as unchecked-hash
@@ -25,6 +28,8 @@ from devstack.paths import ROOT
 
 # Distribution names as they appear at the zip's top level: the package and its `<name>-<version>.dist-info`.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "urllib3")
+# The one calendar the market clock reads from `holidays` (chalicelib/domain/clock.py), by its market code.
+KEPT_HOLIDAY_TRANSLATIONS = re.compile(r"^holidays/locale/[^/]+/LC_MESSAGES/XNYS\.mo$")
 _DIST_INFO = re.compile(r"^(?P<name>[A-Za-z0-9_.]+?)-[^/-]+\.dist-info$")
 
 
@@ -43,6 +48,13 @@ def build(stage: str, out_dir: Path) -> Path:
     return archive
 
 
+def left_out(entry: str) -> bool:
+    """What the zip need not carry: what the runtime provides, and translations no function reads."""
+    if entry.startswith("holidays/locale/") and not entry.endswith("/"):
+        return not KEPT_HOLIDAY_TRANSLATIONS.match(entry)
+    return provided_by_runtime(entry)
+
+
 def provided_by_runtime(entry: str) -> bool:
     top = entry.split("/", 1)[0]
     dist_info = _DIST_INFO.match(top)
@@ -51,11 +63,12 @@ def provided_by_runtime(entry: str) -> bool:
 
 
 def without_runtime_packages(archive: Path) -> None:
-    """Rewrite `archive` without the runtime's packages, each other entry kept as it was (mode, date, method)."""
+    """Rewrite `archive` without the runtime's packages and the unread translations, each other entry kept as it
+    was (mode, date, method)."""
     slimmed = archive.with_suffix(".slim.zip")
     with zipfile.ZipFile(archive) as source, zipfile.ZipFile(slimmed, "w") as target:
         for info in source.infolist():
-            if not provided_by_runtime(info.filename):
+            if not left_out(info.filename):
                 target.writestr(info, source.read(info), compress_type=info.compress_type)
     slimmed.replace(archive)
 

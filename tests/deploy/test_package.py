@@ -22,7 +22,7 @@ def test_template_passes_cfn_lint(package_dir: Path, checks: list[str]) -> None:
 
 def test_every_function_is_declared(template: dict) -> None:
     functions = {name for name, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
-    assert functions == {"APIHandler", "ApiKeyAuthorizer", "SettleTrades", "RelayOutbox"}
+    assert functions == {"APIHandler", "ApiKeyAuthorizer", "SettleTrades", "RelayOutbox", "MarketTick"}
 
 
 def test_every_route_that_needs_a_key_goes_through_the_authorizer(template: dict) -> None:
@@ -72,9 +72,9 @@ def test_queue_redrives_to_the_dead_letter_queue_and_outlasts_the_consumer(templ
     assert queue["VisibilityTimeout"] >= 6 * resources["SettleTrades"]["Properties"]["Timeout"]
 
 
-def test_outbox_relay_is_scheduled_and_the_api_is_one_function(template: dict) -> None:
-    resources = template["Resources"]
-    events = resources["RelayOutbox"]["Properties"]["Events"]
+@pytest.mark.parametrize("function", ["RelayOutbox", "MarketTick"])
+def test_the_outbox_relay_and_the_market_tick_run_every_minute(template: dict, function: str) -> None:
+    events = template["Resources"][function]["Properties"]["Events"]
     assert [(e["Type"], e["Properties"]["Schedule"]) for e in events.values()] == [("Schedule", "rate(1 minute)")]
 
 
@@ -109,6 +109,7 @@ QUEUE_ACTIONS = {
     # never touches the queue.
     "ApiHandlerRole": {"sqs:GetQueueUrl", "sqs:SendMessage"},
     "RelayOutboxRole": {"sqs:GetQueueUrl", "sqs:SendMessage"},
+    "MarketTickRole": {"sqs:GetQueueUrl", "sqs:SendMessage"},  # book messages
     "SettleTradesRole": {"sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage",
                          "sqs:ChangeMessageVisibility"},
     "ApiKeyAuthorizerRole": set(),

@@ -16,7 +16,7 @@ import pytest
 from bench.lambda_zip import API_FUNCTION_CONTEXT
 from devstack.paths import ROOT
 
-FUNCTIONS = ("APIHandler", "ApiKeyAuthorizer", "SettleTrades", "RelayOutbox")
+FUNCTIONS = ("APIHandler", "ApiKeyAuthorizer", "SettleTrades", "RelayOutbox", "MarketTick")
 # Database connections one invocation holds at most: with DB_POOL=null (asserted below) a unit of work opens one
 # and closes it, and no function runs two at once (placement's one-statement path closes its connection before
 # the transactional path opens another; health checks the database on one).
@@ -119,7 +119,7 @@ def test_the_dashboard_shows_every_settlement_metric_the_consumer_emits(template
     shown = {metric[1] for widget in body["widgets"] for metric in widget["properties"]["metrics"]
              if metric[0] == "tradeapi"}
     consumer = (ROOT / "chalicelib" / "api" / "consumer.py").read_text()
-    emitted = set(re.findall(r'"(Trades\w+|SettlementLatency)"', consumer))
+    emitted = set(re.findall(r'"(Trades\w+|SettlementLatency|BookOrdersChanged)"', consumer))
     assert emitted and shown == emitted
 
 
@@ -215,7 +215,7 @@ def test_credentials_are_secrets_and_connections_verify_tls(template: dict) -> N
             "Fn::Sub": "postgresql+pg8000://${DatabaseProxy.Endpoint}:5432/${DatabaseName}"}
     readers = resources["FunctionSecretsPolicy"]["Properties"]
     assert {r["Ref"] for r in readers["Roles"]} == {"ApiHandlerRole", "ApiKeyAuthorizerRole", "SettleTradesRole",
-                                                    "RelayOutboxRole"}
+                                                    "RelayOutboxRole", "MarketTickRole"}
     assert readers["PolicyDocument"]["Statement"] == [{
         "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
         "Resource": [{"Ref": "DatabaseSecretArn"}, {"Ref": "RedisSecretArn"}]}]
@@ -257,7 +257,8 @@ def test_the_api_writes_access_logs_and_traces(template: dict) -> None:
 ROLES = {"APIHandler": ("ApiHandlerRole", "policy-api.json"),
          "ApiKeyAuthorizer": ("ApiKeyAuthorizerRole", "policy.json"),
          "SettleTrades": ("SettleTradesRole", "policy-consumer.json"),
-         "RelayOutbox": ("RelayOutboxRole", "policy-relay.json")}
+         "RelayOutbox": ("RelayOutboxRole", "policy-relay.json"),
+         "MarketTick": ("MarketTickRole", "policy-relay.json")}
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -297,6 +298,9 @@ import app
 from chalicelib.adapters import tracing
 import chalicelib.api.consumer, chalicelib.services.trades, chalicelib.adapters.database, pg8000, redis
 import sqlalchemy.dialects.postgresql.pg8000
+from datetime import date
+from chalicelib.domain.clock import Nyse  # the market clock's NYSE calendar, from the slimmed holidays package
+assert Nyse().session_on(date(2026, 12, 25)) is None and Nyse().session_on(date(2026, 12, 24)) is not None
 ''' + API_FUNCTION_CONTEXT + '''
 answer = app.app(json.loads(sys.argv[1]), Context())
 tracing.trace_sql()

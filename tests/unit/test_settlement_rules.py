@@ -159,3 +159,56 @@ def test_a_cancel_only_releases_what_the_order_set_aside(side, cash, shares) -> 
     assert (outcome.status, outcome.reason, outcome.total) == ("canceled", None, None)
     assert (outcome.balance, outcome.quantity, outcome.stock_volume) == (0, 0, 0)
     assert (outcome.reserved_cash, outcome.reserved_quantity) == (-cash, -shares)
+
+
+# --- the order engine's rule, over every order type and time in force ------------------------------------------
+
+PRICES = st.integers(1, 5000).map(lambda cents: D(cents) / 100)
+
+
+@st.composite
+def open_orders(draw: st.DrawFn) -> tuple[rules.Order, rules.Account]:
+    """An open order that holds what placement set aside, on an account that holds it too."""
+    from chalicelib.domain.vocabulary import OrderType, Side, TimeInForce
+
+    side = draw(st.sampled_from(list(Side)))
+    kind = draw(st.sampled_from(list(OrderType)))
+    tif = draw(st.sampled_from([TimeInForce.DAY, TimeInForce.GTC]) if kind.has_stop else
+               st.sampled_from([None, *TimeInForce]))
+    volume = draw(st.integers(1, 500))
+    filled = draw(st.integers(0, volume - 1)) if tif in (TimeInForce.DAY, TimeInForce.GTC) else 0
+    placed_at = draw(PRICES)
+    order = rules.Order(side, volume, placed_at, limit_price=draw(PRICES) if kind.has_limit else None,
+                        order_type=kind, stop_price=draw(PRICES) if kind.has_stop else None, time_in_force=tif,
+                        filled_qty=filled, triggered=kind.has_stop and draw(st.booleans()))
+    cash, shares = rules.reservation(rules.Order(side, volume - filled, placed_at, limit_price=order.limit_price,
+                                                 order_type=kind, stop_price=order.stop_price))
+    order = rules.Order(side, volume, draw(PRICES), cash, shares, order.limit_price, kind, order.stop_price, tif,
+                        filled, order.triggered)
+    held = shares + draw(st.integers(0, 100))
+    balance = cash + draw(PRICES) * draw(st.integers(0, 600))
+    return order, rules.Account(balance, cash, held, shares, draw(st.integers(0, 1000)))
+
+
+@given(open_orders())
+def test_an_evaluation_never_overdraws_oversells_or_breaks_a_limit(case: tuple[rules.Order, rules.Account]) -> None:
+    from chalicelib.domain.vocabulary import TimeInForce, TradeStatus
+
+    order, account = case
+    decision = rules.evaluate(order, account)
+    assert 0 <= decision.filled <= order.remaining
+    assert account.balance + decision.balance >= 0
+    assert 0 <= account.reserved_cash + decision.reserved_cash <= account.balance + decision.balance
+    assert 0 <= account.reserved_quantity + decision.reserved_quantity <= account.quantity + decision.quantity
+    assert account.stock_volume + decision.stock_volume >= 0
+    if decision.filled:
+        assert decision.price == order.price and decision.total == order.price * decision.filled
+        assert order.limit_met and order.stop_reached
+    if decision.status != TradeStatus.PENDING:  # a final order releases all it held
+        assert (decision.reserved_cash, decision.reserved_quantity) == (-order.reserved_cash, -order.reserved_quantity)
+    if order.time_in_force in (None, TimeInForce.FOK):
+        assert decision.filled in (0, order.remaining)  # whole or nothing
+    if order.time_in_force in (None, TimeInForce.IOC, TimeInForce.FOK):
+        assert decision.status != TradeStatus.PENDING  # never rests
+    if order.time_in_force is None and not decision.filled:
+        assert decision.status == TradeStatus.REJECTED and decision.reason is not None
