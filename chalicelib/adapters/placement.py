@@ -20,7 +20,7 @@ from chalicelib.adapters import database
 from chalicelib.domain import records, rules
 from chalicelib.domain.messages import settlement_message
 from chalicelib.domain.user_ref import UserRef
-from chalicelib.domain.vocabulary import Side, TimeInForce, TradeStatus
+from chalicelib.domain.vocabulary import Side, TradeStatus
 from chalicelib.lazy import lazy
 
 # What a buy sets aside (`rules.Order.most_it_may_cost`): its limit x volume, or else the higher of the close price
@@ -80,7 +80,7 @@ RETURNED = ", ".join(field.name for field in dataclasses.fields(records.Trade) i
 @functools.cache
 def _statement(side: Side, *, by_id: bool, keyed: bool, whole_now: bool) -> TextClause:
     # Built once per variant and process; every value travels as a bound parameter.
-    limits = rules.placement_limits(side, None if whole_now else TimeInForce.GTC)
+    limits = rules.placement_limits(side, whole_now=whole_now)
     checks = " AND ".join(f"{_AMOUNTS[needed]} <= {_AMOUNTS[cover]}" for needed, cover, _ in limits)
     user_match = "u.id = :user_ref" if by_id else "u.username = :user_ref"
     first_time = "NOT EXISTS (SELECT 1 FROM trades t WHERE t.id = :trade_id)"

@@ -19,6 +19,7 @@ MAX_EXPIRED_PER_TICK = 20_000
 
 def tick() -> dict[str, int]:
     from chalicelib import services
+    from chalicelib.adapters.logs import get_logger
     from chalicelib.adapters.trade_queue import get_trade_queue
     from chalicelib.domain.messages import book_message
     from chalicelib.services.unit_of_work import UnitOfWork
@@ -32,6 +33,11 @@ def tick() -> dict[str, int]:
         if done < batch:
             break
     books = services.settlement.books_to_evaluate(UnitOfWork(), now)
+    unsent = {}
     if books:
-        get_trade_queue().send({f"book:{ticker}": book_message(ticker) for ticker in books})
-    return {"expired": expired, "books": len(books)}
+        unsent = get_trade_queue().send({f"book:{ticker}": book_message(ticker) for ticker in books}).failed
+    if unsent:  # the next tick finds these books unevaluated still, and sends them again
+        get_logger().warning("book messages not sent; the next tick sends them again",
+                             extra={"event": "book_send_failed", "books": sorted(unsent), "error": next(iter(
+                                 unsent.values()))})
+    return {"expired": expired, "books": len(books) - len(unsent)}

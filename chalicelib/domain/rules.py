@@ -135,11 +135,32 @@ LIMITS: dict[Side, tuple[tuple[str, str, Reason], ...]] = {
 }
 
 
-def placement_limits(side: Side, time_in_force: TimeInForce | None) -> tuple[tuple[str, str, Reason], ...]:
-    """What placing an order checks: the classic order all of LIMITS, any other not the volume on offer."""
-    if time_in_force is None:
+def placement_limits(side: Side, *, whole_now: bool) -> tuple[tuple[str, str, Reason], ...]:
+    """What placing an order checks: the classic order (which fills whole when first evaluated) all of LIMITS,
+    any other not the volume on offer."""
+    if whole_now:
         return LIMITS[side]
     return tuple(limit for limit in LIMITS[side] if limit[2] != Reason.INSUFFICIENT_VOLUME)
+
+
+def order_problems(kind: OrderType, limit_price: Decimal | None, stop_price: Decimal | None,
+                   time_in_force: TimeInForce | None) -> list[dict[str, str]]:
+    """What an order type needs and refuses, each against the field it names: a limit price for limit and
+    stop_limit, a stop price for stop and stop_limit, neither for market; a stop order rests until its stop is
+    reached, so it takes day or gtc."""
+    problems = []
+    for name, value, needed in (("limit_price", limit_price, kind.has_limit),
+                                ("stop_price", stop_price, kind.has_stop)):
+        if needed and value is None:
+            problems.append({"field": name, "message": f"a {kind} order needs {name}", "type": "missing"})
+        elif not needed and value is not None:
+            problems.append({"field": name, "message": f"a {kind} order takes no {name}", "type": "extra_forbidden"})
+    if stop_price is not None and stop_price <= 0:
+        problems.append({"field": "stop_price", "message": "must be > 0", "type": "greater_than"})
+    if kind.has_stop and (time_in_force is None or not time_in_force.rests):
+        problems.append({"field": "time_in_force", "message": f"a {kind} order rests until its stop is reached: "
+                         "time_in_force must be day or gtc", "type": "enum"})
+    return problems
 
 
 def refusal(side: Side, volume: int, cost: Decimal, available_cash: Decimal, available_shares: int,
@@ -147,7 +168,7 @@ def refusal(side: Side, volume: int, cost: Decimal, available_cash: Decimal, ava
     """Why an order cannot be placed from what is available, or None if it can."""
     amounts: dict[str, Decimal | int] = {"volume": volume, "cost": cost, "available_cash": available_cash,
                                          "available_shares": available_shares, "stock_volume": stock_volume}
-    for needed, cover, reason in placement_limits(side, time_in_force):
+    for needed, cover, reason in placement_limits(side, whole_now=time_in_force is None):
         if amounts[needed] > amounts[cover]:
             return reason
     return None

@@ -119,13 +119,10 @@ def _successor(old: Any, changes: Changes, price: Decimal, clock: Clock) -> rule
     order_type = OrderType(old.order_type)
     limit_price = changes.limit_price if changes.limit_price is not None else old.limit_price
     stop_price = changes.stop_price if changes.stop_price is not None else old.stop_price
-    problems = [{"field": name, "message": f"a {order_type} order has no {name}", "type": "extra_forbidden"}
-                for name, given, allowed in (("limit_price", changes.limit_price, order_type.has_limit),
-                                             ("stop_price", changes.stop_price, order_type.has_stop))
-                if given is not None and not allowed]
-    if problems:
-        raise ValidationFailed("the replacement asks for what its order type does not have", problems)
     time_in_force = changes.time_in_force or (None if old.time_in_force is None else TimeInForce(old.time_in_force))
+    problems = rules.order_problems(order_type, limit_price, stop_price, time_in_force)
+    if problems:
+        raise ValidationFailed.naming(problems)
     return rules.Order(
         side=Side(old.side), volume=changes.quantity or old.volume - old.filled_qty, price=price,
         limit_price=limit_price, order_type=order_type, stop_price=stop_price, time_in_force=time_in_force,

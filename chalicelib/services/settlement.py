@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
+from typing import Any
 
 from chalicelib.adapters.logs import get_logger
 from chalicelib.domain import rules
@@ -74,7 +75,7 @@ def _settle_together(trade_ids: list[uuid.UUID], uow: UnitOfWork, clock: Clock) 
     return results
 
 
-def _evaluate(uow: UnitOfWork, pending: list[object], clock: Clock) -> dict[uuid.UUID, Settlement]:
+def _evaluate(uow: UnitOfWork, pending: list[Any], clock: Clock) -> dict[uuid.UUID, Settlement]:
     """Decide and write each open order, and commit. Their messages have been processed: their outbox rows,
     which stand for messages in flight, go with the commit (whatever state the orders are left in)."""
     if not pending:
@@ -84,11 +85,9 @@ def _evaluate(uow: UnitOfWork, pending: list[object], clock: Clock) -> dict[uuid
         engine.write(uow, move)
         done = move.done
         if move.writes:
-            uow.record(TradesSettled(engine.touched(move, pending),
-                                     frozenset(trade.ticker for trade in pending)))  # type: ignore[attr-defined]
+            uow.record(TradesSettled(engine.touched(move, pending), frozenset(trade.ticker for trade in pending)))
     else:
-        done = {trade.id: Settlement(trade.id, trade.status, None, changed=False)  # type: ignore[attr-defined]
-                for trade in pending}
+        done = {trade.id: Settlement(trade.id, trade.status, None, changed=False) for trade in pending}
     uow.outbox.remove(list(done))
     uow.commit()
     return done

@@ -20,7 +20,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from chalicelib.domain import moments, patterns
+from chalicelib.domain import moments, patterns, rules
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.money import CENT, MAX_MONEY
 from chalicelib.domain.paging import DEFAULT_LIMIT, MAX_LIMIT
@@ -300,11 +300,15 @@ OrderTypeIn = Annotated[
                     "description": "market, limit (needs limit_price), stop (needs stop_price) or stop_limit (needs "
                                    "both); default: limit with a limit_price, else market"}, mode="validation"),
 ]
-# Only plain orders: the others are refused by name.
+class OrderClass(StrEnum):
+    """Only plain orders: bracket, oco, oto and multi-leg orders are refused by name."""
+
+    SIMPLE = "simple"
+
+
 OrderClassIn = Annotated[
-    str,
-    _one_of(StrEnum("OrderClass", {"SIMPLE": "simple"}),
-            {"bracket": "bracket", "oco": "oco", "oto": "oto", "mleg": "mleg"}),
+    OrderClass,
+    _one_of(OrderClass, {"bracket": "bracket", "oco": "oco", "oto": "oto", "mleg": "mleg"}),
     WithJsonSchema({"type": "string", "enum": ["simple"]}, mode="validation"),
 ]
 
@@ -347,26 +351,7 @@ class NewTrade(RequestModel):
     def cross_field_errors(self) -> list[dict[str, Any]]:
         if self.user is None and self.user_id is None:
             return [{"field": "user", "message": "user or user_id is required", "type": "missing"}]
-        return order_errors(self.kind, self.limit_price, self.stop_price, self.time_in_force)
-
-
-def order_errors(kind: OrderType, limit_price: Decimal | None, stop_price: Decimal | None,
-                 time_in_force: TimeInForce | None) -> list[dict[str, Any]]:
-    """What an order type needs and refuses: a limit price for limit and stop_limit, a stop price for stop and
-    stop_limit, neither for market; a stop order rests, so it takes day or gtc."""
-    errors = []
-    for name, value, needed in (("limit_price", limit_price, kind.has_limit), ("stop_price", stop_price,
-                                                                              kind.has_stop)):
-        if needed and value is None:
-            errors.append({"field": name, "message": f"a {kind} order needs {name}", "type": "missing"})
-        elif not needed and value is not None:
-            errors.append({"field": name, "message": f"a {kind} order takes no {name}", "type": "extra_forbidden"})
-    if stop_price is not None and stop_price <= 0:
-        errors.append({"field": "stop_price", "message": "must be > 0", "type": "greater_than"})
-    if kind.has_stop and (time_in_force is None or not time_in_force.rests):
-        errors.append({"field": "time_in_force", "message": f"a {kind} order rests until its stop is reached: "
-                       "time_in_force must be day or gtc", "type": "enum"})
-    return errors
+        return rules.order_problems(self.kind, self.limit_price, self.stop_price, self.time_in_force)
 
 
 class ReplaceTrade(RequestModel):
