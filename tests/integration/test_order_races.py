@@ -140,8 +140,9 @@ def test_a_storm_of_every_order_type_with_bars_cancels_and_replaces_keeps_every_
                 else:
                     orders.replace(user, uuid.UUID(trade_id), ReplaceTrade.parse({
                         "transaction_volume": rng.randint(1, 30)}), UnitOfWork(), market.clock())
-            except (Conflict, Refused, NotFound):
-                pass  # filled or finished first; or the replacement needs more than is free
+            except (Conflict, Refused, NotFound) as lost:
+                # Filled or finished first, or the replacement needs more than is free: what a racing owner gets.
+                assert lost.code in ("conflict", "insufficient_funds", "insufficient_shares", "not_found"), lost
             if rng.random() < 0.02:
                 orders.cancel_all(rng.choice(list(USERS)), UnitOfWork(), datetime.now(UTC))
 
@@ -202,8 +203,8 @@ def test_an_owners_change_racing_a_trigger_wins_or_loses_whole(sqs, queues, race
                 elif race == "replace":
                     orders.replace(user, uuid.UUID(trade_id), ReplaceTrade.parse({"limit_price": "97.00"}),
                                    UnitOfWork(), market.clock())
-            except Conflict:
-                pass  # the fill won
+            except Conflict as lost:  # the fill won
+                assert "already settled" in str(lost), lost
         if race == "expire":
             while settlement.expire_due(UnitOfWork(), after_close, limit=5):
                 pass
