@@ -99,7 +99,8 @@ CASH_FIELDS = {"amount": "1.00"}
 
 @st.composite
 def attacks(draw: Any) -> Attack:
-    kind = draw(st.sampled_from(["cursor", "number", "control", "unicode", "depth", "duplicate", "idempotency"]))
+    kind = draw(st.sampled_from(["cursor", "number", "control", "unicode", "depth", "duplicate", "idempotency",
+                                 "order"]))
     if kind == "cursor":
         path = draw(st.sampled_from(["/transactions/alice", "/stocks", "/users/alice/holdings",
                                      "/transactions/alice/2000-01-01/2100-01-01", "/users/alice/activities",
@@ -110,7 +111,9 @@ def attacks(draw: Any) -> Attack:
             ("/transactions", TRADE_FIELDS, "transaction_volume"), ("/users", USER_FIELDS, "balance"),
             ("/stocks", STOCK_FIELDS, "volume"), ("/stocks", STOCK_FIELDS, "high"),
             ("/users/alice/deposits", CASH_FIELDS, "amount"), ("/transactions", {**TRADE_FIELDS, "limit_price": 1},
-                                                               "limit_price")]))
+                                                               "limit_price"),
+            ("/transactions", {**TRADE_FIELDS, "order_type": "stop", "time_in_force": "gtc", "stop_price": 1},
+             "stop_price")]))
         rest = {key: value for key, value in fields.items() if key != name}
         return Attack("POST", target, json_object(rest, {name: draw(huge_numbers())}))
     if kind in ("control", "unicode"):
@@ -133,6 +136,15 @@ def attacks(draw: Any) -> Attack:
             return Attack("POST", "/transactions",
                           json_object({**TRADE_FIELDS, "client_order_id": draw(tainted("order-1", taint))}))
         return Attack("POST", "/users", json_object({**USER_FIELDS, "balance": draw(tainted("100", taint))}))
+    if kind == "order":  # the engine's words and numbers: an order type, a time in force, what to close
+        where = draw(st.sampled_from(["order_type", "time_in_force", "order_class", "close"]))
+        if where == "close":
+            amount = draw(huge_numbers() | st.text(max_size=12).map(lambda text: text.replace("&", "")))
+            name = draw(st.sampled_from(["qty", "percentage"]))
+            return Attack("DELETE", f"/users/alice/holdings/AAPL?{name}={amount}")
+        word = {"order_type": "stop_limit", "time_in_force": "gtc", "order_class": "simple"}[where]
+        return Attack("POST", "/transactions", json_object({**TRADE_FIELDS, where: draw(
+            tainted(word, control_chars | look_alikes | non_ascii_digits))}))
     if kind == "depth":
         return Attack("POST", "/users", nested(draw(st.integers(MAX_DEPTH, 20_000))))
     if kind == "duplicate":

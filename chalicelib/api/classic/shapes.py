@@ -247,14 +247,15 @@ class NewBar(PriceData):
 
 
 def _to_lower(value: Any) -> Any:
-    return value.strip().lower() if isinstance(value, str) else value
+    # Spaces only: a control character or a Unicode space around a word is hostile, not padding.
+    return value.strip(" ").lower() if isinstance(value, str) else value
 
 
 def _any_case(vocabulary: type[StrEnum]) -> str:
     """A pattern matching any of the vocabulary's words in any case, with spaces around."""
     words = "|".join("".join(f"[{c.upper()}{c}]" if c.isalpha() else re.escape(c) for c in str(member))
                      for member in vocabulary)
-    return rf"^\s*({words})\s*$"
+    return rf"^ *({words}) *$"
 
 
 # Any case is accepted (existing clients send "BUY"); the document says so with a pattern rather than an enum.
