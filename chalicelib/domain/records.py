@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from enum import StrEnum
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
@@ -103,13 +103,43 @@ class BarRecorded:
 
 @dataclass(frozen=True, slots=True)
 class Position(Record):
-    """A holding with its stock's current close price."""
+    """A holding with its stock's current close price. Its figures are exact (unrounded); an answer rounds each
+    once."""
 
     ticker: str
     quantity: int
-    reserved_quantity: int  # promised to pending sells
+    reserved_quantity: int  # promised to open sells
     average_entry_price: Decimal
     close_price: Decimal
+
+    @property
+    def available(self) -> int:
+        return self.quantity - self.reserved_quantity
+
+    @property
+    def cost_basis(self) -> Decimal:
+        return _exactly(lambda: self.average_entry_price * self.quantity)
+
+    @property
+    def market_value(self) -> Decimal:
+        return _exactly(lambda: self.close_price * self.quantity)
+
+    @property
+    def unrealized_pl(self) -> Decimal:
+        return _exactly(lambda: self.market_value - self.cost_basis)
+
+    @property
+    def unrealized_plpc(self) -> Decimal | None:
+        """Unrealized P/L as a fraction of the cost basis; None with no cost."""
+        cost = self.cost_basis
+        return None if not cost else _exactly(lambda: self.unrealized_pl / cost)
+
+
+def _exactly(compute: Callable[[], Decimal]) -> Decimal:
+    # Wide enough that nothing is rounded before the one rounding an answer makes.
+    with localcontext() as exact:
+        exact.prec = 60
+        return compute()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@ as strings with two decimals, times in ISO 8601 with "Z" for UTC, ids as strings
 cache answers never loads pydantic; tests hold each to the response shape the OpenAPI document declares."""
 from __future__ import annotations
 
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from chalicelib.domain.moments import iso as moment
@@ -77,19 +77,13 @@ PLPC_PLACES = Decimal("0.000001")
 def holding(record: records.Position) -> answers.HoldingOut:
     """Every figure is computed from unrounded values and rounded half-even once, here: cost basis is average
     entry price x quantity, market value close price x quantity, unrealized P/L their difference."""
-    with localcontext() as exact:  # wide enough that nothing is rounded before the one rounding below
-        exact.prec = 60
-        cost_basis = record.average_entry_price * record.quantity
-        market_value = record.close_price * record.quantity
-        unrealized = market_value - cost_basis
-        plpc = None if not cost_basis else f"{(unrealized / cost_basis).quantize(PLPC_PLACES):f}"
-    return {"ticker": record.ticker, "quantity": record.quantity,
-            "available": record.quantity - record.reserved_quantity,
+    plpc = record.unrealized_plpc
+    return {"ticker": record.ticker, "quantity": record.quantity, "available": record.available,
             "average_entry_price": format_money(record.average_entry_price),
             "current_price": format_money(record.close_price),
-            "cost_basis": format_money(cost_basis), "market_value": format_money(market_value),
-            "unrealized_pl": format_money(unrealized),
-            "unrealized_plpc": plpc}
+            "cost_basis": format_money(record.cost_basis), "market_value": format_money(record.market_value),
+            "unrealized_pl": format_money(record.unrealized_pl),
+            "unrealized_plpc": None if plpc is None else f"{plpc.quantize(PLPC_PLACES):f}"}
 
 
 def cash_moved(record: records.CashMoved) -> answers.CashMoved:
