@@ -13,6 +13,7 @@ from chalice.app import AuthResponse, Chalice, Rate, SQSEvent
 
 from chalicelib import api, services
 from chalicelib.api import middleware
+from chalicelib.api.alpaca.routes import routes as alpaca_routes
 from chalicelib.api.classic import errors as classic_errors
 from chalicelib.api.classic.routes import routes
 from chalicelib.api.request_authorizer import GatewayRequest, request_authorizer
@@ -33,6 +34,7 @@ def api_key_authorizer(request: GatewayRequest) -> AuthResponse:
 
 
 routes.register(app, api_key_authorizer, cors_origin=get_settings().cors_allow_origin)
+alpaca_routes.register(app, api_key_authorizer, cors_origin=get_settings().cors_allow_origin)
 
 
 # On AWS: batches fill for up to two seconds at low traffic (settlement is built for batches), and at most four

@@ -109,12 +109,18 @@ Answer = tuple[int, dict[str, str], bytes]
 def _peer_gateway() -> Any:
     from chalice.local import LocalGateway
 
+    from devstack.local_gateway import calling_request_authorizers
+
     class PeerGateway(LocalGateway):  # type: ignore[misc]
         """Chalice's local gateway, with the caller's address API Gateway would report (Chalice's says 127.0.0.1
         for everyone, so every client of `make run` shared one sign-up budget). One invocation at a time per
         worker, so the address is set for the request in hand."""
 
         peer = "127.0.0.1"
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            calling_request_authorizers(self)
 
         def _generate_lambda_event(self, *args: Any, **kwargs: Any) -> Any:
             event = super()._generate_lambda_event(*args, **kwargs)

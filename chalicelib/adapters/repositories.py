@@ -201,20 +201,25 @@ class Trades:
                                      .execution_options(populate_existing=True)).one()
 
     def page(self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int,
-             between: tuple[datetime, datetime] | None = None,
-             statuses: Sequence[str] | None = None) -> list[Trade]:
-        """A user's trades newest first, after the (timestamp, id) of the last one shown, within `between`, in
-        one of `statuses` if given."""
+             between: tuple[datetime, datetime] | None = None, statuses: Sequence[str] | None = None, *,
+             tickers: Sequence[str] | None = None, side: str | None = None, oldest_first: bool = False) -> list[Trade]:
+        """A user's trades newest first (or oldest), after the (timestamp, id) of the last one shown, within
+        `between`, in one of `statuses`, of `tickers` and `side` where given."""
         query = select(Trade).where(Trade.user_id == user_id)
         if between is not None:
             query = query.where(Trade.created_at.between(*between))
         if statuses is not None:
             query = query.where(Trade.status.in_(statuses))
+        if tickers is not None:
+            query = query.where(Trade.ticker.in_(tickers))
+        if side is not None:
+            query = query.where(Trade.side == side)
+        key = tuple_(Trade.created_at, Trade.id)
         if after is not None:
             # A row comparison: the (user_id, created_at DESC, id DESC) index serves it as a range.
-            query = query.where(tuple_(Trade.created_at, Trade.id) < tuple_(*after))
-        query = query.order_by(Trade.created_at.desc(), Trade.id.desc()).limit(limit + 1)
-        return list(self._session.scalars(query))
+            query = query.where(key > tuple_(*after) if oldest_first else key < tuple_(*after))
+        order = (Trade.created_at, Trade.id) if oldest_first else (Trade.created_at.desc(), Trade.id.desc())
+        return list(self._session.scalars(query.order_by(*order).limit(limit + 1)))
 
     def lock(self, trade_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
         """The trades, locked in id order: first in the global lock order."""

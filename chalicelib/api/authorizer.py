@@ -1,5 +1,6 @@
 """The Lambda authorizer API Gateway runs before any route that needs a key, on every request (its answer is never
-cached, so a revoke holds at once): `Authorization: Bearer <api key>` in, the principal out, in the request
+cached, so a revoke holds at once): `Authorization: Bearer <api key>` (or Alpaca's two headers, `APCA-API-KEY-ID`
+and `APCA-API-SECRET-KEY`, the key's id and the secret after it) in, the principal out, in the request
 context. A missing, malformed, unknown or revoked key is a 401 that says nothing about whether any user exists. A
 key the cache does not hold costs a database read, so each source may have only so many of those a window; past
 that its unknown keys are refused without one. It never logs, keeps or answers with the key."""
@@ -22,6 +23,9 @@ from chalicelib.services.unit_of_work import UnitOfWork
 
 def authorize(request: GatewayRequest) -> AuthResponse:
     token = api_keys.bearer_token(request.token or "")
+    if token is None and "apca-api-key-id" in request.headers:  # Alpaca's clients send the key in two halves
+        token = api_keys.from_key_pair(request.headers["apca-api-key-id"],
+                                       request.headers.get("apca-api-secret-key", ""))
     try:
         record = services.keys.verify(token, UnitOfWork(), get_key_records(),
                                       lambda: may_look_up_key(request.source_ip)) if token else None

@@ -94,3 +94,10 @@ def bearer_token(authorization: str) -> str | None:
     """The token of an `Authorization: Bearer <token>` header value, else None."""
     scheme, _, token = authorization.strip().partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def from_key_pair(key_id: str, secret: str) -> str | None:
+    """The token Alpaca's clients send in two halves (`APCA-API-KEY-ID`, `APCA-API-SECRET-KEY`), whole; None
+    unless both halves are well formed."""
+    token = f"{PREFIX}.{key_id.strip()}.{secret.strip()}"
+    return token if len(token) < 100 and parse(token) is not None else None

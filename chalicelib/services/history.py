@@ -56,3 +56,15 @@ def fills(user_ref: str, page: FillPageRequest, uow: UnitOfWork) -> paging.Page[
             raise NotFound(f"transaction {str(page.transaction_id)!r} not found")
         return paging.page_of(uow.trades.fills(user.id, page.transaction_id, after, page.limit), page,
                               records.Fill.of, lambda fill: paging.trade_cursor(fill.created_at, fill.id))
+
+
+def orders(user_ref: str, statuses: list[TradeStatus] | None, limit: int, uow: UnitOfWork, *,
+           tickers: list[str] | None = None, side: str | None = None,
+           oldest_first: bool = False) -> list[records.Trade]:
+    """Up to `limit` of a user's orders in one of `statuses` (None: any), of `tickers` and `side` where given,
+    newest first unless `oldest_first`."""
+    with uow:
+        user = uow.users.get(user_ref)
+        found = uow.trades.page(user.id, None, limit, None, statuses, tickers=tickers, side=side,
+                                oldest_first=oldest_first)
+        return [records.Trade.of(trade, username=user.username) for trade in found[:limit]]

@@ -145,8 +145,10 @@ def redis_client(redis_url: str) -> Iterator[redis_lib.Redis]:
 @pytest.fixture
 def client() -> Iterator[Client]:
     from app import app
+    from devstack.local_gateway import calling_request_authorizers
 
     with Client(app, stage_name="local") as test_client:
+        calling_request_authorizers(test_client.http._local_gateway)
         yield test_client
 
 

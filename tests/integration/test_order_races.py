@@ -43,7 +43,8 @@ def seed_market() -> None:
 
 
 def invariants(*, all_final: bool) -> list[str]:
-    with get_engine().connect() as conn:
+    # One snapshot for every query of the check: the pollers may still be committing batches.
+    with get_engine().connect().execution_options(isolation_level="REPEATABLE READ") as conn:
         return violations(conn, USERS, {t: v for t, (_, v) in STOCKS.items()}, all_final=all_final)
 
 

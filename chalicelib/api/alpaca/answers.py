@@ -1,0 +1,132 @@
+"""What each /v2 route answers, as alpaca-py 0.44.0's models read it: money and quantities as strings (a
+Position's `"qty": 5` fails its model), ids as UUIDs, enum values only from the lists alpaca-py accepts. As on the
+classic surface, TypedDicts that the presenters are typed to and the OpenAPI builder renders."""
+from __future__ import annotations
+
+from typing import Literal
+
+from typing_extensions import TypedDict
+
+from chalicelib.domain.vocabulary import OrderStatus, OrderType, Side, TimeInForce
+
+Decimal = str  # a decimal number written as a string
+Moment = str  # RFC 3339, UTC, with "Z"
+Id = str  # a UUID
+
+class OrderOut(TypedDict):
+    id: Id
+    client_order_id: str
+    created_at: Moment
+    updated_at: Moment
+    submitted_at: Moment
+    filled_at: Moment | None
+    expired_at: Moment | None
+    expires_at: Moment | None
+    canceled_at: Moment | None
+    failed_at: Moment | None
+    replaced_at: Moment | None
+    replaced_by: Id | None
+    replaces: Id | None
+    asset_id: Id
+    symbol: str
+    asset_class: Literal["us_equity"]
+    notional: None
+    qty: Decimal
+    filled_qty: Decimal
+    filled_avg_price: Decimal | None
+    order_class: Literal["simple"]
+    order_type: OrderType
+    type: OrderType
+    side: Side
+    time_in_force: TimeInForce
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    status: OrderStatus  # each one of the 18 statuses alpaca-py accepts
+    extended_hours: bool
+    legs: None
+    trail_percent: None
+    trail_price: None
+    hwm: None
+
+
+class CanceledOut(TypedDict):
+    id: Id
+    status: int
+    body: OrderOut
+
+
+class AccountOut(TypedDict):
+    id: Id
+    account_number: str
+    status: Literal["ACTIVE"]
+    crypto_status: Literal["INACTIVE"]
+    currency: Literal["USD"]
+    cash: Decimal
+    buying_power: Decimal
+    regt_buying_power: Decimal
+    daytrading_buying_power: Decimal
+    non_marginable_buying_power: Decimal
+    options_buying_power: Decimal
+    portfolio_value: Decimal
+    equity: Decimal
+    last_equity: Decimal
+    long_market_value: Decimal
+    short_market_value: Decimal
+    initial_margin: Decimal
+    maintenance_margin: Decimal
+    last_maintenance_margin: Decimal
+    sma: Decimal
+    multiplier: Decimal
+    accrued_fees: Decimal
+    pending_transfer_in: Decimal
+    pending_transfer_out: Decimal
+    pattern_day_trader: bool
+    trading_blocked: bool
+    transfers_blocked: bool
+    account_blocked: bool
+    trade_suspended_by_user: bool
+    shorting_enabled: bool
+    daytrade_count: int
+    created_at: Moment
+
+
+class PositionOut(TypedDict):
+    asset_id: Id
+    symbol: str
+    exchange: Literal[""]
+    asset_class: Literal["us_equity"]
+    asset_marginable: bool
+    avg_entry_price: Decimal
+    qty: Decimal
+    qty_available: Decimal
+    side: Literal["long"]
+    market_value: Decimal
+    cost_basis: Decimal
+    unrealized_pl: Decimal
+    unrealized_plpc: Decimal
+    unrealized_intraday_pl: Decimal
+    unrealized_intraday_plpc: Decimal
+    current_price: Decimal
+    lastday_price: Decimal
+    change_today: Decimal
+
+
+AssetOut = TypedDict("AssetOut", {
+    "id": Id, "class": Literal["us_equity"], "exchange": Literal[""], "symbol": str, "name": str,
+    "status": Literal["active"], "tradable": bool, "marginable": bool, "shortable": bool, "easy_to_borrow": bool,
+    "fractionable": bool, "attributes": list[str]})
+
+
+class ClockOut(TypedDict):
+    timestamp: Moment
+    is_open: bool
+    next_open: Moment
+    next_close: Moment
+
+
+class SessionOut(TypedDict):
+    date: str
+    open: str  # HH:MM, in the market's own time zone
+    close: str
+    session_open: str
+    session_close: str

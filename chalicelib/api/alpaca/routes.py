@@ -1,0 +1,170 @@
+"""The Alpaca surface's routes: Alpaca's Trading API v2 under /v2, for its clients (alpaca-py, alpaca-trade-api
+and the bots built on them) pointed at this API's base URL. Every route that has an account acts for the key's
+own user (SELF): `APCA-API-KEY-ID` and `APCA-API-SECRET-KEY`, or `Authorization: Bearer <api key>`.
+
+Loaded by every cold start, like the classic surface's routes: nothing heavy at import."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from chalice.app import Response
+
+from chalicelib import services
+from chalicelib.api import market
+from chalicelib.api.access import PUBLIC, SELF, Principal
+from chalicelib.api.alpaca import errors, presenters
+from chalicelib.api.router import Router, Surface
+from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.vocabulary import FINAL_STATUSES, TradeStatus
+
+if TYPE_CHECKING:
+    import uuid
+    from collections.abc import Callable
+
+    from chalicelib.api.alpaca.answers import (
+        AccountOut,
+        AssetOut,
+        CanceledOut,
+        ClockOut,
+        OrderOut,
+        PositionOut,
+        SessionOut,
+    )
+    from chalicelib.api.alpaca.shapes import CalendarQuery, CloseQuery, NewOrder, OrderChanges, OrdersQuery
+    from chalicelib.domain import paging
+    from chalicelib.services.unit_of_work import UnitOfWork
+
+ALPACA = Surface(
+    name="alpaca", title="tradeapi: Alpaca Trading API v2",
+    description="Alpaca's Trading API v2, served by tradeapi over the same accounts and order engine as its classic "
+                "routes. Point an Alpaca client's base URL at this API (without /v2). Errors are "
+                "`{\"code\": <8-digit int>, \"message\": str}`.",
+    shapes="chalicelib.api.alpaca.shapes", answers="chalicelib.api.alpaca.answers")
+routes = Router(ALPACA, errors.render)
+
+ORDER_ERRORS = (403, 404, 422, 503)
+
+
+@dataclass(frozen=True)
+class _Everything:
+    """A page request for everything, a page at a time."""
+
+    cursor: str | None = None
+    limit: int = 1000
+
+
+def _every(fetch: Callable[[Any], paging.Page[Any]]) -> list[Any]:
+    found, request = [], _Everything()
+    while True:
+        page = fetch(request)
+        found += page.items
+        if page.next_cursor is None:
+            return found
+        request = _Everything(page.next_cursor)
+
+
+def _user(principal: Principal) -> str:
+    return str(principal.user_id)
+
+
+@routes.route("/v2/account", access=SELF, errors=(503,), summary="The key's account: cash, buying power, equity")
+def v2_account(principal: Principal, uow: UnitOfWork) -> AccountOut:
+    return presenters.account(services.users.get(str(principal.username), uow))
+
+
+@routes.route("/v2/orders", methods=("POST",), access=SELF, errors=(400, 413, 415, *ORDER_ERRORS),
+              summary="Place an order: market, limit, stop or stop_limit; day, gtc, ioc or fok; whole shares")
+def v2_place_order(body: NewOrder, principal: Principal, uow: UnitOfWork) -> OrderOut:
+    from chalicelib.adapters.placement import get_order_desk
+
+    placed = services.trades.place(body.for_user(_user(principal)), None, uow, get_order_desk(), market.clock())
+    return presenters.order(placed.value)
+
+
+@routes.route("/v2/orders", access=SELF, errors=(503,),
+              summary="The account's orders: open (default), closed or all; newest first unless direction=asc")
+def v2_list_orders(query: OrdersQuery, principal: Principal, uow: UnitOfWork) -> list[OrderOut]:
+    statuses = {"open": [TradeStatus.PENDING], "closed": sorted(FINAL_STATUSES), "all": None}[query.status]
+    tickers = None if not query.symbols else [s.strip().upper() for s in query.symbols.split(",") if s.strip()]
+    found = services.history.orders(_user(principal), statuses, query.limit, uow, tickers=tickers,
+                                    side=query.side, oldest_first=query.direction == "asc")
+    return [*map(presenters.order, found)]
+
+
+@routes.route("/v2/orders", methods=("DELETE",), access=SELF, status=207, errors=(503,),
+              summary="Cancel every open order; one entry per order canceled")
+def v2_cancel_orders(principal: Principal, uow: UnitOfWork) -> list[CanceledOut]:
+    return [*map(presenters.canceled, services.orders.cancel_all(_user(principal), uow, market.clock().now))]
+
+
+@routes.route("/v2/orders/{order_id}", access=SELF, errors=(404, 503), summary="One of the account's orders")
+def v2_get_order(order_id: uuid.UUID, principal: Principal, uow: UnitOfWork) -> OrderOut:
+    return presenters.order(services.history.get_one(_user(principal), order_id, uow))
+
+
+@routes.route("/v2/orders/{order_id}", methods=("PATCH",), access=SELF, errors=(400, 413, 415, *ORDER_ERRORS),
+              summary="Replace an open order; answers the order that takes its place")
+def v2_replace_order(order_id: uuid.UUID, body: OrderChanges, principal: Principal, uow: UnitOfWork) -> OrderOut:
+    return presenters.order(services.orders.replace(_user(principal), order_id, body, uow, market.clock()))
+
+
+@routes.route("/v2/orders/{order_id}", methods=("DELETE",), access=SELF, status=204, errors=(404, 422, 503),
+              response="None", summary="Cancel an open order (204); one no longer open is 422")
+def v2_cancel_order(order_id: uuid.UUID, principal: Principal, uow: UnitOfWork) -> Response:
+    found = services.history.get_one(_user(principal), order_id, uow)
+    if not found.is_open:  # Alpaca's clients are told, where the classic routes answer the first cancel again
+        raise Conflict(f"order is already {found.order_status}")
+    services.orders.cancel(_user(principal), order_id, uow, market.clock().now)
+    return Response(body="", status_code=204)
+
+
+@routes.route("/v2/positions", access=SELF, errors=(503,), summary="The account's open positions")
+def v2_positions(principal: Principal, uow: UnitOfWork) -> list[PositionOut]:
+    held = _every(lambda page: services.portfolio.holdings(_user(principal), page, uow))
+    return [*map(presenters.position, held)]
+
+
+@routes.route("/v2/positions/{symbol}", access=SELF, errors=(404, 503), summary="One open position, by symbol")
+def v2_position(symbol: str, principal: Principal, uow: UnitOfWork) -> PositionOut:
+    held = _every(lambda page: services.portfolio.holdings(_user(principal), page, uow))
+    found = next((p for p in held if p.ticker == symbol), None)
+    if found is None:
+        raise NotFound(f"position does not exist: {symbol}")
+    return presenters.position(found)
+
+
+@routes.route("/v2/positions/{symbol}", methods=("DELETE",), access=SELF, errors=(403, 404, 422, 503),
+              summary="Close all or part of a position (qty or percentage): answers the liquidating order")
+def v2_close_position(symbol: str, query: CloseQuery, principal: Principal, uow: UnitOfWork) -> OrderOut:
+    from chalicelib.adapters.placement import get_order_desk
+
+    closing = services.trades.close_position(_user(principal), symbol, query, uow, get_order_desk(), market.clock())
+    return presenters.order(closing)
+
+
+@routes.route("/v2/assets", access=SELF, errors=(503,), summary="Every stock, as an asset")
+def v2_assets(uow: UnitOfWork) -> list[AssetOut]:
+    return [*map(presenters.asset, _every(lambda page: services.stocks.list_all(page, uow)))]
+
+
+@routes.route("/v2/assets/{symbol}", access=SELF, errors=(404, 503), summary="One stock, as an asset")
+def v2_asset(symbol: str, uow: UnitOfWork) -> AssetOut:
+    return presenters.asset(services.stocks.get(symbol, uow))
+
+
+@routes.route("/v2/clock", access=PUBLIC, summary="The market clock")
+def v2_clock() -> ClockOut:
+    return presenters.clock(market.clock())
+
+
+@routes.route("/v2/calendar", access=PUBLIC, errors=(400,), summary="The market's sessions from start to end")
+def v2_calendar(query: CalendarQuery) -> list[SessionOut]:
+    from datetime import date
+
+    now = market.clock()
+    start = date.fromisoformat(query.start) if query.start else now.now.date()
+    end = date.fromisoformat(query.end) if query.end else start + timedelta(days=30)
+    end = min(end, start + timedelta(days=366))
+    return [presenters.session(day, now.calendar.name) for day in now.sessions(start, end)]

@@ -1,0 +1,196 @@
+"""The /v2 surface as alpaca-py 0.44.0 speaks it, unmodified: its TradingClient pointed at the API served over HTTP
+as `make run` serves it (gunicorn), against real PostgreSQL, Redis and the emulator's SQS, each answer parsed by
+alpaca-py's own models. One truth: an order placed on /v2 is a transaction on the classic routes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from alpaca.common.exceptions import APIError
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide, OrderStatus, QueryOrderStatus, TimeInForce
+from alpaca.trading.requests import (
+    ClosePositionRequest,
+    GetCalendarRequest,
+    GetOrdersRequest,
+    LimitOrderRequest,
+    MarketOrderRequest,
+    ReplaceOrderRequest,
+    StopOrderRequest,
+)
+
+from chalicelib.domain.assets import asset_id
+from devstack.paths import ROOT
+from devstack.services import free_port, wait_for_port
+from devstack.wsgi import gunicorn_command
+from tests.integration.helpers import body, drain
+from tests.integration.test_orders import bar
+
+
+@pytest.fixture
+def base_url() -> Iterator[str]:
+    port = free_port()
+    # The environment the integration fixtures set (this test's database, Redis prefix and queues) is inherited.
+    process = subprocess.Popen(gunicorn_command(f"127.0.0.1:{port}", 2), cwd=ROOT,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for_port("127.0.0.1", port, process, "gunicorn", timeout=60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def key_halves(token: str) -> tuple[str, str]:
+    """An API key as Alpaca's clients take it: `tapi.<key id>.<secret>` is the key id and the secret."""
+    _, key_id, secret = token.split(".", 2)
+    return key_id, secret
+
+
+class Account:
+    def __init__(self, api: Any, base_url: str, sqs: Any, queue: str, cash: str = "100000.00") -> None:
+        self.api, self.sqs, self.queue = api, sqs, queue
+        self.name = f"alp{uuid.uuid4().hex[:8]}"
+        self.user_id = body(api.post("/users", {"username": self.name, "balance": cash}))["user_id"]
+        created = api.post("/stocks", {"ticker": "AAPL", "open_price": "10.00", "close_price": "10.00",
+                                       "high": "10.00", "low": "10.00", "volume": 1000})
+        assert created.status_code in (201, 409), created.body  # one stock for every account of a test
+        self.client = TradingClient(*key_halves(api.keys[self.name]), url_override=base_url)
+
+    def settle(self) -> None:
+        drain(self.sqs, self.queue)
+
+    def move(self, close: str) -> None:
+        assert self.api.post("/stocks/AAPL/bars", bar(close), key=self.api.admin_key).status_code == 201
+        self.settle()
+
+
+@pytest.fixture
+def account(api: Any, base_url: str, sqs: Any, queues: dict[str, str]) -> Account:
+    return Account(api, base_url, sqs, queues["queue"])
+
+
+def test_the_account_reads_as_alpaca_py_models_it(account: Account) -> None:
+    got = account.client.get_account()
+    assert str(got.id) == account.user_id and got.status == "ACTIVE" and got.currency == "USD"
+    assert (got.cash, got.buying_power, got.equity) == ("100000.00", "100000.00", "100000.00")
+
+
+def test_a_market_order_fills_and_is_one_truth_with_the_classic_routes(account: Account) -> None:
+    placed = account.client.submit_order(MarketOrderRequest(symbol="aapl", qty=3, side=OrderSide.BUY,
+                                                            time_in_force=TimeInForce.DAY))
+    assert placed.status == OrderStatus.NEW and placed.symbol == "AAPL" and placed.qty == "3"
+    assert placed.asset_id == asset_id("AAPL")
+    account.settle()
+    filled = account.client.get_order_by_id(placed.id)
+    assert (filled.status, filled.filled_qty, filled.filled_avg_price) == (OrderStatus.FILLED, "3", "10.00")
+    classic = body(account.api.get(f"/transactions/{account.name}/{placed.id}"))
+    assert (classic["status"], classic["total"]) == ("settled", "30.00")
+    [position] = account.client.get_all_positions()
+    assert (position.symbol, position.qty, position.avg_entry_price, position.cost_basis) == (
+        "AAPL", "3", "10.00", "30.00")
+    assert account.client.get_open_position("AAPL").qty == "3"
+    assert account.client.get_account().cash == "99970.00"
+
+
+def test_a_resting_limit_is_listed_replaced_and_canceled(account: Account) -> None:
+    client = account.client
+    resting = client.submit_order(LimitOrderRequest(symbol="AAPL", qty=5, side=OrderSide.BUY, limit_price=9.5,
+                                                    time_in_force=TimeInForce.GTC, client_order_id="mine-1"))
+    account.settle()
+    assert [o.id for o in client.get_orders()] == [resting.id]  # open, by default
+    assert client.get_orders(GetOrdersRequest(status=QueryOrderStatus.CLOSED)) == []
+    replacement = client.replace_order_by_id(resting.id, ReplaceOrderRequest(qty=4, limit_price=9.25))
+    assert (replacement.replaces, replacement.qty, replacement.limit_price) == (resting.id, "4", "9.25")
+    old = client.get_order_by_id(resting.id)
+    assert (old.status, old.replaced_by) == (OrderStatus.REPLACED, replacement.id)
+    assert client.cancel_order_by_id(replacement.id) is None
+    assert client.get_order_by_id(replacement.id).status == OrderStatus.CANCELED
+    with pytest.raises(APIError) as again:
+        client.cancel_order_by_id(replacement.id)
+    assert (again.value.status_code, again.value.code) == (422, 42200000)
+    assert client.get_account().buying_power == "100000.00"
+
+
+def test_a_stop_protects_a_position_and_fills_when_a_bar_reaches_it(account: Account) -> None:
+    client = account.client
+    client.submit_order(MarketOrderRequest(symbol="AAPL", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
+    account.settle()
+    stop = client.submit_order(StopOrderRequest(symbol="AAPL", qty=10, side=OrderSide.SELL, stop_price=9.0,
+                                                time_in_force=TimeInForce.GTC))
+    account.settle()
+    assert client.get_order_by_id(stop.id).status == OrderStatus.NEW
+    account.move("8.50")
+    sold = client.get_order_by_id(stop.id)
+    assert (sold.status, sold.filled_avg_price) == (OrderStatus.FILLED, "8.50")
+    assert client.get_all_positions() == []
+
+
+def test_cancel_all_and_close_a_position(account: Account) -> None:
+    client = account.client
+    client.submit_order(MarketOrderRequest(symbol="AAPL", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
+    account.settle()
+    for _ in range(3):
+        client.submit_order(LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, limit_price=1,
+                                              time_in_force=TimeInForce.GTC))
+    canceled = client.cancel_orders()
+    assert len(canceled) == 3 and {c.status for c in canceled} == {200}
+    closing = client.close_position("AAPL", ClosePositionRequest(percentage="40"))
+    assert (closing.side, closing.qty, closing.type) == (OrderSide.SELL, "4", "market")
+    account.settle()
+    assert client.get_open_position("AAPL").qty == "6"
+
+
+def test_what_the_account_lacks_is_a_403_and_what_it_will_not_trade_a_422(account: Account) -> None:
+    client = account.client
+    with pytest.raises(APIError) as poor:
+        client.submit_order(MarketOrderRequest(symbol="AAPL", qty=100_000, side=OrderSide.BUY,
+                                               time_in_force=TimeInForce.DAY))
+    assert (poor.value.status_code, poor.value.code) == (403, 40300000)
+    for order in (MarketOrderRequest(symbol="AAPL", qty=0.5, side=OrderSide.BUY, time_in_force=TimeInForce.DAY),
+                  MarketOrderRequest(symbol="AAPL", notional=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY),
+                  MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.OPG)):
+        with pytest.raises(APIError) as refused:
+            client.submit_order(order)
+        assert (refused.value.status_code, refused.value.code) == (422, 42200000), refused.value
+        assert refused.value.message
+    with pytest.raises(APIError) as unknown:
+        client.get_order_by_id(uuid.uuid4())
+    assert unknown.value.status_code == 404
+
+
+def test_another_accounts_order_is_a_404_and_a_bad_key_a_401(api: Any, base_url: str, sqs: Any,
+                                                            queues: dict[str, str]) -> None:
+    alice, bob = (Account(api, base_url, sqs, queues["queue"]) for _ in range(2))
+    mine = alice.client.submit_order(LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, limit_price=1,
+                                                       time_in_force=TimeInForce.GTC))
+    with pytest.raises(APIError) as hidden:
+        bob.client.get_order_by_id(mine.id)
+    assert hidden.value.status_code == 404
+    with pytest.raises(APIError) as refused:
+        bob.client.cancel_order_by_id(mine.id)
+    assert refused.value.status_code == 404
+    assert bob.client.get_orders() == []
+    key_id, _ = key_halves(api.keys[alice.name])
+    stranger = TradingClient(key_id, "A" * 43, url_override=base_url)
+    with pytest.raises(APIError) as unauthorized:
+        stranger.get_account()
+    assert unauthorized.value.status_code == 401
+
+
+def test_assets_the_clock_and_the_calendar(account: Account) -> None:
+    client = account.client
+    assets = client.get_all_assets()
+    assert [(a.symbol, a.id, a.fractionable, a.tradable) for a in assets] == [("AAPL", asset_id("AAPL"), False, True)]
+    assert client.get_asset("aapl").id == asset_id("AAPL")
+    clock = client.get_clock()
+    assert clock.is_open and clock.next_close > clock.timestamp
+    days = client.get_calendar(GetCalendarRequest(start="2026-12-01", end="2026-12-03"))
+    assert [str(d.date) for d in days] == ["2026-12-01", "2026-12-02", "2026-12-03"]
+    assert Decimal(client.get_account().equity) == Decimal("100000.00")
