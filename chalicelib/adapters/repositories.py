@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, literal, null, or_, select, tuple_, union_all, update
+from sqlalchemy import and_, case, delete, func, literal, null, or_, select, text, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -136,6 +136,65 @@ class PriceBars:
         if after is not None:
             query = query.where(PriceBar.timestamp < after)
         return list(self._session.scalars(query.order_by(PriceBar.timestamp.desc()).limit(limit + 1)))
+
+
+# A bucket's start, in UTC: whole minutes, hours, days and Monday weeks from one origin; months from January.
+_BUCKETS = {
+    "interval": "date_bin(CAST(:step AS interval), b.timestamp, TIMESTAMPTZ '2000-01-03 00:00:00+00')",
+    "month": "make_timestamptz(CAST(extract(year FROM b.timestamp AT TIME ZONE 'UTC') AS int), "
+             "(CAST(extract(month FROM b.timestamp AT TIME ZONE 'UTC') AS int) - 1) / :amount * :amount + 1, "
+             "1, 0, 0, 0, 'UTC')",
+}
+
+
+class PriceBuckets:
+    """Stored bars aggregated into buckets of a timeframe, by the database: the first bar's open, the last one's
+    close, the highest high, the lowest low, the summed volume, how many bars (`trades`), and the volume-weighted
+    average of the closes (`vwap`)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def page(self, tickers: Sequence[str], amount: int, unit: str, between: tuple[datetime | None, datetime | None],
+             after: tuple[str, datetime] | None, limit: int, *, newest_first: bool = False) -> list[Any]:
+        """Buckets of each ticker in turn (by ticker), oldest first or newest, after the (ticker, start) of the
+        last one shown; one more than `limit`, to tell whether more remain."""
+        bucket = _BUCKETS["month" if unit == "month" else "interval"]
+        conditions, values = ["b.ticker = ANY(:tickers)"], {"tickers": list(tickers), "amount": amount,
+                                                           "step": f"{amount} {unit}s", "limit": limit + 1}
+        start, end = between
+        if start is not None:
+            conditions.append("b.timestamp >= :start")
+            values["start"] = start
+        if end is not None:
+            conditions.append("b.timestamp <= :end")
+            values["end"] = end
+        after_these = ""
+        if after is not None:
+            later = "<" if newest_first else ">"
+            after_these = f"WHERE g.ticker > :after_ticker OR (g.ticker = :after_ticker AND g.start {later} :after_t)"
+            values.update(after_ticker=after[0], after_t=after[1])
+        direction = "DESC" if newest_first else "ASC"
+        return list(self._session.execute(text(f"""
+            SELECT * FROM (
+                SELECT b.ticker, {bucket} AS start,
+                       (array_agg(b.open_price ORDER BY b.timestamp))[1] AS open,
+                       max(b.high) AS high, min(b.low) AS low,
+                       (array_agg(b.close_price ORDER BY b.timestamp DESC))[1] AS close,
+                       CAST(sum(b.volume) AS bigint) AS volume, count(*) AS trades,
+                       sum(b.close_price * b.volume) / NULLIF(sum(b.volume), 0) AS vwap
+                FROM price_bars b WHERE {" AND ".join(conditions)}
+                GROUP BY b.ticker, start) g
+            {after_these}
+            ORDER BY g.ticker, g.start {direction} LIMIT :limit"""), values))
+
+    def latest(self, tickers: Sequence[str]) -> list[Any]:
+        """Each ticker's latest bar, as a bucket of one."""
+        return list(self._session.execute(text("""
+            SELECT DISTINCT ON (b.ticker) b.ticker, b.timestamp AS start, b.open_price AS open, b.high, b.low,
+                   b.close_price AS close, b.volume, 1 AS trades, b.close_price AS vwap
+            FROM price_bars b WHERE b.ticker = ANY(:tickers) ORDER BY b.ticker, b.timestamp DESC"""),
+            {"tickers": list(tickers)}))
 
 
 class Holdings:

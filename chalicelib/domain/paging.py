@@ -101,6 +101,24 @@ def after_key(page: PageRequest) -> tuple[datetime, str] | None:
     return moment, key_id
 
 
+def bucket_cursor(ticker: str, start: datetime) -> str:
+    """After a ticker's bucket of aggregated bars."""
+    return _encode(ticker, start.isoformat())
+
+
+def after_bucket(page: PageRequest) -> tuple[str, datetime] | None:
+    if page.cursor is None:
+        return None
+    ticker, start = _decode(page.cursor, 2)
+    try:
+        moment = _utc(start)
+    except ValueError:
+        raise _invalid_cursor() from None
+    if not TICKER_PATTERN.compiled.fullmatch(ticker) or bucket_cursor(ticker, moment) != page.cursor:
+        raise _invalid_cursor()
+    return ticker, moment
+
+
 def bar_cursor(timestamp: datetime) -> str:
     return _encode(timestamp.isoformat())
 

@@ -93,6 +93,21 @@ class Bar(Record):
 
 
 @dataclass(frozen=True, slots=True)
+class Bucket(Record):
+    """Bars of one ticker aggregated over a timeframe's bucket, which starts at `start`."""
+
+    ticker: str
+    start: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: int
+    trades: int
+    vwap: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
 class BarRecorded:
     """`latest`: the bar moved the stock's price; an older bar only joined the history."""
 

@@ -10,6 +10,7 @@ from chalicelib.domain import moments, paging, prices, records
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.events import PriceMoved
 from chalicelib.domain.prices import PriceData
+from chalicelib.domain.timeframes import TimeFrame
 from chalicelib.services.unit_of_work import UnitOfWork
 
 
@@ -63,3 +64,28 @@ def history(ticker: str, page: BarPageRequest, uow: UnitOfWork) -> paging.Page[r
             raise NotFound(f"stock {ticker!r} not found")
         return paging.page_of(uow.bars.page(ticker, after, page.limit, (page.start, page.end)), page,
                               records.Bar.of, lambda bar: paging.bar_cursor(bar.timestamp))
+
+
+class BucketPageRequest(paging.PageRequest, Protocol):
+    @property
+    def start(self) -> datetime | None: ...
+
+    @property
+    def end(self) -> datetime | None: ...
+
+
+def buckets(tickers: list[str], frame: TimeFrame, page: BucketPageRequest, uow: UnitOfWork, *,
+            newest_first: bool = False) -> paging.Page[records.Bucket]:
+    """The tickers' bars aggregated over `frame`, ticker by ticker, oldest first (or newest); tickers without
+    bars have none."""
+    after = paging.after_bucket(page)
+    with uow:
+        rows = uow.buckets.page([t.upper() for t in tickers], frame.amount, frame.unit, (page.start, page.end),
+                                after, page.limit, newest_first=newest_first)
+        return paging.page_of(rows, page, records.Bucket.of, lambda row: paging.bucket_cursor(row.ticker, row.start))
+
+
+def latest(tickers: list[str], uow: UnitOfWork) -> list[records.Bucket]:
+    """Each ticker's latest bar."""
+    with uow:
+        return [records.Bucket.of(row) for row in uow.buckets.latest([t.upper() for t in tickers])]

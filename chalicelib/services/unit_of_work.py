@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         Holdings,
         Outbox,
         PriceBars,
+        PriceBuckets,
         Stocks,
         Trades,
         Users,
@@ -37,6 +38,7 @@ class UnitOfWork:
     users: Users
     stocks: Stocks
     bars: PriceBars
+    buckets: PriceBuckets
     holdings: Holdings
     trades: Trades
     outbox: Outbox
@@ -60,6 +62,7 @@ class UnitOfWork:
         self.users = repositories.Users(self.session)
         self.stocks = repositories.Stocks(self.session)
         self.bars = repositories.PriceBars(self.session)
+        self.buckets = repositories.PriceBuckets(self.session)
         self.holdings = repositories.Holdings(self.session)
         self.trades = repositories.Trades(self.session)
         self.outbox = repositories.Outbox(self.session)

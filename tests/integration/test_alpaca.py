@@ -194,3 +194,41 @@ def test_assets_the_clock_and_the_calendar(account: Account) -> None:
     days = client.get_calendar(GetCalendarRequest(start="2026-12-01", end="2026-12-03"))
     assert [str(d.date) for d in days] == ["2026-12-01", "2026-12-02", "2026-12-03"]
     assert Decimal(client.get_account().equity) == Decimal("100000.00")
+
+
+def test_bars_are_aggregated_by_the_database_into_utc_buckets_and_paged_as_alpaca_py_reads_them(
+        api: Any, base_url: str, account: Account) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from alpaca.data.historical import StockHistoricalDataClient
+    from alpaca.data.requests import StockBarsRequest, StockLatestBarRequest
+    from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
+
+    day = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday; three hourly bars, then one the next day
+    for hours, (o, c, volume) in zip((1, 1.5, 2, 25), ((10, 11, 100), (11, 12, 300), (12, 9, 100), (9, 9.5, 50)),
+                                     strict=True):
+        price = {"open_price": o, "close_price": c, "high": max(o, c) + 1, "low": min(o, c) - 1}
+        recorded = api.post("/stocks/AAPL/bars", {"timestamp": (day + timedelta(hours=hours)).isoformat(),
+                                                  "volume": volume, **price}, key=api.admin_key)
+        assert recorded.status_code == 201, recorded.body
+    data = StockHistoricalDataClient(*key_halves(api.keys[account.name]), url_override=base_url)
+    daily = data.get_stock_bars(StockBarsRequest(symbol_or_symbols=["AAPL"], timeframe=TimeFrame.Day,
+                                                 start=day, end=day + timedelta(days=3)))
+    first, second = daily.data["AAPL"]
+    assert (first.timestamp, first.open, first.high, first.low, first.close, first.volume, first.trade_count) == (
+        day, 10, 13, 8, 9, 500, 3)
+    assert first.vwap == round((11 * 100 + 12 * 300 + 9 * 100) / 500, 4)
+    assert (second.timestamp, second.open, second.close) == (day + timedelta(days=1), 9, 9.5)
+    hours = TimeFrame(2, TimeFrameUnit.Hour)
+    two_hours = data.get_stock_bars(StockBarsRequest(symbol_or_symbols="AAPL", timeframe=hours,
+                                                     start=day, end=day + timedelta(days=3), limit=2))
+    assert [b.timestamp for b in two_hours.data["AAPL"]] == [day, day + timedelta(hours=2)]  # two pages of one
+    latest = data.get_stock_latest_bar(StockLatestBarRequest(symbol_or_symbols=["AAPL"]))
+    assert latest["AAPL"].close == 10  # the bar the stock was ingested with, today, is its latest
+    weekly = account.client.get("/stocks/AAPL/bars", {"timeframe": "1Week", "start": "2026-11-01",
+                                                      "end": "2026-11-08"})
+    assert weekly["symbol"] == "AAPL" and [(b["t"], b["o"], b["c"], b["v"]) for b in weekly["bars"]] == [
+        ("2026-11-02T00:00:00Z", 10, 9.5, 550)]  # Monday to Sunday, in UTC
+    with pytest.raises(APIError) as bad:
+        account.client.get("/stocks/bars", {"symbols": "AAPL", "timeframe": "7Day"})
+    assert bad.value.status_code == 422

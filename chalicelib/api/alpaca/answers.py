@@ -130,3 +130,32 @@ class SessionOut(TypedDict):
     close: str
     session_open: str
     session_close: str
+
+
+class BarOut(TypedDict):
+    """A bar as Alpaca's market data writes it: prices as JSON numbers, `n` the bars aggregated, `vw` the volume-
+    weighted average close."""
+
+    t: Moment
+    o: float
+    h: float
+    l: float  # noqa: E741 - Alpaca's name
+    c: float
+    v: int
+    n: int
+    vw: float | None
+
+
+class BarsOut(TypedDict):
+    bars: dict[str, list[BarOut]]
+    next_page_token: str | None
+
+
+class SymbolBarsOut(TypedDict):
+    bars: list[BarOut]
+    symbol: str
+    next_page_token: str | None
+
+
+class LatestBarsOut(TypedDict):
+    bars: dict[str, BarOut]

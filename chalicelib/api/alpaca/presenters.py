@@ -14,7 +14,7 @@ from chalicelib.domain.vocabulary import TimeInForce
 
 if TYPE_CHECKING:
     from chalicelib.api.alpaca import answers
-    from chalicelib.domain import records
+    from chalicelib.domain import paging, records
     from chalicelib.domain.clock import Clock, Session
 
 ZERO = "0"
@@ -107,3 +107,18 @@ def session(day: Session, calendar: str) -> answers.SessionOut:
 
 def _moment(at: datetime | None) -> str | None:
     return None if at is None else moment(at)
+
+
+def bar(record: records.Bucket) -> answers.BarOut:
+    """Market data, not money held: prices as the JSON numbers Alpaca's data clients parse (each a cent value
+    that a float holds to the cent)."""
+    return {"t": moment(record.start), "o": float(record.open), "h": float(record.high), "l": float(record.low),
+            "c": float(record.close), "v": record.volume, "n": record.trades,
+            "vw": None if record.vwap is None else round(float(record.vwap), 4)}
+
+
+def bars(page: paging.Page[records.Bucket]) -> answers.BarsOut:
+    grouped: dict[str, list[answers.BarOut]] = {}
+    for bucket in page.items:
+        grouped.setdefault(bucket.ticker, []).append(bar(bucket))
+    return {"bars": grouped, "next_page_token": page.next_cursor}

@@ -26,13 +26,25 @@ if TYPE_CHECKING:
     from chalicelib.api.alpaca.answers import (
         AccountOut,
         AssetOut,
+        BarsOut,
         CanceledOut,
         ClockOut,
+        LatestBarsOut,
         OrderOut,
         PositionOut,
         SessionOut,
+        SymbolBarsOut,
     )
-    from chalicelib.api.alpaca.shapes import CalendarQuery, CloseQuery, NewOrder, OrderChanges, OrdersQuery
+    from chalicelib.api.alpaca.shapes import (
+        BarsQuery,
+        CalendarQuery,
+        CloseQuery,
+        LatestBarsQuery,
+        NewOrder,
+        OrderChanges,
+        OrdersQuery,
+        SymbolBarsQuery,
+    )
     from chalicelib.domain import paging
     from chalicelib.services.unit_of_work import UnitOfWork
 
@@ -168,3 +180,25 @@ def v2_calendar(query: CalendarQuery) -> list[SessionOut]:
     end = date.fromisoformat(query.end) if query.end else start + timedelta(days=30)
     end = min(end, start + timedelta(days=366))
     return [presenters.session(day, now.calendar.name) for day in now.sessions(start, end)]
+
+
+
+@routes.route("/v2/stocks/bars", access=PUBLIC, errors=(400, 503),
+              summary="Bars of several symbols, aggregated into UTC buckets of `timeframe`, symbol by symbol (paged "
+              "by page_token)")
+def v2_bars(query: BarsQuery, uow: UnitOfWork) -> BarsOut:
+    found = services.prices.buckets(query.tickers, query.timeframe, query, uow, newest_first=query.sort == "desc")
+    return presenters.bars(found)
+
+
+@routes.route("/v2/stocks/bars/latest", access=PUBLIC, errors=(400, 503), summary="Each symbol's latest bar")
+def v2_latest_bars(query: LatestBarsQuery, uow: UnitOfWork) -> LatestBarsOut:
+    return {"bars": {bucket.ticker: presenters.bar(bucket) for bucket in services.prices.latest(query.tickers, uow)}}
+
+
+@routes.route("/v2/stocks/{symbol}/bars", access=PUBLIC, errors=(400, 503),
+              summary="One symbol's bars, aggregated as /v2/stocks/bars aggregates them (alpaca-trade-api's path)")
+def v2_symbol_bars(symbol: str, query: SymbolBarsQuery, uow: UnitOfWork) -> SymbolBarsOut:
+    found = presenters.bars(services.prices.buckets([symbol], query.timeframe, query, uow,
+                                                    newest_first=query.sort == "desc"))
+    return {"bars": found["bars"].get(symbol, []), "symbol": symbol, "next_page_token": found["next_page_token"]}

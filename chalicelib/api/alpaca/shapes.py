@@ -7,19 +7,22 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from chalicelib.api.classic.shapes import (
     ClientOrderId,
+    EndBound,
     Money,
     OrderClassIn,
     OrderTypeIn,
     RequestModel,
     SideIn,
+    StartBound,
     Ticker,
     TimeInForceIn,
 )
 from chalicelib.domain import rules
+from chalicelib.domain.timeframes import TimeFrame
 from chalicelib.domain.vocabulary import OrderType, Side, TimeInForce
 
 
@@ -149,3 +152,47 @@ class CloseQuery(RequestModel):
 class CalendarQuery(RequestModel):
     start: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
     end: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
+
+
+def _timeframe(value: Any) -> Any:
+    return TimeFrame.parse(value) if isinstance(value, str) else value
+
+
+_SYMBOL = r"[A-Za-z0-9.\-]{1,15}"
+Symbols = Annotated[str, Field(min_length=1, max_length=2000, pattern=rf"^{_SYMBOL}(,{_SYMBOL})*$")]
+TimeFrameIn = Annotated[TimeFrame, BeforeValidator(_timeframe), WithJsonSchema(
+    {"type": "string", "examples": ["1Min", "15Min", "1Hour", "1Day", "1Week", "1Month"]}, mode="validation")]
+
+
+class SymbolBarsQuery(RequestModel):
+    """Market-data bars of one symbol. `feed`, `adjustment`, `asof` and `currency` are taken and have no effect:
+    tradeapi has one feed of its own bars, unadjusted, in USD."""
+
+    timeframe: TimeFrameIn
+    start: StartBound | None = None
+    end: EndBound | None = None
+    limit: Annotated[int, Field(ge=1, le=10_000)] = 1000
+    page_token: Annotated[str, Field(max_length=200)] | None = None
+    sort: Annotated[str, Field(pattern="^(asc|desc)$")] = "asc"
+
+    @property
+    def cursor(self) -> str | None:
+        return self.page_token
+
+
+class BarsQuery(SymbolBarsQuery):
+    """Market-data bars of several symbols (comma-separated), symbol by symbol."""
+
+    symbols: Symbols
+
+    @property
+    def tickers(self) -> list[str]:
+        return list(dict.fromkeys(symbol.upper() for symbol in self.symbols.split(",")))
+
+
+class LatestBarsQuery(RequestModel):
+    symbols: Symbols
+
+    @property
+    def tickers(self) -> list[str]:
+        return list(dict.fromkeys(symbol.upper() for symbol in self.symbols.split(",")))
