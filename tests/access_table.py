@@ -28,6 +28,7 @@ class World:
     new_alice_key: Callable[[], str]  # a fresh key id of Alice's, to revoke
     # A fresh resting order of Alice's, to replace. Alice also holds AAPL shares, for closing the position.
     new_alice_order: Callable[[], str]
+    alice_client_order_id: str = ""  # one of Alice's orders was placed with it
 
     def key(self, credential: str) -> str | None:
         return {"none": None, "malformed": "not-a-key", "unknown": UNKNOWN_KEY, "revoked": self.revoked_key,
@@ -78,11 +79,17 @@ def request_for(spec: RouteSpec, world: World) -> tuple[str, bytes]:
     if "{order_id}" in spec.path:
         values["order_id"] = world.new_alice_order()
     values["symbol"] = "AAPL"
+    values["lookup"] = "orders:by_client_order_id"
     path = spec.path
     for name, value in values.items():
         path = path.replace(f"{{{name}}}", value)
     if spec.query == "CloseQuery":  # a share of the position, so that the next close has one to sell
         path += "?qty=1"
+    if spec.query == "ClientOrderQuery":
+        path += f"?client_order_id={world.alice_client_order_id}"
+    example = getattr(surface_of(spec).shape(spec.query), "query_example", None) if spec.query else None
+    if example is not None:
+        path += "?" + "&".join(f"{name}={value}" for name, value in example().items())
     if spec.body:
         payload = json.dumps(surface_of(spec).shape(spec.body).example(unique, "alice")).encode()
     else:
@@ -100,7 +107,8 @@ def expected(spec: RouteSpec, credential: str) -> int:
         return spec.status if credential == "admin" else 403
     if spec.access == SELF:
         # Another user's key acts for its own account, where an order or position of Alice's is not found.
-        if credential == "another user's" and ("{order_id}" in spec.path or spec.path.startswith("/v2/positions/")):
+        if credential == "another user's" and ("{order_id}" in spec.path or "{lookup}" in spec.path
+                                               or spec.path.startswith("/v2/positions/")):
             return 404
         return spec.status if credential in ("own", "another user's") else 403
     if credential == "own" or (credential == "admin" and (spec.method == "GET" or spec.access == OWNER_OR_ADMIN)):
@@ -116,3 +124,4 @@ def headers_for(world: World, credential: str) -> dict[str, str]:
 # An order that rests whatever the price does in a test: a buy far below the market, good till canceled.
 RESTING_BUY = {"user": "alice", "ticker": "AAPL", "transaction_type": "buy", "transaction_volume": 1,
                "limit_price": "0.01", "time_in_force": "gtc"}
+NAMED_RESTING_BUY = {**RESTING_BUY, "client_order_id": "access-table"}

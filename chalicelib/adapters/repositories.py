@@ -254,6 +254,12 @@ class Trades:
     def get(self, user_id: uuid.UUID, trade_id: uuid.UUID) -> Trade | None:
         return self._session.scalar(select(Trade).where(Trade.id == trade_id, Trade.user_id == user_id))
 
+    def by_client_order_id(self, user_id: uuid.UUID, client_order_id: str) -> Trade | None:
+        """The user's latest order with this client order id."""
+        return self._session.scalar(select(Trade).where(Trade.user_id == user_id,
+                                                        Trade.client_order_id == client_order_id)
+                                    .order_by(Trade.created_at.desc()).limit(1))
+
     def one(self, trade_id: uuid.UUID) -> Trade:
         """A trade known to exist, read as it is now (a batch statement may have changed it in this session)."""
         return self._session.scalars(select(Trade).where(Trade.id == trade_id)

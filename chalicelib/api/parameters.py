@@ -78,6 +78,8 @@ PATH_PARAMETERS: dict[str, PathParameter] = {
     "end": PathParameter({**_BOUND, "examples": ["2026-12-31"]}, _moment(end_of_day=True), _BOUND_TEXT),
     "asset": PathParameter({"type": "string", "pattern": r"^[A-Za-z0-9_.\-]{1,100}$"}),
     "order_id": PathParameter({"type": "string", "format": "uuid"}, _uuid),
+    "lookup": PathParameter({"type": "string", "pattern": r"^[A-Za-z0-9_:.\-]{1,40}$"}, str,
+                            "orders:by_client_order_id"),
     "symbol": PathParameter({"type": "string", "pattern": patterns.TICKER.any_case().anchored}, str.upper,
                             "a ticker, in any case"),
 }

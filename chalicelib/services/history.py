@@ -31,6 +31,15 @@ def list_for_user(user_ref: str, page: TradePageRequest, uow: UnitOfWork,
                               lambda trade: paging.trade_cursor(trade.created_at, trade.id))
 
 
+def by_client_order_id(user_ref: str, client_order_id: str, uow: UnitOfWork) -> records.Trade:
+    with uow:
+        user = uow.users.get(user_ref)
+        trade = uow.trades.by_client_order_id(user.id, client_order_id)
+        if trade is None:
+            raise NotFound(f"no order with client_order_id {client_order_id!r}")
+        return records.Trade.of(trade, username=user.username)
+
+
 def get_one(user_ref: str, trade_id: uuid.UUID, uow: UnitOfWork) -> records.Trade:
     with uow:
         user = uow.users.get(user_ref)

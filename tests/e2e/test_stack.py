@@ -21,6 +21,7 @@ from devstack.paths import ROOT
 from devstack.stack_process import StackProcess
 from tests.access_table import (
     CREDENTIALS,
+    NAMED_RESTING_BUY,
     RESTING_BUY,
     World,
     expected,
@@ -122,7 +123,8 @@ def test_every_route_answers_each_caller_as_its_rule_says_and_the_demo_runs_over
         assert call(api, "DELETE", f"/users/alice/keys/{extra['key_id']}", key=keys["alice"])[0] == 200
         world = World(keys["alice"], keys["bob"], admin, extra["api_key"], placed["transaction_id"],
                       lambda: call(api, "POST", "/users/alice/keys", {}, key=keys["alice"])[1]["key_id"],
-                      lambda: call(api, "POST", "/transactions", RESTING_BUY, key=keys["alice"])[1]["transaction_id"])
+                      lambda: call(api, "POST", "/transactions", RESTING_BUY, key=keys["alice"])[1]["transaction_id"],
+                      call(api, "POST", "/transactions", NAMED_RESTING_BUY, key=keys["alice"])[1]["client_order_id"])
         for spec in specs():
             for credential in CREDENTIALS:
                 path, payload = request_for(spec, world)

@@ -25,6 +25,7 @@ from chalicelib.api.access import ADMIN, OWNER, OWNER_OR_ADMIN, PUBLIC, SELF
 from devstack.wsgi import ChaliceWSGI
 from tests.access_table import (
     CREDENTIALS,
+    NAMED_RESTING_BUY,
     RESTING_BUY,
     World,
     expected,
@@ -77,7 +78,8 @@ def world(api: JsonClient, admin_key: str, monkeypatch: pytest.MonkeyPatch) -> W
     assert api.delete(f"/users/alice/keys/{extra['key_id']}").status_code == 200
     return World(api.keys["alice"], api.keys["bob"], admin_key, extra["api_key"], placed["transaction_id"],
                  lambda: str(body(api.post("/users/alice/keys", {}))["key_id"]),
-                 lambda: str(body(api.post("/transactions", RESTING_BUY))["transaction_id"]))
+                 lambda: str(body(api.post("/transactions", RESTING_BUY))["transaction_id"]),
+                 str(body(api.post("/transactions", NAMED_RESTING_BUY))["client_order_id"]))
 
 
 def snapshot() -> dict[str, Any]:

@@ -232,3 +232,35 @@ def test_bars_are_aggregated_by_the_database_into_utc_buckets_and_paged_as_alpac
     with pytest.raises(APIError) as bad:
         account.client.get("/stocks/bars", {"symbols": "AAPL", "timeframe": "7Day"})
     assert bad.value.status_code == 422
+
+
+def test_an_order_is_found_by_its_client_order_id_given_or_generated(account: Account) -> None:
+    client = account.client
+    mine = client.submit_order(LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, limit_price=1,
+                                                 time_in_force=TimeInForce.GTC, client_order_id="bot-42"))
+    given = client.get_order_by_client_id("bot-42")
+    assert (given.id, given.client_order_id) == (mine.id, "bot-42")
+    unnamed = client.submit_order(MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY,
+                                                     time_in_force=TimeInForce.DAY))
+    assert uuid.UUID(unnamed.client_order_id)  # generated, as Alpaca generates one
+    assert client.get_order_by_client_id(unnamed.client_order_id).id == unnamed.id
+    with pytest.raises(APIError) as missing:
+        client.get_order_by_client_id("nobody")
+    assert missing.value.status_code == 404
+
+
+def test_closing_every_position_answers_one_entry_per_position(api: Any, account: Account) -> None:
+    client = account.client
+    assert api.post("/stocks", {"ticker": "MSFT", "open_price": 5, "close_price": 5, "high": 5, "low": 5,
+                                "volume": 100}).status_code == 201
+    for symbol in ("AAPL", "MSFT"):
+        client.submit_order(MarketOrderRequest(symbol=symbol, qty=4, side=OrderSide.BUY,
+                                               time_in_force=TimeInForce.DAY))
+    account.settle()
+    protective = client.submit_order(LimitOrderRequest(symbol="MSFT", qty=4, side=OrderSide.SELL, limit_price=50,
+                                                       time_in_force=TimeInForce.GTC))
+    closed = client.close_all_positions(cancel_orders=True)
+    assert sorted((c.symbol, c.status, c.body.qty) for c in closed) == [("AAPL", 200, "4"), ("MSFT", 200, "4")]
+    assert client.get_order_by_id(protective.id).status == OrderStatus.CANCELED
+    account.settle()
+    assert client.get_all_positions() == []

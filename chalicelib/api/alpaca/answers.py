@@ -55,6 +55,18 @@ class CanceledOut(TypedDict):
     body: OrderOut
 
 
+class RefusalOut(TypedDict):
+    code: int
+    message: str
+
+
+class ClosedOut(TypedDict):
+    symbol: str
+    status: int
+    order_id: Id | None
+    body: OrderOut | RefusalOut
+
+
 class AccountOut(TypedDict):
     id: Id
     account_number: str

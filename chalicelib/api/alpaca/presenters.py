@@ -23,7 +23,7 @@ PLPC_PLACES = Decimal("0.000001")
 
 def order(record: records.Trade) -> answers.OrderOut:
     """The classic order (no time in force) fills whole or not at all when it is evaluated: `fok` in Alpaca's
-    words. A client order id is the order's own, or its id when it was given none."""
+    words. An order placed on the classic routes without a client order id reads its id as one."""
     updated = record.ended_at or record.triggered_at or record.created_at
     return {
         "id": str(record.id), "client_order_id": record.client_order_id or str(record.id),

@@ -16,7 +16,7 @@ from chalicelib.api import market
 from chalicelib.api.access import PUBLIC, SELF, Principal
 from chalicelib.api.alpaca import errors, presenters
 from chalicelib.api.router import Router, Surface
-from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.errors import Conflict, Error, NotFound
 from chalicelib.domain.vocabulary import FINAL_STATUSES, TradeStatus
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         BarsOut,
         CanceledOut,
         ClockOut,
+        ClosedOut,
         LatestBarsOut,
         OrderOut,
         PositionOut,
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from chalicelib.api.alpaca.shapes import (
         BarsQuery,
         CalendarQuery,
+        ClientOrderQuery,
+        CloseAllQuery,
         CloseQuery,
         LatestBarsQuery,
         NewOrder,
@@ -111,6 +114,21 @@ def v2_cancel_orders(principal: Principal, uow: UnitOfWork) -> list[CanceledOut]
     return [*map(presenters.canceled, services.orders.cancel_all(_user(principal), uow, market.clock().now))]
 
 
+# Alpaca names this lookup `GET /v2/orders:by_client_order_id`. API Gateway's resource paths take no colon, so the
+# segment is a path parameter of its own, where API Gateway's own matching puts every other /v2 segment second.
+BY_CLIENT_ORDER_ID = "orders:by_client_order_id"
+
+
+@routes.route("/v2/{lookup}", access=SELF, errors=(404, 503),
+              summary="`GET /v2/orders:by_client_order_id?client_order_id=`: one of the account's orders, by its "
+              "client order id (any other segment is 404)")
+def v2_order_by_client_order_id(lookup: str, query: ClientOrderQuery, principal: Principal,
+                                uow: UnitOfWork) -> OrderOut:
+    if lookup != BY_CLIENT_ORDER_ID:
+        raise NotFound(f"no route /v2/{lookup}")
+    return presenters.order(services.history.by_client_order_id(_user(principal), query.client_order_id, uow))
+
+
 @routes.route("/v2/orders/{order_id}", access=SELF, errors=(404, 503), summary="One of the account's orders")
 def v2_get_order(order_id: uuid.UUID, principal: Principal, uow: UnitOfWork) -> OrderOut:
     return presenters.order(services.history.get_one(_user(principal), order_id, uow))
@@ -154,6 +172,28 @@ def v2_close_position(symbol: str, query: CloseQuery, principal: Principal, uow:
 
     closing = services.trades.close_position(_user(principal), symbol, query, uow, get_order_desk(), market.clock())
     return presenters.order(closing)
+
+
+@routes.route("/v2/positions", methods=("DELETE",), access=SELF, status=207, errors=(503,),
+              summary="Close every position (after canceling every open order, with cancel_orders=true): one "
+              "entry per position, its liquidating order or why there is none")
+def v2_close_positions(query: CloseAllQuery, principal: Principal, uow: UnitOfWork) -> list[ClosedOut]:
+    from chalicelib.adapters.placement import get_order_desk
+
+    if query.cancel_orders:
+        services.orders.cancel_all(_user(principal), uow, market.clock().now)
+    closed: list[ClosedOut] = []
+    for held in _every(lambda page: services.portfolio.holdings(_user(principal), page, uow)):
+        try:
+            closing = services.trades.close_position(_user(principal), held.ticker, query, uow, get_order_desk(),
+                                                     market.clock())
+        except Error as refused:
+            closed.append({"symbol": held.ticker, "status": errors.status(refused), "order_id": None,
+                           "body": {"code": errors.code(errors.status(refused)), "message": refused.message}})
+            continue
+        closed.append({"symbol": held.ticker, "status": 200, "order_id": str(closing.id),
+                       "body": presenters.order(closing)})
+    return closed
 
 
 @routes.route("/v2/assets", access=SELF, errors=(503,), summary="Every stock, as an asset")

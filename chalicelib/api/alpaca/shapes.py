@@ -84,8 +84,12 @@ class NewOrder(RequestModel):
         return errors + rules.order_problems(self.type, self.limit_price, self.stop_price, self.time_in_force)
 
     def for_user(self, user_id: str) -> Placement:
+        """The order for the key's own account. An order sent without a client order id is given one, as Alpaca
+        gives one, so that every order can be found by it (`GET /v2/orders:by_client_order_id`)."""
+        import uuid
+
         return Placement(user_id, self.symbol, self.side, self.qty or 0, self.limit_price, self.time_in_force,
-                         self.client_order_id, self.type, self.stop_price)
+                         self.client_order_id or str(uuid.uuid4()), self.type, self.stop_price)
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,21 @@ class CloseQuery(RequestModel):
         return self.qty
 
 
+class CloseAllQuery(RequestModel):
+    """`DELETE /v2/positions`: every position whole; `cancel_orders=true` cancels the open orders first (the
+    shares they hold would otherwise stay unsold)."""
+
+    cancel_orders: bool = False
+
+    @property
+    def quantity(self) -> int | None:
+        return None
+
+    @property
+    def percentage(self) -> Decimal | None:
+        return None
+
+
 class CalendarQuery(RequestModel):
     start: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
     end: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
@@ -179,11 +198,19 @@ class SymbolBarsQuery(RequestModel):
     def cursor(self) -> str | None:
         return self.page_token
 
+    @classmethod
+    def query_example(cls) -> dict[str, str]:
+        return {"timeframe": "1Day"}
+
 
 class BarsQuery(SymbolBarsQuery):
     """Market-data bars of several symbols (comma-separated), symbol by symbol."""
 
     symbols: Symbols
+
+    @classmethod
+    def query_example(cls) -> dict[str, str]:
+        return {"timeframe": "1Day", "symbols": "AAPL"}
 
     @property
     def tickers(self) -> list[str]:
@@ -193,6 +220,14 @@ class BarsQuery(SymbolBarsQuery):
 class LatestBarsQuery(RequestModel):
     symbols: Symbols
 
+    @classmethod
+    def query_example(cls) -> dict[str, str]:
+        return {"symbols": "AAPL"}
+
     @property
     def tickers(self) -> list[str]:
         return list(dict.fromkeys(symbol.upper() for symbol in self.symbols.split(",")))
+
+
+class ClientOrderQuery(RequestModel):
+    client_order_id: ClientOrderId
