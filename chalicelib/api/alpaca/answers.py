@@ -171,3 +171,10 @@ class SymbolBarsOut(TypedDict):
 
 class LatestBarsOut(TypedDict):
     bars: dict[str, BarOut]
+
+
+class ErrorOut(TypedDict):
+    """Every failed answer on /v2, as Alpaca's clients read it (alpaca-py's APIError parses `code` and `message`)."""
+
+    code: int
+    message: str

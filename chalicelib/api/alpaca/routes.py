@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
 
-from chalicelib import services
+from chalicelib import api, services
 from chalicelib.api import market
 from chalicelib.api.access import PUBLIC, SELF, Principal
 from chalicelib.api.alpaca import errors, presenters
+from chalicelib.api.responses import json_response
 from chalicelib.api.router import Router, Surface
 from chalicelib.domain.errors import Conflict, Error, NotFound
 from chalicelib.domain.vocabulary import FINAL_STATUSES, TradeStatus
@@ -141,7 +142,7 @@ def v2_replace_order(order_id: uuid.UUID, body: OrderChanges, principal: Princip
 
 
 @routes.route("/v2/orders/{order_id}", methods=("DELETE",), access=SELF, status=204, errors=(404, 422, 503),
-              response="None", summary="Cancel an open order (204); one no longer open is 422")
+              summary="Cancel an open order (204, no body); one no longer open is 422")
 def v2_cancel_order(order_id: uuid.UUID, principal: Principal, uow: UnitOfWork) -> Response:
     found = services.history.get_one(_user(principal), order_id, uow)
     if not found.is_open:  # Alpaca's clients are told, where the classic routes answer the first cancel again
@@ -242,3 +243,10 @@ def v2_symbol_bars(symbol: str, query: SymbolBarsQuery, uow: UnitOfWork) -> Symb
     found = presenters.bars(services.prices.buckets([symbol], query.timeframe, query, uow,
                                                     newest_first=query.sort == "desc"))
     return {"bars": found["bars"].get(symbol, []), "symbol": symbol, "next_page_token": found["next_page_token"]}
+
+
+
+@routes.route("/v2/openapi.json", access=PUBLIC,
+              summary="This surface's OpenAPI 3.1 document, generated from its schemas as the classic one is")
+def v2_openapi_document() -> Response:
+    return json_response(api.openapi.document(ALPACA, routes.specs))
