@@ -69,7 +69,9 @@ class NewOrder(RequestModel):
 
     @classmethod
     def example(cls, unique: str, user: str) -> dict[str, Any]:
-        return {"symbol": "AAPL", "qty": 1, "side": "buy", "type": "market", "time_in_force": "day"}
+        # One that rests (a limit far below any price), so that asking for it leaves no position behind.
+        return {"symbol": "AAPL", "qty": 1, "side": "buy", "type": "limit", "limit_price": "0.01",
+                "time_in_force": "gtc"}
 
     def cross_field_errors(self) -> list[dict[str, Any]]:
         refused = [(name, message) for name, value, message in (
