@@ -6,17 +6,29 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from devstack.paths import ROOT
 
-WHO = {"public": "anyone", "owner": "owner, admin (reads)", "owner_or_admin": "owner, admin", "admin": "admin"}
+WHO = {"public": "anyone", "owner": "owner, admin (reads)", "owner_or_admin": "owner, admin", "admin": "admin",
+       "self": "the key's own account"}
 
 
 def route_table() -> str:
     from chalicelib.api.classic.routes import routes
 
+    return _table(routes.specs)
+
+
+def alpaca_route_table() -> str:
+    from chalicelib.api.alpaca.routes import routes
+
+    return _table(routes.specs)
+
+
+def _table(specs: Any) -> str:
     rows = ["| route | who | does | answers |", "|---|---|---|---|"]
-    for spec in routes.specs:
+    for spec in specs:
         answer = spec.response or spec.content_type
         cached = ", cached" if spec.cached is not None else ""
         rows.append(f"| `{spec.method} {spec.path}` | {WHO[spec.access]} | {spec.summary} | "
@@ -36,8 +48,9 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
-TABLES = {"routes": route_table, "settings": settings_table}
-FILES = {"routes": ROOT / "docs" / "api.md", "settings": ROOT / "docs" / "configuration.md"}
+TABLES = {"routes": route_table, "alpaca-routes": alpaca_route_table, "settings": settings_table}
+FILES = {"routes": ROOT / "docs" / "api.md", "alpaca-routes": ROOT / "docs" / "alpaca.md",
+         "settings": ROOT / "docs" / "configuration.md"}
 
 
 def rendered(text: str, name: str) -> str:

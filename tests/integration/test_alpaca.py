@@ -264,3 +264,16 @@ def test_closing_every_position_answers_one_entry_per_position(api: Any, account
     assert client.get_order_by_id(protective.id).status == OrderStatus.CANCELED
     account.settle()
     assert client.get_all_positions() == []
+
+
+def test_a_retried_order_answers_the_first_and_a_reused_client_order_id_is_refused(account: Account) -> None:
+    client = account.client
+    order = LimitOrderRequest(symbol="AAPL", qty=2, side=OrderSide.BUY, limit_price=5,
+                              time_in_force=TimeInForce.GTC, client_order_id="retry-1")
+    first, again = client.submit_order(order), client.submit_order(order)
+    assert again.id == first.id  # alpaca-py retries a POST on 429 and 504: a retry places nothing more
+    with pytest.raises(APIError) as reused:
+        client.submit_order(LimitOrderRequest(symbol="AAPL", qty=3, side=OrderSide.BUY, limit_price=5,
+                                              time_in_force=TimeInForce.GTC, client_order_id="retry-1"))
+    assert reused.value.status_code == 422
+    assert len(client.get_orders()) == 1
