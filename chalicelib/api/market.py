@@ -4,12 +4,18 @@ that a session's open, or a lost book message, left unevaluated."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from chalicelib.config import get_settings
-from chalicelib.domain.clock import CALENDARS, Clock
+
+if TYPE_CHECKING:
+    from chalicelib.domain.clock import Clock
 
 
 def clock() -> Clock:
+    # Loaded by the first request that asks the time, never by a cold start (it loads zoneinfo).
+    from chalicelib.domain.clock import CALENDARS, Clock
+
     return Clock(CALENDARS[get_settings().market_calendar], datetime.now(UTC))
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 # How far ahead the next session is looked for: the longest NYSE closure is a long weekend plus a holiday or two.
 _SEARCH_DAYS = 14
@@ -52,7 +51,7 @@ class Nyse:
     def session_on(self, day: date) -> Session | None:
         if day.weekday() >= 5 or day in _nyse_holidays(day.year):
             return None
-        zone = ZoneInfo(_NEW_YORK)
+        zone = _new_york()
         closes_at = time(13) if self._closes_early(day) else time(16)
         return Session(day, datetime.combine(day, time(9, 30), zone).astimezone(UTC),
                        datetime.combine(day, closes_at, zone).astimezone(UTC))
@@ -62,6 +61,13 @@ class Nyse:
         if (day.month, day.day) in ((7, 3), (12, 24)):
             return True
         return day.month == 11 and day.weekday() == 4 and (day - timedelta(days=1)) in _nyse_holidays(day.year)
+
+
+@functools.cache
+def _new_york() -> tzinfo:
+    from zoneinfo import ZoneInfo  # loaded by the NYSE calendar alone: the settings check this module at start
+
+    return ZoneInfo(_NEW_YORK)
 
 
 @functools.cache

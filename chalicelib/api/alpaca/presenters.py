@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
-from chalicelib.domain.assets import asset_id
 from chalicelib.domain.moments import iso as moment
 from chalicelib.domain.money import format_money
 from chalicelib.domain.vocabulary import TimeInForce
 
 if TYPE_CHECKING:
+    import uuid
+
     from chalicelib.api.alpaca import answers
     from chalicelib.domain import paging, records
     from chalicelib.domain.clock import Clock, Session
@@ -98,6 +98,8 @@ def clock(now: Clock) -> answers.ClockOut:
 def session(day: Session, calendar: str) -> answers.SessionOut:
     """Times as HH:MM in the market's own zone (New York for the NYSE, UTC for the always-open UTC days, whose
     close at midnight reads 23:59 of its day)."""
+    from zoneinfo import ZoneInfo
+
     zone = ZoneInfo("America/New_York") if calendar == "nyse" else UTC
     opened, closed = day.open.astimezone(zone), day.close.astimezone(zone)
     close = "23:59" if closed.date() > day.date else f"{closed:%H:%M}"
@@ -107,6 +109,12 @@ def session(day: Session, calendar: str) -> answers.SessionOut:
 
 def _moment(at: datetime | None) -> str | None:
     return None if at is None else moment(at)
+
+
+def asset_id(ticker: str) -> uuid.UUID:
+    from chalicelib.domain.assets import asset_id as of
+
+    return of(ticker)
 
 
 def bar(record: records.Bucket) -> answers.BarOut:
