@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
-from chalicelib.api.classic.shapes import (
+from chalicelib.api.fields import (
     ClientOrderId,
     EndBound,
     Money,
