@@ -80,6 +80,7 @@ def request_for(spec: RouteSpec, world: World) -> tuple[str, bytes]:
         values["order_id"] = world.new_alice_order()
     values["symbol"] = "AAPL"
     values["lookup"] = "orders:by_client_order_id"
+    values["activity_type"] = "FILL"
     path = spec.path
     for name, value in values.items():
         path = path.replace(f"{{{name}}}", value)

@@ -82,7 +82,8 @@ def _statement(side: Side, *, by_id: bool, keyed: bool, whole_now: bool) -> Text
     # Built once per variant and process; every value travels as a bound parameter.
     limits = rules.placement_limits(side, whole_now=whole_now)
     checks = " AND ".join(f"{_AMOUNTS[needed]} <= {_AMOUNTS[cover]}" for needed, cover, _ in limits)
-    user_match = "u.id = :user_ref" if by_id else "u.username = :user_ref"
+    # A suspended account places nothing here; the service then says why.
+    user_match = ("u.id = :user_ref" if by_id else "u.username = :user_ref") + " AND NOT u.trading_suspended"
     first_time = "NOT EXISTS (SELECT 1 FROM trades t WHERE t.id = :trade_id)"
     if keyed:
         first_time += (" AND NOT EXISTS (SELECT 1 FROM trades t WHERE t.user_id = u.id"

@@ -2,6 +2,7 @@
 Services speak to these and to the domain; none of them writes SQL."""
 from __future__ import annotations
 
+import operator
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, delete, func, literal, null, or_, select, text, tuple_, union_all, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from chalicelib.adapters import batch_statements as batch
 from chalicelib.adapters.tables import (
@@ -80,6 +81,9 @@ class Stocks:
 
     def get(self, ticker: str) -> Stock | None:
         return self._session.get(Stock, ticker)
+
+    def by_asset_id(self, asset_id: uuid.UUID) -> Stock | None:
+        return self._session.scalar(select(Stock).where(Stock.asset_id == asset_id))
 
     def page(self, after: str | None, limit: int) -> list[Stock]:
         return list(self._session.scalars(_by_ticker(select(Stock), Stock.ticker, after, limit)))
@@ -208,11 +212,18 @@ class Holdings:
 
     def page(self, user_id: uuid.UUID, after: str | None, limit: int) -> list[Any]:
         """Positions with shares, by ticker, each with its stock's current close price (`close_price`)."""
-        query = (select(Holding.ticker, Holding.quantity, Holding.reserved_quantity, Holding.average_entry_price,
-                        Stock.close_price)
-                 .join(Stock, Stock.ticker == Holding.ticker)
-                 .where(Holding.user_id == user_id, Holding.quantity > 0))
-        return list(self._session.execute(_by_ticker(query, Holding.ticker, after, limit)))
+        return list(self._session.execute(_by_ticker(self._positions(user_id), Holding.ticker, after, limit)))
+
+    def position(self, user_id: uuid.UUID, ticker: str) -> Any | None:
+        """The position in `ticker` as `page` reads it, or None when no share is held."""
+        return self._session.execute(self._positions(user_id).where(Holding.ticker == ticker)).first()
+
+    @staticmethod
+    def _positions(user_id: uuid.UUID) -> Any:
+        return (select(Holding.ticker, Holding.quantity, Holding.reserved_quantity, Holding.average_entry_price,
+                       Stock.close_price)
+                .join(Stock, Stock.ticker == Holding.ticker)
+                .where(Holding.user_id == user_id, Holding.quantity > 0))
 
     def market_value(self, user_id: uuid.UUID) -> Decimal:
         """What all the user's shares are worth at their stocks' current close prices."""
@@ -381,30 +392,45 @@ class Activities:
         self._session = session
 
     def page(self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int,
-             between: tuple[datetime | None, datetime | None]) -> list[Any]:
-        """Rows of (kind, id, at, amount, ticker, side, volume, price, reason, trade_id), newest first, after the
-        (at, id) of the last one shown, within `between` (either bound may be open). Each fill is an entry; an
-        order that ended unfilled in part adds an entry for what it left unfilled."""
+             between: tuple[datetime | None, datetime | None], kinds: frozenset[ActivityKind] | None = None,
+             oldest_first: bool = False) -> list[Any]:
+        """Rows of (kind, id, at, amount, ticker, side, volume, price, reason, trade_id, filled_so_far,
+        order_volume), newest first (or oldest), after the (at, id) of the last one shown, within `between` (either
+        bound may be open), of `kinds` (None: every kind). Each fill is an entry, with what its order had filled
+        once it was made; an order that ended unfilled in part adds an entry for what it left unfilled."""
         at = func.coalesce(Trade.rejected_at, Trade.canceled_at, Trade.expired_at)
         kind = case((Trade.status == TradeStatus.REJECTED, ActivityKind.REJECTION),
                     (Trade.status == TradeStatus.EXPIRED, ActivityKind.EXPIRY), else_=ActivityKind.CANCEL)
+        earlier = aliased(Fill)
+        filled_so_far = (select(func.sum(earlier.quantity))
+                         .where(earlier.trade_id == Fill.trade_id,
+                                tuple_(earlier.created_at, earlier.id) <= tuple_(Fill.created_at, Fill.id))
+                         .scalar_subquery())
+        order_volume = select(Trade.volume).where(Trade.id == Fill.trade_id).scalar_subquery()
         fills = (select(literal(ActivityKind.FILL.value).label("kind"), Fill.id.label("id"),
                         Fill.created_at.label("at"), Fill.amount.label("amount"), Fill.ticker.label("ticker"),
                         Fill.side.label("side"), Fill.quantity.label("volume"), Fill.price.label("price"),
-                        null().label("reason"), Fill.trade_id.label("trade_id"))
+                        null().label("reason"), Fill.trade_id.label("trade_id"),
+                        filled_so_far.label("filled_so_far"), order_volume.label("order_volume"))
                  .where(Fill.user_id == user_id))
+        ended = {TradeStatus.REJECTED: ActivityKind.REJECTION, TradeStatus.CANCELED: ActivityKind.CANCEL,
+                 TradeStatus.EXPIRED: ActivityKind.EXPIRY}
         trades = (select(kind.label("kind"), Trade.id.label("id"), at.label("at"), null().label("amount"),
                          Trade.ticker.label("ticker"), Trade.side.label("side"),
                          (Trade.volume - Trade.filled_qty).label("volume"), null().label("price"),
-                         Trade.reason.label("reason"), Trade.id.label("trade_id"))
+                         Trade.reason.label("reason"), Trade.id.label("trade_id"),
+                         Trade.filled_qty.label("filled_so_far"), Trade.volume.label("order_volume"))
                   .where(Trade.user_id == user_id,
-                         Trade.status.in_((TradeStatus.REJECTED, TradeStatus.CANCELED, TradeStatus.EXPIRED))))
+                         Trade.status.in_([status for status, entry in ended.items()
+                                           if kinds is None or entry in kinds])))
         cash = (select(CashMovement.kind.label("kind"), CashMovement.id.label("id"),
                        CashMovement.created_at.label("at"), CashMovement.amount.label("amount"),
                        null().label("ticker"), null().label("side"),
                        null().label("volume"), null().label("price"), null().label("reason"),
-                       null().label("trade_id"))
+                       null().label("trade_id"), null().label("filled_so_far"), null().label("order_volume"))
                 .where(CashMovement.user_id == user_id))
+        if kinds is not None:
+            cash = cash.where(CashMovement.kind.in_([entry.value for entry in kinds]))
         start, end = between
         if start is not None:
             fills, trades = fills.where(Fill.created_at >= start), trades.where(at >= start)
@@ -413,11 +439,62 @@ class Activities:
             fills, trades = fills.where(Fill.created_at <= end), trades.where(at <= end)
             cash = cash.where(CashMovement.created_at <= end)
         if after is not None:
-            fills = fills.where(tuple_(Fill.created_at, Fill.id) < tuple_(*after))
-            trades = trades.where(tuple_(at, Trade.id) < tuple_(*after))
-            cash = cash.where(tuple_(CashMovement.created_at, CashMovement.id) < tuple_(*after))
-        feed = union_all(fills, trades, cash).subquery()
-        return list(self._session.execute(select(feed).order_by(feed.c.at.desc(), feed.c.id.desc()).limit(limit + 1)))
+            beyond = operator.gt if oldest_first else operator.lt
+            fills = fills.where(beyond(tuple_(Fill.created_at, Fill.id), tuple_(*after)))
+            trades = trades.where(beyond(tuple_(at, Trade.id), tuple_(*after)))
+            cash = cash.where(beyond(tuple_(CashMovement.created_at, CashMovement.id), tuple_(*after)))
+        parts = [part for part, wanted in ((fills, ActivityKind.FILL in kinds if kinds else True),
+                                           (trades, not kinds or bool(kinds & set(ended.values()))),
+                                           (cash, not kinds or bool(kinds & {ActivityKind.DEPOSIT,
+                                                                             ActivityKind.WITHDRAWAL})))
+                 if wanted]
+        if not parts:
+            return []
+        feed = union_all(*parts).subquery()
+        order = (feed.c.at.asc(), feed.c.id.asc()) if oldest_first else (feed.c.at.desc(), feed.c.id.desc())
+        return list(self._session.execute(select(feed).order_by(*order).limit(limit + 1)))
+
+
+# A user's equity at the end of each of `count` windows of `step` from `first`: cash (the starting balance, the
+# journal and the fills up to then) plus each position then at its stock's latest bar then. `flows` is what
+# deposits and withdrawals had added by then, so that P/L leaves them out.
+_EQUITY = text("""
+    WITH points AS (
+        SELECT CAST(:first AS timestamptz) + n * CAST(:step AS interval) AS start_at,
+               LEAST(CAST(:first AS timestamptz) + (n + 1) * CAST(:step AS interval), CAST(:now AS timestamptz))
+                   AS end_at
+        FROM generate_series(0, CAST(:count AS integer) - 1) AS n
+    )
+    SELECT p.start_at,
+           COALESCE((SELECT sum(CASE WHEN c.kind = 'deposit' THEN c.amount ELSE -c.amount END) FROM cash_movements c
+                     WHERE c.user_id = :user_id AND c.created_at < p.end_at), 0) AS flows,
+           COALESCE((SELECT sum(CASE WHEN f.side = 'sell' THEN f.amount ELSE -f.amount END) FROM fills f
+                     WHERE f.user_id = :user_id AND f.created_at < p.end_at), 0) AS traded,
+           COALESCE((SELECT sum(h.quantity * COALESCE(b.close_price, 0))
+                     FROM (SELECT f.ticker, sum(CASE WHEN f.side = 'buy' THEN f.quantity ELSE -f.quantity END)
+                                                AS quantity
+                           FROM fills f WHERE f.user_id = :user_id AND f.created_at < p.end_at
+                           GROUP BY f.ticker) h
+                     LEFT JOIN LATERAL (SELECT pb.close_price FROM price_bars pb
+                                        WHERE pb.ticker = h.ticker AND pb.timestamp < p.end_at
+                                        ORDER BY pb.timestamp DESC LIMIT 1) b ON true
+                     WHERE h.quantity <> 0), 0) AS held
+    FROM points p ORDER BY p.start_at
+""")
+
+
+class Equity:
+    """A user's equity over time, from the journal, the fills and the bars."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def history(self, user_id: uuid.UUID, first: datetime, step: timedelta, count: int,
+                now: datetime) -> list[Any]:
+        """Rows of (start_at, flows, traded, held), one per window: equity is the starting balance plus flows,
+        traded and held."""
+        return list(self._session.execute(_EQUITY, {"user_id": user_id, "first": first, "step": step,
+                                                    "count": count, "now": now}))
 
 
 class Outbox:

@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     ForeignKey,
     Index,
@@ -24,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from chalicelib.domain.assets import ASSET_ID_SQL
 from chalicelib.domain.vocabulary import CashKind, OrderType, Scope, Side, TimeInForce, TradeStatus, sql_in
 
 # Prices fit 9,999,999,999.99; balances and totals are price x volume (volume up to 10^9) plus gains.
@@ -56,6 +59,7 @@ class User(Base):
         CheckConstraint("balance >= 0", name="balance_non_negative"),
         CheckConstraint("reserved_cash >= 0", name="reserved_cash_non_negative"),
         CheckConstraint("reserved_cash <= balance", name="reserved_cash_within_balance"),
+        CheckConstraint("trade_confirm_email IN ('all', 'none')", name="trade_confirm_email_known"),
         # Unique whatever the case, as users expect: `ALICE1` is taken once `alice1` is. A user is still named
         # exactly as registered everywhere else.
         Index("uq_users_lower_username", text("lower(username)"), unique=True),
@@ -69,6 +73,10 @@ class User(Base):
     # Cash promised to pending buys; available_balance = balance - reserved_cash.
     reserved_cash: Mapped[Decimal] = mapped_column(Amount, default=Decimal("0"), server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    # The account's trading configuration: while suspended by its owner it places no new orders.
+    trading_suspended: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    trade_confirm_email: Mapped[str] = mapped_column(String(4), default="all", server_default=text("'all'"))
+    ptp_no_exception_entry: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     @property
     def available_balance(self) -> Decimal:
@@ -100,9 +108,11 @@ class Stock(PriceData, Base):
     what settled buys took from it, plus what settled sells gave back."""
 
     __tablename__ = "stocks"
-    __table_args__ = _price_checks()
+    __table_args__ = (*_price_checks(), Index("uq_stocks_asset_id", "asset_id", unique=True))
 
     ticker: Mapped[str] = mapped_column(String(15), primary_key=True)
+    # Derived from the ticker by the database, so every writer of stocks gets it (chalicelib.domain.assets).
+    asset_id: Mapped[uuid.UUID] = mapped_column(Uuid, Computed(ASSET_ID_SQL, persisted=True))
     # Shares on offer plus all holdings of this ticker, fixed when the latest bar was applied: settlement moves
     # shares between the two and never changes the sum (the invariant checker holds it to that).
     total_shares: Mapped[int] = mapped_column(BigInteger)

@@ -65,6 +65,8 @@ _BOUND = {"anyOf": [{"type": "string", "pattern": f"^{pattern.pattern}$"} for pa
 _BOUND_TEXT = ("ISO 8601 date (the whole day counts), ISO 8601 date-time (naive means UTC), or Unix seconds; "
                "start <= timestamp <= end")
 
+_UUID_TEXT = "[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+
 PATH_PARAMETERS: dict[str, PathParameter] = {
     "username": PathParameter({"type": "string", "pattern": patterns.USERNAME.anchored}),
     # A user is named by username or by id, and a UUID is spelled with username characters.
@@ -80,8 +82,12 @@ PATH_PARAMETERS: dict[str, PathParameter] = {
     "order_id": PathParameter({"type": "string", "format": "uuid"}, _uuid),
     "lookup": PathParameter({"type": "string", "pattern": r"^[A-Za-z0-9_:.\-]{1,40}$"}, str,
                             "orders:by_client_order_id"),
-    "symbol": PathParameter({"type": "string", "pattern": patterns.TICKER.any_case().anchored}, str.upper,
-                            "a ticker, in any case"),
+    # A UUID is no ticker (too long), and upper case spells the same UUID.
+    "symbol": PathParameter({"type": "string",
+                             "pattern": f"^(?:{patterns.TICKER.any_case().regex}|{_UUID_TEXT})$"}, str.upper,
+                            "a ticker in any case, or an asset id"),
+    "activity_type": PathParameter({"type": "string", "pattern": r"^[A-Za-z]{2,10}$"}, str.upper,
+                                   "FILL, CSD, CSW or another of Alpaca's activity types"),
 }
 
 

@@ -61,10 +61,37 @@ class User(Record):
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """A user with what their shares are worth at current prices."""
+    """A user with what their shares are worth at current prices, and the account's configuration."""
 
     user: User
     market_value: Decimal
+    configuration: AccountConfiguration
+
+
+@dataclass(frozen=True, slots=True)
+class EquityPoint:
+    """A window of an account's history: its start, the equity at its end, and the P/L since the first window's
+    end (deposits and withdrawals left out)."""
+
+    start: datetime
+    equity: Decimal
+    profit_loss: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class EquityHistory:
+    points: list[EquityPoint]
+    base_value: Decimal | None  # the equity at the first window's end
+    step: str  # the window, as asked for (1Min, 5Min, 15Min, 1H, 1D)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfiguration(Record):
+    """What an account's owner has set: while `trading_suspended` it places no new orders."""
+
+    trading_suspended: bool
+    trade_confirm_email: str
+    ptp_no_exception_entry: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +284,8 @@ class Activity(Record):
     price: Decimal | None
     reason: str | None
     trade_id: uuid.UUID | None = None
+    filled_so_far: int | None = None  # of the order, once this entry happened (a fill: its part included)
+    order_volume: int | None = None  # of the order, of an entry of one
 
 
 @dataclass(frozen=True, slots=True)

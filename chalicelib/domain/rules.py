@@ -315,3 +315,12 @@ def replaced(order: Order, account: Account) -> Decision:
 def _released(status: TradeStatus, reason: Reason | None, order: Order, account: Account) -> Decision:
     return Decision(status, reason, None, Decimal("0"), -order.reserved_cash, 0, -order.reserved_quantity, 0,
                     account.average_entry_price)
+
+
+def ensure_trading(suspended: bool) -> None:
+    """An account whose owner suspended its trading takes no new order, by placement, close or replace."""
+    if suspended:
+        from chalicelib.domain.errors import Refused
+
+        raise Refused(Reason.TRADING_SUSPENDED, "trading is suspended on this account by its owner; setting "
+                      "suspend_trade to false (PATCH /v2/account/configurations) lifts it", field="account")

@@ -76,6 +76,7 @@ class Reason(StrEnum):
     INSUFFICIENT_SHARES = "insufficient_shares"
     INSUFFICIENT_VOLUME = "insufficient_volume"
     LIMIT_NOT_MET = "limit_not_met"
+    TRADING_SUSPENDED = "trading_suspended"  # by the account's owner: no new orders (refused, never rejected)
 
 
 class TimeInForce(StrEnum):

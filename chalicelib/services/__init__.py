@@ -1,7 +1,7 @@
-"""The use cases, one module each (users, keys, cash, stocks, prices, trades, history, portfolio, activities,
-settlement, orders, outbox). Each speaks only to the unit of work's repositories and to the domain; none imports
-SQLAlchemy, Redis or another use case. `unit_of_work` owns the transaction; `handlers` is what follows each
-event it reports; `engine` is the move every change to an open order makes.
+"""The use cases, one module each (users, account_configuration, keys, cash, stocks, prices, trades, history,
+portfolio, portfolio_history, activities, settlement, orders, outbox). Each speaks only to the unit of work's
+repositories and to the domain; none imports SQLAlchemy, Redis or another use case. `unit_of_work` owns the
+transaction; `handlers` is what follows each event it reports; `engine` is the move every change to an open order makes.
 
 Each use case is imported when first used (`services.trades.place(...)` loads `trades`), so a function's cold
 start pays only for the use case its request needs."""
@@ -13,6 +13,7 @@ from chalicelib.lazy import submodules_on_first_use
 
 if TYPE_CHECKING:
     from chalicelib.services import (
+        account_configuration,
         activities,
         cash,
         history,
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
         orders,
         outbox,
         portfolio,
+        portfolio_history,
         prices,
         settlement,
         stocks,
@@ -27,6 +29,6 @@ if TYPE_CHECKING:
         users,
     )
 
-__all__ = ["activities", "cash", "history", "keys", "orders", "outbox", "portfolio", "prices", "settlement",
-           "stocks", "trades", "users"]
+__all__ = ["account_configuration", "activities", "cash", "history", "keys", "orders", "outbox", "portfolio",
+           "portfolio_history", "prices", "settlement", "stocks", "trades", "users"]
 __getattr__ = submodules_on_first_use(__name__, frozenset(__all__))

@@ -85,6 +85,7 @@ def replace(user_ref: str, trade_id: uuid.UUID, changes: Changes, uow: UnitOfWor
     evaluated like any new order. 404 if not theirs, 409 if already final, 400 if what it needs is not there."""
     with uow:
         user = uow.users.get(user_ref)
+        rules.ensure_trading(user.trading_suspended)
         old = uow.trades.lock([trade_id]).get(trade_id)
         if old is None or old.user_id != user.id:
             raise NotFound(f"transaction {str(trade_id)!r} not found")

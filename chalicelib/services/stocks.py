@@ -2,6 +2,7 @@
 stocks back, a page at a time."""
 from __future__ import annotations
 
+import uuid
 from typing import Protocol
 
 from chalicelib.domain import paging, prices, records
@@ -37,6 +38,14 @@ def get(ticker: str, uow: UnitOfWork) -> records.Stock:
         stock = uow.stocks.get(ticker)
         if stock is None:
             raise NotFound(f"stock {ticker!r} not found")
+        return records.Stock.of(stock)
+
+
+def by_asset_id(asset_id: uuid.UUID, uow: UnitOfWork) -> records.Stock:
+    with uow:
+        stock = uow.stocks.by_asset_id(asset_id)
+        if stock is None:
+            raise NotFound(f"asset not found: {asset_id}")
         return records.Stock.of(stock)
 
 

@@ -99,6 +99,7 @@ def _why_not_placed(new: NewTrade, keyed: tuple[str, str] | None, ticket: record
                                          keyed[1])
             if earlier is not None:
                 return records.Trade.of(earlier, username=user.username)
+        rules.ensure_trading(user.trading_suspended)
         stock = uow.stocks.get(new.ticker)
         if stock is None:
             raise NotFound(f"stock {new.ticker!r} not found", [{"field": "ticker"}])

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         Activities,
         ApiKeys,
         CashMovements,
+        Equity,
         Holdings,
         Outbox,
         PriceBars,
@@ -45,6 +46,7 @@ class UnitOfWork:
     keys: ApiKeys
     cash: CashMovements
     activities: Activities
+    equity: Equity
 
     def __init__(self, session_factory: sessionmaker[Session] | None = None,
                  publish: Publish | None = None) -> None:
@@ -69,6 +71,7 @@ class UnitOfWork:
         self.keys = repositories.ApiKeys(self.session)
         self.cash = repositories.CashMovements(self.session)
         self.activities = repositories.Activities(self.session)
+        self.equity = repositories.Equity(self.session)
         self._events = []
         return self
 

@@ -38,4 +38,5 @@ def register(new: NewUser, uow: UnitOfWork) -> records.NewUser:
 def get(username: str, uow: UnitOfWork) -> records.Account:
     with uow:
         user = uow.users.get_by_username(username)
-        return records.Account(records.User.of(user), uow.holdings.market_value(user.id))
+        return records.Account(records.User.of(user), uow.holdings.market_value(user.id),
+                               records.AccountConfiguration.of(user))

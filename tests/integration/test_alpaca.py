@@ -277,3 +277,122 @@ def test_a_retried_order_answers_the_first_and_a_reused_client_order_id_is_refus
                                               time_in_force=TimeInForce.GTC, client_order_id="retry-1"))
     assert reused.value.status_code == 422
     assert len(client.get_orders()) == 1
+
+
+def test_activities_are_fills_deposits_and_withdrawals_paged_by_the_last_id(account: Account) -> None:
+    from alpaca.trading.models import NonTradeActivity, TradeActivity
+
+    client, name = account.client, account.name
+    assert account.api.post(f"/users/{name}/deposits", {"amount": "50.00"}).status_code == 201
+    assert account.api.post(f"/users/{name}/withdrawals", {"amount": "20.00"}).status_code == 201
+    # 900 shares on offer after this buy of 100: the next bar offers only 30, so a gtc buy of 40 fills in parts.
+    client.submit_order(MarketOrderRequest(symbol="AAPL", qty=100, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
+    account.settle()
+    parted = client.submit_order(LimitOrderRequest(symbol="AAPL", qty=40, side=OrderSide.BUY, limit_price=10,
+                                                   time_in_force=TimeInForce.GTC))
+    assert account.api.post("/stocks/AAPL/bars", {**bar("10.00"), "volume": 30},
+                            key=account.api.admin_key).status_code == 201
+    account.settle()
+    account.move("10.00")
+    raw = client.get("/account/activities", {"activity_types": "FILL,CSD,CSW"})
+    kinds = [entry["activity_type"] for entry in raw]
+    assert kinds == ["FILL", "FILL", "FILL", "CSW", "CSD"], raw  # newest first
+    fills = [TradeActivity(**entry) for entry in raw[:3]]
+    assert [(f.type, f.qty, f.cum_qty, f.leaves_qty, f.order_status) for f in fills[:2]] == [
+        ("fill", 10, 40, 0, OrderStatus.FILLED), ("partial_fill", 30, 30, 10, OrderStatus.PARTIALLY_FILLED)]
+    assert {f.order_id for f in fills[:2]} == {parted.id} and str(fills[0].account_id) == account.user_id
+    cash = [NonTradeActivity(**entry) for entry in raw[3:]]
+    assert [(c.activity_type, c.net_amount) for c in cash] == [("CSW", -20.0), ("CSD", 50.0)]
+    pages, token = [], None
+    while True:
+        page = client.get("/account/activities", {"page_size": 2, "direction": "asc",
+                                                  **({"page_token": token} if token else {})})
+        if not page:
+            break
+        pages.append([entry["id"] for entry in page])
+        token = page[-1]["id"]
+    assert [len(p) for p in pages] == [2, 2, 1] and [i for p in pages for i in p] == [e["id"] for e in reversed(raw)]
+    assert [e["activity_type"] for e in client.get("/account/activities/CSD")] == ["CSD"]
+    assert client.get("/account/activities", {"category": "trade_activity"}) == raw[:3]
+    assert client.get("/account/activities/DIV") == []  # a type Alpaca names and tradeapi never makes
+    for bad in ({"activity_types": "FFFFF"}, {"page_token": "not-an-id"}, {"page_size": 101}):
+        with pytest.raises(APIError) as refused:
+            client.get("/account/activities", bad)
+        assert refused.value.status_code == 422 and refused.value.code == 42200000
+
+
+def test_a_suspended_account_places_nothing_until_its_owner_lifts_it(account: Account) -> None:
+    client = account.client
+    configured = client.get_account_configurations()
+    assert (configured.suspend_trade, configured.no_shorting, configured.fractional_trading) == (False, True, False)
+    resting = client.submit_order(LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, limit_price=1,
+                                                    time_in_force=TimeInForce.GTC))
+    configured.suspend_trade, configured.trade_confirm_email = True, "none"
+    assert client.set_account_configurations(configured).suspend_trade is True
+    assert client.get_account().trade_suspended_by_user is True
+    with pytest.raises(APIError) as suspended:
+        client.submit_order(MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY,
+                                               time_in_force=TimeInForce.DAY))
+    assert suspended.value.status_code == 403 and "suspended" in suspended.value.message
+    classic = account.api.post("/transactions", {"user": account.name, "ticker": "AAPL", "transaction_type": "buy",
+                                                 "transaction_volume": 1})
+    assert classic.status_code == 400 and body(classic)["error"]["code"] == "trading_suspended"
+    with pytest.raises(APIError) as no_replace:
+        client.replace_order_by_id(resting.id, ReplaceOrderRequest(qty=2))
+    assert no_replace.value.status_code == 403
+    client.cancel_order_by_id(resting.id)  # a cancel still works
+    configured.suspend_trade = False
+    lifted = client.set_account_configurations(configured)
+    assert (lifted.suspend_trade, lifted.trade_confirm_email) == (False, "none")
+    assert client.submit_order(MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY,
+                                                  time_in_force=TimeInForce.DAY)).status == OrderStatus.NEW
+    for refused_change in ({"fractional_trading": True}, {"no_shorting": False}, {"max_margin_multiplier": "2"}):
+        with pytest.raises(APIError) as refused:
+            client.patch("/account/configurations", refused_change)
+        assert refused.value.status_code == 422
+
+
+def test_assets_and_positions_are_found_by_their_asset_id(account: Account) -> None:
+    client = account.client
+    aapl = asset_id("AAPL")
+    assert client.get_asset(aapl).symbol == "AAPL"
+    client.submit_order(MarketOrderRequest(symbol="AAPL", qty=6, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
+    account.settle()
+    assert client.get_open_position(aapl).qty == "6"
+    assert client.close_position(aapl, ClosePositionRequest(qty="2")).qty == "2"
+    for missing in (uuid.uuid4(), "ZZZZ"):
+        with pytest.raises(APIError) as absent:
+            client.get_open_position(missing)
+        assert absent.value.status_code == 404
+    with pytest.raises(APIError) as unknown:
+        client.get_asset(uuid.uuid4())
+    assert unknown.value.status_code == 404
+
+
+def test_the_portfolio_history_is_equity_and_pl_window_by_window(account: Account) -> None:
+    from datetime import datetime
+
+    from alpaca.trading.requests import GetPortfolioHistoryRequest
+
+    client = account.client
+    client.submit_order(MarketOrderRequest(symbol="AAPL", qty=100, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
+    account.settle()
+    deposit = account.api.post(f"/users/{account.name}/deposits", {"amount": "500.00"})
+    account.move("12.00")
+    history = client.get_portfolio_history(GetPortfolioHistoryRequest(period="1D", timeframe="1Min"))
+    assert history.timeframe == "1Min" and history.timestamp == sorted(history.timestamp)
+    assert len(history.timestamp) == len(history.equity) == len(history.profit_loss) >= 1
+    # Now: 100 shares at 12.00 and 99,000 + 500 cash.
+    assert history.equity[-1] == 100_000 + 500 + 200
+    assert (history.base_value, history.profit_loss[0]) == (history.equity[0], 0)
+    # P/L leaves the deposit out, once it came after the first window the P/L is counted from.
+    deposited = datetime.fromisoformat(body(deposit)["movement"]["timestamp"]).timestamp()
+    after_first = 500 if deposited >= history.timestamp[0] + 60 else 0
+    assert history.profit_loss[-1] == pytest.approx(history.equity[-1] - history.base_value - after_first)
+    daily = client.get_portfolio_history(GetPortfolioHistoryRequest(period="1M"))
+    assert daily.timeframe == "1D" and daily.equity[-1] == history.equity[-1]
+    # A year of minutes reaches no further back than the account's opening.
+    assert len(client.get_portfolio_history(GetPortfolioHistoryRequest(period="1A", timeframe="1Min")).equity) <= 5
+    with pytest.raises(APIError) as unknown:
+        client.get("/account/portfolio/history", {"timeframe": "2H"})
+    assert unknown.value.status_code == 422

@@ -70,7 +70,8 @@ class Users:
         if any(user.username.lower() == username.lower() for user in self._store.users.values()):
             return None
         user = Row({"id": uuid.uuid4(), "username": username, "balance": balance, "reserved_cash": Decimal("0"),
-                    "created_at": now()})
+                    "created_at": now(), "trading_suspended": False, "trade_confirm_email": "all",
+                    "ptp_no_exception_entry": False})
         self._store.users[user.id] = user
         return user
 
@@ -200,18 +201,22 @@ class Activities:
         self._store = store
 
     def page(self, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int,
-             between: tuple[datetime | None, datetime | None]) -> list[Row]:
+             between: tuple[datetime | None, datetime | None], kinds: frozenset[str] | None = None,
+             oldest_first: bool = False) -> list[Row]:
         rows = [Row({"kind": self.KINDS[t.status], "id": t.id, "at": t.settled_at or t.canceled_at or t.created_at,
                      "amount": t.total, "ticker": t.ticker, "side": t.side, "volume": t.volume, "price": t.price,
-                     "reason": t.reason}) for t in self._store.trades.values()
+                     "reason": t.reason, "trade_id": t.id, "filled_so_far": t.filled_qty,
+                     "order_volume": t.volume}) for t in self._store.trades.values()
                 if t.user_id == user_id and t.status != TradeStatus.PENDING]
         rows += [Row({"kind": m.kind, "id": m.id, "at": m.created_at, "amount": m.amount, "ticker": None,
-                      "side": None, "volume": None, "price": None, "reason": None, "trade_id": None})
+                      "side": None, "volume": None, "price": None, "reason": None, "trade_id": None,
+                      "filled_so_far": None, "order_volume": None})
                  for m in self._store.cash if m.user_id == user_id]
         start, end = between
         rows = [r for r in rows if (start is None or r.at >= start) and (end is None or r.at <= end)
-                and (after is None or (r.at, r.id) < after)]
-        return sorted(rows, key=lambda r: (r.at, r.id), reverse=True)[:limit + 1]
+                and (kinds is None or r.kind in kinds)
+                and (after is None or ((r.at, r.id) > after if oldest_first else (r.at, r.id) < after))]
+        return sorted(rows, key=lambda r: (r.at, r.id), reverse=not oldest_first)[:limit + 1]
 
 
 class ApiKeys:

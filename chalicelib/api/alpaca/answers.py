@@ -178,3 +178,65 @@ class ErrorOut(TypedDict):
 
     code: int
     message: str
+
+
+class TradeActivityOut(TypedDict):
+    """A fill (alpaca-py's TradeActivity). `cum_qty` is what the order had filled once this fill was made."""
+
+    id: str  # "<UTC time to the microsecond, 20 digits>::<UUID>", as Alpaca's ids read; the page token
+    account_id: Id
+    activity_type: Literal["FILL"]
+    transaction_time: Moment
+    type: Literal["fill", "partial_fill"]
+    price: Decimal
+    qty: Decimal
+    side: Side
+    symbol: str
+    leaves_qty: Decimal
+    order_id: Id
+    cum_qty: Decimal
+    order_status: Literal["filled", "partially_filled"]
+
+
+class NonTradeActivityOut(TypedDict):
+    """A deposit (CSD) or withdrawal (CSW) of cash (alpaca-py's NonTradeActivity); `net_amount` < 0 for CSW."""
+
+    id: str
+    account_id: Id
+    activity_type: Literal["CSD", "CSW"]
+    date: str  # YYYY-MM-DD
+    net_amount: Decimal
+    description: str
+    status: Literal["executed"]
+    symbol: None
+    qty: None
+    per_share_amount: None
+
+
+class ConfigurationOut(TypedDict):
+    dtbp_check: None
+    fractional_trading: Literal[False]
+    max_margin_multiplier: Literal["1"]
+    no_shorting: Literal[True]
+    pdt_check: None
+    suspend_trade: bool
+    trade_confirm_email: Literal["all", "none"]
+    ptp_no_exception_entry: bool
+    max_options_trading_level: Literal[0]
+
+
+class PortfolioHistoryOut(TypedDict):
+    """Equity and P/L as reported figures (JSON numbers, as Alpaca's clients parse them; each a cent value a float
+    holds to the cent): `timestamp` is each window's start in Unix seconds; `equity` is as of its end."""
+
+    timestamp: list[int]
+    equity: list[float]
+    profit_loss: list[float]
+    profit_loss_pct: list[float | None]
+    base_value: float | None
+    base_value_asof: str | None
+    timeframe: str
+    cashflow: dict[str, list[float]]
+
+
+ActivityOut = TradeActivityOut | NonTradeActivityOut

@@ -64,7 +64,8 @@ def account(record: records.Account) -> answers.AccountOut:
         "last_maintenance_margin": ZERO, "sma": ZERO, "multiplier": "1", "accrued_fees": ZERO,
         "pending_transfer_in": ZERO, "pending_transfer_out": ZERO, "pattern_day_trader": False,
         "trading_blocked": False, "transfers_blocked": False, "account_blocked": False,
-        "trade_suspended_by_user": False, "shorting_enabled": False, "daytrade_count": 0,
+        "trade_suspended_by_user": record.configuration.trading_suspended, "shorting_enabled": False,
+        "daytrade_count": 0,
         "created_at": moment(user.created_at),
     }
 
@@ -130,3 +131,52 @@ def bars(page: paging.Page[records.Bucket]) -> answers.BarsOut:
     for bucket in page.items:
         grouped.setdefault(bucket.ticker, []).append(bar(bucket))
     return {"bars": grouped, "next_page_token": page.next_cursor}
+
+
+def activity_id(at: datetime, entry_id: uuid.UUID) -> str:
+    """Alpaca's activity id: the time it happened and a UUID. To the microsecond, so that it names the entry a
+    page ends at exactly."""
+    return f"{at.astimezone(UTC):%Y%m%d%H%M%S%f}::{entry_id}"
+
+
+def activity(record: records.Activity, account_id: str) -> answers.ActivityOut:
+    """A fill is a FILL; a deposit a CSD and a withdrawal a CSW (the feed's other entries are not activities in
+    Alpaca's sense: a cancel or an expiry is an order's status)."""
+    from chalicelib.domain.vocabulary import ActivityKind
+
+    if record.kind == ActivityKind.FILL and record.side is not None:
+        done = record.filled_so_far or 0
+        whole = done == record.order_volume
+        return {"id": activity_id(record.at, record.id), "account_id": account_id, "activity_type": "FILL",
+                "transaction_time": moment(record.at), "type": "fill" if whole else "partial_fill",
+                "price": format_money(record.price or Decimal(0)), "qty": str(record.volume),
+                "side": record.side, "symbol": record.ticker or "",
+                "leaves_qty": str((record.order_volume or 0) - done), "order_id": str(record.trade_id),
+                "cum_qty": str(done), "order_status": "filled" if whole else "partially_filled"}
+    amount = record.amount or Decimal(0)
+    return {"id": activity_id(record.at, record.id), "account_id": account_id,
+            "activity_type": "CSD" if record.kind == ActivityKind.DEPOSIT else "CSW",
+            "date": record.at.astimezone(UTC).date().isoformat(),
+            "net_amount": format_money(amount if record.kind == ActivityKind.DEPOSIT else -amount),
+            "description": "", "status": "executed", "symbol": None, "qty": None, "per_share_amount": None}
+
+
+def configuration(record: records.AccountConfiguration) -> answers.ConfigurationOut:
+    return {"dtbp_check": None, "fractional_trading": False, "max_margin_multiplier": "1", "no_shorting": True,
+            "pdt_check": None, "suspend_trade": record.trading_suspended,
+            "trade_confirm_email": "none" if record.trade_confirm_email == "none" else "all",
+            "ptp_no_exception_entry": record.ptp_no_exception_entry, "max_options_trading_level": 0}
+
+
+def portfolio_history(record: records.EquityHistory) -> answers.PortfolioHistoryOut:
+    base = record.base_value
+    return {
+        "timestamp": [int(point.start.timestamp()) for point in record.points],
+        "equity": [float(point.equity) for point in record.points],
+        "profit_loss": [float(point.profit_loss) for point in record.points],
+        "profit_loss_pct": [None if not base else round(float(point.profit_loss / base), 6)
+                            for point in record.points],
+        "base_value": None if base is None else float(base),
+        "base_value_asof": None if not record.points else record.points[0].start.date().isoformat(),
+        "timeframe": record.step, "cashflow": {},
+    }

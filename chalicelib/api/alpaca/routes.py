@@ -15,10 +15,11 @@ from chalicelib import api, services
 from chalicelib.api import market
 from chalicelib.api.access import PUBLIC, SELF, Principal
 from chalicelib.api.alpaca import errors, presenters
+from chalicelib.api.alpaca.shapes import ACTIVITY_TYPES
 from chalicelib.api.responses import json_response
 from chalicelib.api.router import Router, Surface
-from chalicelib.domain.errors import Conflict, Error, NotFound
-from chalicelib.domain.vocabulary import FINAL_STATUSES, TradeStatus
+from chalicelib.domain.errors import Conflict, Error, NotFound, ValidationFailed
+from chalicelib.domain.vocabulary import FINAL_STATUSES, ActivityKind, TradeStatus
 
 if TYPE_CHECKING:
     import uuid
@@ -26,27 +27,33 @@ if TYPE_CHECKING:
 
     from chalicelib.api.alpaca.answers import (
         AccountOut,
+        ActivityOut,
         AssetOut,
         BarsOut,
         CanceledOut,
         ClockOut,
         ClosedOut,
+        ConfigurationOut,
         LatestBarsOut,
         OrderOut,
+        PortfolioHistoryOut,
         PositionOut,
         SessionOut,
         SymbolBarsOut,
     )
     from chalicelib.api.alpaca.shapes import (
+        ActivitiesQuery,
         BarsQuery,
         CalendarQuery,
         ClientOrderQuery,
         CloseAllQuery,
         CloseQuery,
+        ConfigurationChanges,
         LatestBarsQuery,
         NewOrder,
         OrderChanges,
         OrdersQuery,
+        PortfolioHistoryQuery,
         SymbolBarsQuery,
     )
     from chalicelib.domain import paging
@@ -65,7 +72,7 @@ ORDER_ERRORS = (403, 404, 422, 503)
 
 @dataclass(frozen=True)
 class _Everything:
-    """A page request for everything, a page at a time."""
+    """A page request: for everything, a page at a time, or for one page of an Alpaca list."""
 
     cursor: str | None = None
     limit: int = 1000
@@ -88,6 +95,62 @@ def _user(principal: Principal) -> str:
 @routes.route("/v2/account", access=SELF, errors=(503,), summary="The key's account: cash, buying power, equity")
 def v2_account(principal: Principal, uow: UnitOfWork) -> AccountOut:
     return presenters.account(services.users.get(str(principal.username), uow))
+
+
+@routes.route("/v2/account/configurations", access=SELF, errors=(503,),
+              summary="The account's configuration: a cash account, long only, whole shares; suspend_trade")
+def v2_configuration(principal: Principal, uow: UnitOfWork) -> ConfigurationOut:
+    return presenters.configuration(services.account_configuration.get(_user(principal), uow))
+
+
+@routes.route("/v2/account/configurations", methods=("PATCH",), access=SELF, errors=(400, 413, 415, 422, 503),
+              summary="Change the account's configuration: suspend_trade stops every new order until lifted; "
+              "margin, shorting, fractional shares and options are refused by name")
+def v2_configure(body: ConfigurationChanges, principal: Principal, uow: UnitOfWork) -> ConfigurationOut:
+    return presenters.configuration(services.account_configuration.change(_user(principal), body, uow))
+
+
+# The activity types tradeapi makes, as the activity feed names them.
+ACTIVITY_KINDS = {"FILL": ActivityKind.FILL, "CSD": ActivityKind.DEPOSIT, "CSW": ActivityKind.WITHDRAWAL}
+
+
+@routes.route("/v2/account/activities", access=SELF, errors=(422, 503),
+              summary="The account's activities (FILL, CSD, CSW), newest first, page_size at a time; the next "
+              "page starts after page_token, the last one's id")
+def v2_activities(query: ActivitiesQuery, principal: Principal, uow: UnitOfWork) -> list[ActivityOut]:
+    return _activities(None, query, principal, uow)
+
+
+@routes.route("/v2/account/activities/{activity_type}", access=SELF, errors=(422, 503),
+              summary="The account's activities of one type, as /v2/account/activities pages them")
+def v2_activities_of_type(activity_type: str, query: ActivitiesQuery, principal: Principal,
+                          uow: UnitOfWork) -> list[ActivityOut]:
+    if activity_type.upper() not in ACTIVITY_TYPES:
+        raise ValidationFailed(f"invalid activity type: {activity_type[:20]}", [{"field": "activity_type"}])
+    return _activities(activity_type, query, principal, uow)
+
+
+def _activities(path_type: str | None, query: ActivitiesQuery, principal: Principal,
+                uow: UnitOfWork) -> list[ActivityOut]:
+    from chalicelib.domain import paging
+
+    kinds = frozenset(ACTIVITY_KINDS[kind] for kind in query.types(path_type) if kind in ACTIVITY_KINDS)
+    if not kinds:
+        return []
+    after = query.after_activity
+    page = _Everything(None if after is None else paging.trade_cursor(*after), query.page_size)
+    found = services.activities.list_for_user(_user(principal), query.between, page, uow, kinds=kinds,
+                                              oldest_first=query.direction == "asc")
+    return [presenters.activity(entry, _user(principal)) for entry in found.items]
+
+
+@routes.route("/v2/account/portfolio/history", access=SELF, errors=(422, 503),
+              summary="Equity and P/L at the end of each window (1Min, 5Min, 15Min, 1H, 1D) over period, or from "
+              "start to end")
+def v2_portfolio_history(query: PortfolioHistoryQuery, principal: Principal,
+                         uow: UnitOfWork) -> PortfolioHistoryOut:
+    found = services.portfolio_history.history(_user(principal), query, market.clock().now, uow)
+    return presenters.portfolio_history(found)
 
 
 @routes.route("/v2/orders", methods=("POST",), access=SELF, errors=(400, 413, 415, *ORDER_ERRORS),
@@ -157,21 +220,31 @@ def v2_positions(principal: Principal, uow: UnitOfWork) -> list[PositionOut]:
     return [*map(presenters.position, held)]
 
 
-@routes.route("/v2/positions/{symbol}", access=SELF, errors=(404, 503), summary="One open position, by symbol")
+def _ticker(symbol_or_asset_id: str, uow: UnitOfWork) -> str:
+    """A stock named by its symbol (any case) or its asset id (a UUID: no ticker is one)."""
+    import uuid
+
+    try:
+        asset_id = uuid.UUID(symbol_or_asset_id)
+    except ValueError:
+        return symbol_or_asset_id.upper()
+    return services.stocks.by_asset_id(asset_id, uow).ticker
+
+
+@routes.route("/v2/positions/{symbol}", access=SELF, errors=(404, 503),
+              summary="One open position, by symbol or asset id")
 def v2_position(symbol: str, principal: Principal, uow: UnitOfWork) -> PositionOut:
-    held = _every(lambda page: services.portfolio.holdings(_user(principal), page, uow))
-    found = next((p for p in held if p.ticker == symbol), None)
-    if found is None:
-        raise NotFound(f"position does not exist: {symbol}")
-    return presenters.position(found)
+    return presenters.position(services.portfolio.position(_user(principal), _ticker(symbol, uow), uow))
 
 
 @routes.route("/v2/positions/{symbol}", methods=("DELETE",), access=SELF, errors=(403, 404, 422, 503),
-              summary="Close all or part of a position (qty or percentage): answers the liquidating order")
+              summary="Close all or part of a position, by symbol or asset id (qty or percentage): answers the "
+              "liquidating order")
 def v2_close_position(symbol: str, query: CloseQuery, principal: Principal, uow: UnitOfWork) -> OrderOut:
     from chalicelib.adapters.placement import get_order_desk
 
-    closing = services.trades.close_position(_user(principal), symbol, query, uow, get_order_desk(), market.clock())
+    closing = services.trades.close_position(_user(principal), _ticker(symbol, uow), query, uow, get_order_desk(),
+                                             market.clock())
     return presenters.order(closing)
 
 
@@ -202,9 +275,10 @@ def v2_assets(uow: UnitOfWork) -> list[AssetOut]:
     return [*map(presenters.asset, _every(lambda page: services.stocks.list_all(page, uow)))]
 
 
-@routes.route("/v2/assets/{symbol}", access=SELF, errors=(404, 503), summary="One stock, as an asset")
+@routes.route("/v2/assets/{symbol}", access=SELF, errors=(404, 503),
+              summary="One stock, as an asset, by symbol or asset id")
 def v2_asset(symbol: str, uow: UnitOfWork) -> AssetOut:
-    return presenters.asset(services.stocks.get(symbol, uow))
+    return presenters.asset(services.stocks.get(_ticker(symbol, uow), uow))
 
 
 @routes.route("/v2/clock", access=PUBLIC, summary="The market clock")

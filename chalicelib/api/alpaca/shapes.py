@@ -3,7 +3,10 @@ strings (alpaca-py sends `"qty": 1.0`, lumibot strings), Alpaca's field names, a
 (fractional shares, notional orders, extended hours, trailing stops, order classes but simple) refused by name."""
 from __future__ import annotations
 
+import re
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -88,8 +91,6 @@ class NewOrder(RequestModel):
     def for_user(self, user_id: str) -> Placement:
         """The order for the key's own account. An order sent without a client order id is given one, as Alpaca
         gives one, so that every order can be found by it (`GET /v2/orders:by_client_order_id`)."""
-        import uuid
-
         return Placement(user_id, self.symbol, self.side, self.qty or 0, self.limit_price, self.time_in_force,
                          self.client_order_id or str(uuid.uuid4()), self.type, self.stop_price)
 
@@ -233,3 +234,138 @@ class LatestBarsQuery(RequestModel):
 
 class ClientOrderQuery(RequestModel):
     client_order_id: ClientOrderId
+
+
+# Every activity type Alpaca names (alpaca-py's ActivityType). tradeapi makes FILL, CSD and CSW; asking for another
+# is asking for what never happens here, answered with none.
+ACTIVITY_TYPES = frozenset({
+    "FILL", "ACATC", "ACATS", "CFEE", "CIL", "CSD", "CSW", "DIV", "DIVCGL", "DIVCGS", "DIVNRA", "DIVROC", "DIVTXEX",
+    "DIVWH", "EXTRD", "FEE", "FXTRD", "INT", "INTPNL", "JNLC", "JNLS", "MA", "MEM", "NC", "OCT", "OPASN", "OPCSH",
+    "OPEXC", "OPEXP", "OPTRD", "PTC", "REORG", "SPIN", "SPLIT", "SWP", "VOF", "WH"})
+TRADE_ACTIVITY_TYPES = frozenset({"FILL"})
+_ACTIVITY_ID = re.compile(r"([0-9]{20})::([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+
+
+def _activity_types(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    named = [part.strip().upper() for part in value.split(",") if part.strip()]
+    unknown = [part for part in named if part not in ACTIVITY_TYPES]
+    if unknown:
+        raise ValueError(f"invalid activity type: {unknown[0][:20]}")
+    return frozenset(named)
+
+
+ActivityTypes = Annotated[frozenset[str], BeforeValidator(_activity_types), WithJsonSchema(
+    {"type": "string", "maxLength": 500, "examples": ["FILL,CSD,CSW"],
+     "description": "Comma-separated activity types; tradeapi makes FILL, CSD and CSW"}, mode="validation")]
+
+
+class ActivitiesQuery(RequestModel):
+    """`GET /v2/account/activities[/{activity_type}]`: newest first unless `direction=asc`, `page_size` at a time
+    (at most 100), each page after the `page_token` (the last activity's id) of the one before."""
+
+    activity_types: Annotated[str, Field(max_length=500)] | None = None
+    category: Annotated[str, Field(pattern="^(trade_activity|non_trade_activity)$")] | None = None
+    date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
+    after: StartBound | None = None
+    until: EndBound | None = None
+    direction: Annotated[str, Field(pattern="^(asc|desc)$")] = "desc"
+    page_size: Annotated[int, Field(ge=1, le=100)] = 100
+    page_token: Annotated[str, Field(max_length=100)] | None = None
+
+    def cross_field_errors(self) -> list[dict[str, Any]]:
+        errors = []
+        if self.activity_types is not None:
+            try:
+                _activity_types(self.activity_types)
+            except ValueError as unknown:
+                errors.append({"field": "activity_types", "message": str(unknown), "type": "value_error"})
+        if self.page_token is not None and not _ACTIVITY_ID.fullmatch(self.page_token):
+            errors.append({"field": "page_token", "message": "must be an activity id this API answered",
+                           "type": "value_error"})
+        if self.date is not None:
+            try:
+                datetime.strptime(self.date, "%Y-%m-%d")
+            except ValueError:
+                errors.append({"field": "date", "message": "must be a date", "type": "value_error"})
+        return errors
+
+    def types(self, path_type: str | None) -> frozenset[str]:
+        """The activity types asked for: the path's, the list's and the category's, each narrowing the others."""
+        wanted = ACTIVITY_TYPES if self.activity_types is None else _activity_types(self.activity_types)
+        if path_type is not None:
+            wanted = wanted & _activity_types(path_type)
+        if self.category is not None:
+            trade = self.category == "trade_activity"
+            wanted = {kind for kind in wanted if (kind in TRADE_ACTIVITY_TYPES) == trade}
+        return frozenset(wanted)
+
+    @property
+    def between(self) -> tuple[datetime | None, datetime | None]:
+        start, end = self.after, self.until
+        if self.date is not None:
+            day = datetime.strptime(self.date, "%Y-%m-%d").replace(tzinfo=UTC)
+            start = day if start is None else max(start, day)
+            last = day + timedelta(days=1) - timedelta(microseconds=1)
+            end = last if end is None else min(end, last)
+        return start, end
+
+    @property
+    def after_activity(self) -> tuple[datetime, uuid.UUID] | None:
+        """The (time, id) of the activity the page token names."""
+        found = None if self.page_token is None else _ACTIVITY_ID.fullmatch(self.page_token)
+        if found is None:
+            return None
+        return datetime.strptime(found[1], "%Y%m%d%H%M%S%f").replace(tzinfo=UTC), uuid.UUID(found[2])
+
+
+class ConfigurationChanges(RequestModel):
+    """`PATCH /v2/account/configurations`: what is absent or null is kept. A cash account without margin,
+    shorting, fractional shares or options: asking for any of them is refused by name. `dtbp_check` and
+    `pdt_check` are taken (Alpaca deprecated both) and change nothing: a cash account has no day-trade checks."""
+
+    suspend_trade: bool | None = None
+    trade_confirm_email: Annotated[str, Field(pattern="^(all|none)$")] | None = None
+    ptp_no_exception_entry: bool | None = None
+    fractional_trading: bool | None = None
+    no_shorting: bool | None = None
+    max_margin_multiplier: Annotated[str, Field(max_length=10)] | None = None
+    max_options_trading_level: Annotated[int, Field(ge=0, le=3)] | None = None
+    dtbp_check: Annotated[str, Field(pattern="^(both|entry|exit)$")] | None = None
+    pdt_check: Annotated[str, Field(pattern="^(both|entry|exit)$")] | None = None
+
+    @classmethod
+    def example(cls, unique: str, user: str) -> dict[str, Any]:
+        return {"trade_confirm_email": "none"}
+
+    def cross_field_errors(self) -> list[dict[str, Any]]:
+        refused = [(name, message) for name, asked, message in (
+            ("fractional_trading", self.fractional_trading is True, "fractional trading is not supported"),
+            ("no_shorting", self.no_shorting is False, "short selling is not supported: accounts are long only"),
+            ("max_margin_multiplier", self.max_margin_multiplier not in (None, "1"),
+             "margin is not supported: accounts are cash accounts (max_margin_multiplier 1)"),
+            ("max_options_trading_level", bool(self.max_options_trading_level), "options are not supported"),
+        ) if asked]
+        return [{"field": name, "message": message, "type": "unsupported"} for name, message in refused]
+
+
+class PortfolioHistoryQuery(RequestModel):
+    """`GET /v2/account/portfolio/history`: equity at the end of each `timeframe` window over `period` (or from
+    `start` to `end`), in UTC windows. `intraday_reporting`, `pnl_reset`, `extended_hours` and `cashflow_types`
+    are taken and have no effect: the market clock's sessions are not cut out, and P/L is from the first window."""
+
+    period: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,3}[DWMA]$")] | None = None
+    timeframe: Annotated[str, Field(pattern=r"^(1Min|5Min|15Min|1H|1D)$")] | None = None
+    start: StartBound | None = None
+    end: EndBound | None = None
+    date_end: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None
+    intraday_reporting: Annotated[str, Field(max_length=40)] | None = None
+    pnl_reset: Annotated[str, Field(max_length=40)] | None = None
+    extended_hours: bool | None = None
+    cashflow_types: Annotated[str, Field(max_length=500)] | None = None
+
+    def cross_field_errors(self) -> list[dict[str, Any]]:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            return [{"field": "start", "message": "must not be after end", "type": "range"}]
+        return []
