@@ -26,5 +26,9 @@ GATEWAY_HEADERS: dict[str, dict[str, str]] = {"UNAUTHORIZED": {"WWW-Authenticate
 
 
 def gateway_error_body(response_type: str) -> dict[str, Any]:
-    _, code, message = GATEWAY_RESPONSES[response_type]
-    return {"error": {"code": code, "message": message, "details": []}}
+    """One body for both surfaces, because a gateway response's template is the same for every path (API Gateway
+    substitutes variables in it but runs no logic): the classic surface's `error` object, and beside it the /v2
+    surface's top-level `code` (Alpaca's 8-digit number: the status x 100000) and `message`."""
+    status, code, message = GATEWAY_RESPONSES[response_type]
+    number = (status or (500 if response_type == "DEFAULT_5XX" else 400)) * 100_000
+    return {"code": number, "message": message, "error": {"code": code, "message": message, "details": []}}

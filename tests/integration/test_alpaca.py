@@ -181,7 +181,12 @@ def test_another_accounts_order_is_a_404_and_a_bad_key_a_401(api: Any, base_url:
     stranger = TradingClient(key_id, "A" * 43, url_override=base_url)
     with pytest.raises(APIError) as unauthorized:
         stranger.get_account()
-    assert unauthorized.value.status_code == 401
+    # The gateway's own answers carry Alpaca's code and message beside the classic error object.
+    assert (unauthorized.value.status_code, unauthorized.value.code) == (401, 40100000)
+    assert unauthorized.value.message and "error" in unauthorized.value.response.json()
+    with pytest.raises(APIError) as no_route:
+        alice.client.get("/no/such/route")
+    assert (no_route.value.status_code, no_route.value.code) == (404, 40400000)
 
 
 def test_assets_the_clock_and_the_calendar(account: Account) -> None:
