@@ -4,13 +4,14 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: help venv run logs demo test lint test-unit test-integration bench docs migrate admin-key package clean
+.PHONY: help venv run logs demo demo-alpaca test lint test-unit test-integration bench docs migrate admin-key package clean
 
 help:
 	@echo "make run      start the local stack and serve the API on http://127.0.0.1:8000"
 	@echo "make test     lint (ruff, import-linter), type-check (mypy) and run every test against real PostgreSQL, Redis and SQS"
 	@echo "make logs     the running stack's logs from CloudWatch Logs on the emulator (ARGS='--follow --filter ID')"
 	@echo "make demo     drive the running stack through the whole story"
+	@echo "make demo-alpaca  a small alpaca-py bot trading against the running stack (examples/alpaca_bot.py)"
 	@echo "make bench    measure cold start, reads, placement, settlement, end to end and growth next to their floors"
 	@echo "              (ARGS='--quick' for a short run; writes bench/results/latest.json)"
 	@echo "make test-unit  the use cases, rules, shapes and presenters alone: seconds, no services"
@@ -40,6 +41,9 @@ logs: venv
 
 demo: venv
 	$(PY) -m devstack.demo $(ARGS)
+
+demo-alpaca: venv
+	$(PY) examples/alpaca_bot.py $(ARGS)
 
 test: lint
 	$(PY) -m pytest

@@ -315,5 +315,7 @@ def _digest(given: dict[str, Any]) -> str:
 
     canonical = {name: value.model_dump(mode="json") if name == "query" else value for name, value in given.items()
                  if name not in ("request", "principal", "uow", "body")}
+    if given.get("principal") is not None:  # a view that acts for the key's own account answers for that account
+        canonical["account"] = given["principal"].id
     text = json.dumps(canonical, sort_keys=True, default=str)
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()

@@ -63,6 +63,13 @@ class CashMoved:
 
 
 @dataclass(frozen=True)
+class AccountConfigured:
+    """An owner changed the account's configuration (its trading suspension shows on the account)."""
+
+    username: str
+
+
+@dataclass(frozen=True)
 class KeyIssued:
     record: KeyRecord  # what the authorizer reads: the secret's digest, scope, user; never the secret
 
@@ -73,4 +80,4 @@ class KeyRevoked:
 
 
 Event = (UserRegistered | StockIngested | PriceMoved | TradePlaced | TradeCanceled | TradeReplaced | TradesSettled
-         | CashMoved | KeyIssued | KeyRevoked)
+         | CashMoved | AccountConfigured | KeyIssued | KeyRevoked)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from chalicelib.domain import records
+from chalicelib.domain.events import AccountConfigured
 from chalicelib.services.unit_of_work import UnitOfWork
 
 
@@ -37,5 +38,6 @@ def change(user_ref: str, changes: Changes, uow: UnitOfWork) -> records.AccountC
         if changes.ptp_no_exception_entry is not None:
             user.ptp_no_exception_entry = changes.ptp_no_exception_entry
         configured = records.AccountConfiguration.of(user)
+        uow.record(AccountConfigured(user.username))
         uow.commit()
     return configured

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.logs import get_logger
 from chalicelib.domain.events import (
+    AccountConfigured,
     CashMoved,
     Event,
     KeyIssued,
@@ -81,6 +82,8 @@ def stale_families(event: Event) -> list[str]:
         refs = [ref for user_id, username in event.users.items() for ref in (username, str(user_id))]
         return [*map(cache.user_family, event.users.values()), *map(cache.stock_family, event.tickers),
                 cache.stock_lists(), *cache.transaction_lists(*refs), *cache.activity_lists(*refs)]
+    if isinstance(event, AccountConfigured):
+        return [cache.user_family(event.username)]
     if isinstance(event, CashMoved):
         user = event.moved.user
         return [cache.user_family(user.username), *cache.activity_lists(user.username, str(user.id))]
@@ -151,6 +154,7 @@ HANDLERS: dict[type[Event], list[Handler]] = {
     TradeReplaced: [send_successor, invalidate],
     TradesSettled: [invalidate],
     CashMoved: [log_cash_moved, invalidate],
+    AccountConfigured: [invalidate],
     KeyIssued: [offer_key_record],
     # The revoke itself writes the tombstone, and answers only once it is written (services/keys.py).
     KeyRevoked: [],

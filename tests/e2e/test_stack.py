@@ -140,6 +140,11 @@ def test_every_route_answers_each_caller_as_its_rule_says_and_the_demo_runs_over
         assert demo.returncode == 0, demo.stdout[-4000:] + demo.stderr
         assert "reason=limit_not_met" in demo.stdout and '"latest": true' in demo.stdout
         assert '"status": "canceled"' in demo.stdout
+        # `make demo-alpaca`: an alpaca-py bot buys, rests a limit and a stop, and both fill as bars move.
+        bot = subprocess.run([sys.executable, "examples/alpaca_bot.py", "--api", api, "--admin-key", admin], cwd=ROOT,
+                             env=stack_env, capture_output=True, text=True, timeout=300)
+        assert bot.returncode == 0, bot.stdout[-4000:] + bot.stderr
+        assert "the stop triggered and sold 10" in bot.stdout and "equity 9895.00" in bot.stdout
     finally:
         assert stack.stop() == 0
 

@@ -401,3 +401,21 @@ def test_the_portfolio_history_is_equity_and_pl_window_by_window(account: Accoun
     with pytest.raises(APIError) as unknown:
         client.get("/account/portfolio/history", {"timeframe": "2H"})
     assert unknown.value.status_code == 422
+
+
+def test_cached_v2_reads_are_made_stale_by_the_same_events_as_the_classic_ones(account: Account) -> None:
+    client = account.client
+    assert client.get_account().cash == "100000.00" and client.get_orders() == []  # both now cached
+    assert account.api.post(f"/users/{account.name}/deposits", {"amount": "5.00"}).status_code == 201
+    assert client.get_account().cash == "100005.00"
+    placed = body(account.api.post("/transactions", {"user": account.name, "ticker": "AAPL",
+                                                     "transaction_type": "buy", "transaction_volume": 2,
+                                                     "limit_price": "1.00", "time_in_force": "gtc"}))
+    assert [str(o.id) for o in client.get_orders()] == [placed["transaction_id"]]
+    assert client.get_account().buying_power == "100003.00"
+    account.move("12.00")
+    client.submit_order(MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
+    account.settle()
+    assert client.get_account().equity == "100005.00"  # 12.00 paid, 12.00 held
+    account.move("20.00")
+    assert client.get_account().equity == "100013.00"  # the holder's equity moved with the price

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Response
 
 from chalicelib import api, services
+from chalicelib.adapters import cache
 from chalicelib.api import market
 from chalicelib.api.access import PUBLIC, SELF, Principal
 from chalicelib.api.alpaca import errors, presenters
 from chalicelib.api.alpaca.shapes import ACTIVITY_TYPES
 from chalicelib.api.responses import json_response
-from chalicelib.api.router import Router, Surface
+from chalicelib.api.router import Cached, Router, Surface
 from chalicelib.domain.errors import Conflict, Error, NotFound, ValidationFailed
 from chalicelib.domain.vocabulary import FINAL_STATUSES, ActivityKind, TradeStatus
 
@@ -68,6 +69,10 @@ ALPACA = Surface(
 routes = Router(ALPACA, errors.render)
 
 ORDER_ERRORS = (403, 404, 422, 503)
+# The classic surface's families (chalicelib/services/handlers.py says which change makes each stale), named from
+# the key's own account: the same events make both surfaces' answers stale.
+THE_ACCOUNT = Cached(lambda given: cache.user_family(given["principal"].username), "cache_ttl_user_s")
+THE_ORDERS = Cached(lambda given: cache.transaction_lists(given["principal"].user_id)[0], "cache_ttl_transactions_s")
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,8 @@ def _user(principal: Principal) -> str:
     return str(principal.user_id)
 
 
-@routes.route("/v2/account", access=SELF, errors=(503,), summary="The key's account: cash, buying power, equity")
+@routes.route("/v2/account", access=SELF, errors=(503,), cached=THE_ACCOUNT,
+              summary="The key's account: cash, buying power, equity")
 def v2_account(principal: Principal, uow: UnitOfWork) -> AccountOut:
     return presenters.account(services.users.get(str(principal.username), uow))
 
@@ -162,7 +168,7 @@ def v2_place_order(body: NewOrder, principal: Principal, uow: UnitOfWork) -> Ord
     return presenters.order(placed.value)
 
 
-@routes.route("/v2/orders", access=SELF, errors=(503,),
+@routes.route("/v2/orders", access=SELF, errors=(503,), cached=THE_ORDERS,
               summary="The account's orders: open (default), closed or all; newest first unless direction=asc")
 def v2_list_orders(query: OrdersQuery, principal: Principal, uow: UnitOfWork) -> list[OrderOut]:
     statuses = {"open": [TradeStatus.PENDING], "closed": sorted(FINAL_STATUSES), "all": None}[query.status]
