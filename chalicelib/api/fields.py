@@ -91,7 +91,8 @@ def _is_uuid(value: str) -> bool:
 def _to_ticker(value: Any) -> Any:
     # The raw input meets the documented ASCII pattern before any case mapping: "ﬁx".upper() is "FIX".
     if isinstance(value, str):
-        if not TICKER_ANY_CASE_RE.fullmatch(value):
+        # ASCII first: a case-blind match takes the Kelvin sign for a K.
+        if not value.isascii() or not TICKER_ANY_CASE_RE.fullmatch(value):
             raise ValueError(f"must be {patterns.TICKER.description}")
         return value.strip(" ").upper()
     return value

@@ -69,6 +69,15 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A stock's latest minute, latest day and the day before it (None when it has one day of bars)."""
+
+    minute: Bucket
+    day: Bucket
+    previous_day: Bucket | None
+
+
+@dataclass(frozen=True, slots=True)
 class EquityPoint:
     """A window of an account's history: its start, the equity at its end, and the P/L since the first window's
     end (deposits and withdrawals left out)."""

@@ -85,6 +85,22 @@ def buckets(tickers: list[str], frame: TimeFrame, page: BucketPageRequest, uow: 
         return paging.page_of(rows, page, records.Bucket.of, lambda row: paging.bucket_cursor(row.ticker, row.start))
 
 
+def snapshots(tickers: list[str], uow: UnitOfWork) -> dict[str, records.Snapshot]:
+    """Each ticker's latest minute and its last two days, aggregated as `buckets` aggregates them; tickers
+    without bars are left out."""
+    found = {}
+    with uow:
+        for ticker in dict.fromkeys(t.upper() for t in tickers):
+            days = [records.Bucket.of(row) for row in uow.buckets.page([ticker], 1, "day", (None, None), None, 2,
+                                                                      newest_first=True)[:2]]
+            if not days:
+                continue
+            minute = uow.buckets.page([ticker], 1, "minute", (None, None), None, 1, newest_first=True)[:1]
+            found[ticker] = records.Snapshot(records.Bucket.of(minute[0]), days[0],
+                                             days[1] if len(days) > 1 else None)
+    return found
+
+
 def latest(tickers: list[str], uow: UnitOfWork) -> list[records.Bucket]:
     """Each ticker's latest bar."""
     with uow:

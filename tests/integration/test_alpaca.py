@@ -237,6 +237,13 @@ def test_bars_are_aggregated_by_the_database_into_utc_buckets_and_paged_as_alpac
     with pytest.raises(APIError) as bad:
         account.client.get("/stocks/bars", {"symbols": "AAPL", "timeframe": "7Day"})
     assert bad.value.status_code == 422
+    from alpaca.data.requests import StockSnapshotRequest
+
+    snapshot = data.get_stock_snapshot(StockSnapshotRequest(symbol_or_symbols=["AAPL", "NONE"]))
+    assert list(snapshot) == ["AAPL"]  # a symbol without bars is left out
+    assert (snapshot["AAPL"].daily_bar.close, snapshot["AAPL"].minute_bar.close) == (10, 10)  # today's ingest bar
+    assert snapshot["AAPL"].previous_daily_bar.timestamp == day + timedelta(days=1)
+    assert snapshot["AAPL"].latest_trade is None and snapshot["AAPL"].latest_quote is None
 
 
 def test_an_order_is_found_by_its_client_order_id_given_or_generated(account: Account) -> None:

@@ -158,6 +158,12 @@ class BarOut(TypedDict):
     vw: float | None
 
 
+class SnapshotOut(TypedDict):
+    minuteBar: BarOut  # Alpaca's names, in camel case
+    dailyBar: BarOut
+    prevDailyBar: BarOut | None
+
+
 class BarsOut(TypedDict):
     bars: dict[str, list[BarOut]]
     next_page_token: str | None
@@ -240,3 +246,5 @@ class PortfolioHistoryOut(TypedDict):
 
 
 ActivityOut = TradeActivityOut | NonTradeActivityOut
+
+SnapshotsOut = dict[str, SnapshotOut]  # keyed by symbol, at the top level, as Alpaca answers it

@@ -126,6 +126,13 @@ def bar(record: records.Bucket) -> answers.BarOut:
             "vw": None if record.vwap is None else round(float(record.vwap), 4)}
 
 
+def snapshot(record: records.Snapshot) -> answers.SnapshotOut:
+    """The bars only: tradeapi keeps no trades or quotes apart from its bars, so `latestTrade` and `latestQuote`
+    (optional in Alpaca's clients) are left out rather than made up."""
+    return {"minuteBar": bar(record.minute), "dailyBar": bar(record.day),
+            "prevDailyBar": None if record.previous_day is None else bar(record.previous_day)}
+
+
 def bars(page: paging.Page[records.Bucket]) -> answers.BarsOut:
     grouped: dict[str, list[answers.BarOut]] = {}
     for bucket in page.items:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         PortfolioHistoryOut,
         PositionOut,
         SessionOut,
+        SnapshotsOut,
         SymbolBarsOut,
     )
     from chalicelib.api.alpaca.shapes import (
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
         OrderChanges,
         OrdersQuery,
         PortfolioHistoryQuery,
+        SnapshotsQuery,
         SymbolBarsQuery,
     )
     from chalicelib.domain import paging
@@ -315,6 +317,14 @@ def v2_bars(query: BarsQuery, uow: UnitOfWork) -> BarsOut:
 @routes.route("/v2/stocks/bars/latest", access=PUBLIC, errors=(400, 503), summary="Each symbol's latest bar")
 def v2_latest_bars(query: LatestBarsQuery, uow: UnitOfWork) -> LatestBarsOut:
     return {"bars": {bucket.ticker: presenters.bar(bucket) for bucket in services.prices.latest(query.tickers, uow)}}
+
+
+@routes.route("/v2/stocks/snapshots", access=PUBLIC, errors=(400, 422, 503),
+              summary="Each symbol's latest minute bar, latest daily bar and the daily bar before it, keyed by symbol "
+              "(symbols without bars are left out)")
+def v2_snapshots(query: SnapshotsQuery, uow: UnitOfWork) -> SnapshotsOut:
+    return {ticker: presenters.snapshot(found) for ticker, found in services.prices.snapshots(query.tickers,
+                                                                                              uow).items()}
 
 
 @routes.route("/v2/stocks/{symbol}/bars", access=PUBLIC, errors=(400, 503),

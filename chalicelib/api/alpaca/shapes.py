@@ -232,6 +232,18 @@ class LatestBarsQuery(RequestModel):
         return list(dict.fromkeys(symbol.upper() for symbol in self.symbols.split(",")))
 
 
+MAX_SNAPSHOT_SYMBOLS = 100
+
+
+class SnapshotsQuery(LatestBarsQuery):
+    """At most 100 symbols. `feed` and `currency` are taken and change nothing."""
+
+    def cross_field_errors(self) -> list[dict[str, Any]]:
+        if len(self.tickers) > MAX_SNAPSHOT_SYMBOLS:
+            return [{"field": "symbols", "message": f"at most {MAX_SNAPSHOT_SYMBOLS} symbols", "type": "too_long"}]
+        return []
+
+
 class ClientOrderQuery(RequestModel):
     client_order_id: ClientOrderId
 
