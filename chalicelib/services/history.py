@@ -68,12 +68,12 @@ def fills(user_ref: str, page: FillPageRequest, uow: UnitOfWork) -> paging.Page[
 
 
 def orders(user_ref: str, statuses: list[TradeStatus] | None, limit: int, uow: UnitOfWork, *,
-           tickers: list[str] | None = None, side: str | None = None,
-           oldest_first: bool = False) -> list[records.Trade]:
+           tickers: list[str] | None = None, side: str | None = None, oldest_first: bool = False,
+           between: tuple[datetime, datetime] | None = None) -> list[records.Trade]:
     """Up to `limit` of a user's orders in one of `statuses` (None: any), of `tickers` and `side` where given,
     newest first unless `oldest_first`."""
     with uow:
         user = uow.users.get(user_ref)
-        found = uow.trades.page(user.id, None, limit, None, statuses, tickers=tickers, side=side,
+        found = uow.trades.page(user.id, None, limit, between, statuses, tickers=tickers, side=side,
                                 oldest_first=oldest_first)
         return [records.Trade.of(trade, username=user.username) for trade in found[:limit]]

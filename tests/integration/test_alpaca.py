@@ -7,6 +7,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -105,6 +106,9 @@ def test_a_resting_limit_is_listed_replaced_and_canceled(account: Account) -> No
                                                     time_in_force=TimeInForce.GTC, client_order_id="mine-1"))
     account.settle()
     assert [o.id for o in client.get_orders()] == [resting.id]  # open, by default
+    placed_at = resting.created_at
+    assert [o.id for o in client.get_orders(GetOrdersRequest(after=placed_at - timedelta(seconds=1)))] == [resting.id]
+    assert client.get_orders(GetOrdersRequest(until=placed_at - timedelta(seconds=1))) == []
     assert client.get_orders(GetOrdersRequest(status=QueryOrderStatus.CLOSED)) == []
     replacement = client.replace_order_by_id(resting.id, ReplaceOrderRequest(qty=4, limit_price=9.25))
     assert (replacement.replaces, replacement.qty, replacement.limit_price) == (resting.id, "4", "9.25")

@@ -176,7 +176,7 @@ def v2_list_orders(query: OrdersQuery, principal: Principal, uow: UnitOfWork) ->
     statuses = {"open": [TradeStatus.PENDING], "closed": sorted(FINAL_STATUSES), "all": None}[query.status]
     tickers = None if not query.symbols else [s.strip().upper() for s in query.symbols.split(",") if s.strip()]
     found = services.history.orders(_user(principal), statuses, query.limit, uow, tickers=tickers,
-                                    side=query.side, oldest_first=query.direction == "asc")
+                                    side=query.side, oldest_first=query.direction == "asc", between=query.between)
     return [*map(presenters.order, found)]
 
 

@@ -143,6 +143,16 @@ class OrdersQuery(RequestModel):
     symbols: Annotated[str, Field(max_length=2000)] | None = None
     side: SideIn | None = None
     nested: bool | None = None
+    after: StartBound | None = None
+    until: EndBound | None = None
+
+    @property
+    def between(self) -> tuple[datetime, datetime] | None:
+        """Orders placed from `after` to `until`, where either is given."""
+        if self.after is None and self.until is None:
+            return None
+        return (self.after or datetime(1970, 1, 1, tzinfo=UTC),
+                self.until or datetime(9999, 12, 31, tzinfo=UTC))
 
 
 class CloseQuery(RequestModel):
