@@ -95,6 +95,9 @@ def main() -> int:
     signal.signal(signal.SIGINT, stopping.set)
     try:
         _loopback_only(HOST)
+        services.reserve_port(PORT)
+        if services.port_open(HOST, PORT):
+            raise ServingFailed(f"something already listens on {HOST}:{PORT}; stop it or choose another PORT")
         say(f"data directory: {DATA_DIR.relative_to(ROOT) if DATA_DIR.is_relative_to(ROOT) else DATA_DIR}")
         postgres, redis, emulator = _start_services(started)
         database_url = _database_url(postgres)

@@ -146,10 +146,25 @@ class StopFlag:
         return self._set
 
 
+# Ports this process has handed out or been told are taken: the kernel may give a just-released port to the next
+# bind(0), and the API's port (PORT) is only bound once every server it needs is up.
+_TAKEN_PORTS: set[int] = set()
+
+
+def reserve_port(port: int) -> None:
+    """Never hand `port` out: something of this process binds it later."""
+    _TAKEN_PORTS.add(port)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port free now and not handed out by this process before."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _TAKEN_PORTS:
+            _TAKEN_PORTS.add(port)
+            return port
 
 
 def wait_for_port(host: str, port: int, process: subprocess.Popen[Any], name: str, timeout: float = 30) -> None:

@@ -4,6 +4,8 @@ a use case imports nothing on the quiet, inside a function."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,11 @@ def test_a_use_case_imports_nothing_inside_a_function(module: str) -> None:
 def test_use_cases_are_found() -> None:
     assert {"chalicelib.services.trades", "chalicelib.services.settlement", "chalicelib.services.users"} <= set(
         USE_CASES)
+
+
+def test_importing_app_loads_nothing_heavy() -> None:
+    # A cold start pays for what app.py imports; the bench measures it, this says at once which import broke it.
+    heavy = ("sqlalchemy", "pg8000", "pydantic", "redis", "boto3")
+    probe = f"import sys, app; print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == ""

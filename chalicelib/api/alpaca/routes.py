@@ -16,11 +16,11 @@ from chalicelib.adapters import cache
 from chalicelib.api import market
 from chalicelib.api.access import PUBLIC, SELF, Principal
 from chalicelib.api.alpaca import errors, presenters
-from chalicelib.api.alpaca.shapes import ACTIVITY_TYPES
+from chalicelib.api.alpaca.activity_types import ACTIVITY_KINDS, ACTIVITY_TYPES
 from chalicelib.api.responses import json_response
 from chalicelib.api.router import Cached, Router, Surface
 from chalicelib.domain.errors import Conflict, Error, NotFound, ValidationFailed
-from chalicelib.domain.vocabulary import FINAL_STATUSES, ActivityKind, TradeStatus
+from chalicelib.domain.vocabulary import FINAL_STATUSES, TradeStatus
 
 if TYPE_CHECKING:
     import uuid
@@ -116,10 +116,6 @@ def v2_configuration(principal: Principal, uow: UnitOfWork) -> ConfigurationOut:
               "margin, shorting, fractional shares and options are refused by name")
 def v2_configure(body: ConfigurationChanges, principal: Principal, uow: UnitOfWork) -> ConfigurationOut:
     return presenters.configuration(services.account_configuration.change(_user(principal), body, uow))
-
-
-# The activity types tradeapi makes, as the activity feed names them.
-ACTIVITY_KINDS = {"FILL": ActivityKind.FILL, "CSD": ActivityKind.DEPOSIT, "CSW": ActivityKind.WITHDRAWAL}
 
 
 @routes.route("/v2/account/activities", access=SELF, errors=(422, 503),

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
 
+from chalicelib.api.alpaca.activity_types import ACTIVITY_TYPES, TRADE_ACTIVITY_TYPES
 from chalicelib.api.fields import (
     ClientOrderId,
     EndBound,
@@ -258,13 +259,6 @@ class ClientOrderQuery(RequestModel):
     client_order_id: ClientOrderId
 
 
-# Every activity type Alpaca names (alpaca-py's ActivityType). tradeapi makes FILL, CSD and CSW; asking for another
-# is asking for what never happens here, answered with none.
-ACTIVITY_TYPES = frozenset({
-    "FILL", "ACATC", "ACATS", "CFEE", "CIL", "CSD", "CSW", "DIV", "DIVCGL", "DIVCGS", "DIVNRA", "DIVROC", "DIVTXEX",
-    "DIVWH", "EXTRD", "FEE", "FXTRD", "INT", "INTPNL", "JNLC", "JNLS", "MA", "MEM", "NC", "OCT", "OPASN", "OPCSH",
-    "OPEXC", "OPEXP", "OPTRD", "PTC", "REORG", "SPIN", "SPLIT", "SWP", "VOF", "WH"})
-TRADE_ACTIVITY_TYPES = frozenset({"FILL"})
 _ACTIVITY_ID = re.compile(r"([0-9]{20})::([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 
 
