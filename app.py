@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import AuthResponse, Chalice, Rate, SQSEvent
+from chalice.app import AuthResponse, Chalice, Rate, SQSEvent, WebsocketEvent
 
 from chalicelib import api, services
 from chalicelib.api import middleware
@@ -22,6 +22,7 @@ from chalicelib.services.unit_of_work import UnitOfWork
 
 # Logs are powertools' JSON lines on the same "tradeapi" logger; Chalice's own text handler would repeat them.
 app = Chalice(app_name="tradeapi", configure_logs=False)
+app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_middleware(middleware.log_invocation, "all")
 app.register_middleware(middleware.chalice_errors_rendered_by(classic_errors.render), "http")
 
@@ -62,3 +63,42 @@ def relay_outbox(event: Any) -> dict[str, int]:
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def market_tick(event: Any) -> dict[str, int]:
     return api.market.tick()
+
+
+# The trade update stream (Alpaca's trade_updates): a WebSocket API whose three routes keep the connection
+# registry and speak the protocol, and a notifier fed by the FIFO queue of updates that changed orders publish.
+@app.on_ws_connect()
+def stream_connect(event: WebsocketEvent) -> None:
+    from chalicelib.api.alpaca import stream
+
+    stream.on_connect(event.to_dict())
+
+
+@app.on_ws_message()
+def stream_message(event: WebsocketEvent) -> None:
+    from chalicelib.api.alpaca import stream
+
+    stream.on_message(event.to_dict())
+
+
+@app.on_ws_disconnect()
+def stream_disconnect(event: WebsocketEvent) -> None:
+    from chalicelib.api.alpaca import stream
+
+    stream.on_disconnect(event.to_dict())
+
+
+# Each account's updates arrive in order (the queue is FIFO, grouped by account); batches of different accounts
+# are posted side by side.
+@app.on_sqs_message(queue=get_settings().trade_updates_queue_name, batch_size=10, maximum_concurrency=10)
+def notify_trade_updates(event: SQSEvent) -> dict[str, Any]:
+    from chalicelib.api.alpaca import notifier
+
+    return notifier.handle_batch(event.to_dict(), event.context)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def stream_sweep(event: Any) -> dict[str, int]:
+    from chalicelib.api.alpaca import stream
+
+    return {"closed": stream.sweep()}

@@ -60,6 +60,9 @@ class Settings:
     market_calendar: str
     book_batch: int
     book_budget_s: float
+    trade_updates_queue_name: str
+    stream_management_url: str | None
+    stream_auth_timeout_s: float
 
     @property
     def is_local(self) -> bool:
@@ -69,6 +72,11 @@ class Settings:
 def _queue_name(env: Env) -> str:
     stage = env("STAGE", "local")
     return "tradeapi-trades" if stage == "local" else f"tradeapi-trades-{stage}"
+
+
+def _updates_queue_name(env: Env) -> str:
+    stage = env("STAGE", "local")
+    return "tradeapi-trade-updates.fifo" if stage == "local" else f"tradeapi-trade-updates-{stage}.fifo"
 
 
 Env = Callable[..., "str | None"]
@@ -194,6 +202,14 @@ VARIABLES: tuple[Variable, ...] = (
     # A Lambda invocation has a deadline; a book bigger than this allows is continued by a redelivery.
     Variable("book_budget_s", "BOOK_BUDGET_S", "20", "how long one consumer invocation evaluates a crossed book "
              "before handing the rest to the next delivery", float),
+    Variable("trade_updates_queue_name", "TRADE_UPDATES_QUEUE_NAME", _updates_queue_name, "the FIFO queue of trade "
+             "updates the stream's notifier posts to listeners (`tradeapi-trade-updates.fifo`; with `-<stage>` "
+             "before `.fifo` on `dev` and `prod`)"),
+    Variable("stream_management_url", "STREAM_MANAGEMENT_URL", None, "where the stream's connections are posted to "
+             "(the API Gateway Management API); unset, the WebSocket API's own `https://<api id>.execute-api."
+             "<region>.amazonaws.com/<stage>` (`make run` sets its local gateway's)"),
+    Variable("stream_auth_timeout_s", "STREAM_AUTH_TIMEOUT_S", "10", "a stream connection that has not "
+             "authenticated this long after connecting is closed", float),
 )
 
 

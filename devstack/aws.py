@@ -96,3 +96,11 @@ def _queue_with(sqs: Any, name: str, attributes: dict[str, str]) -> str:
     url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
     sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
     return url
+
+
+def ensure_updates_queue(sqs: Any, queue_name: str, *, visibility_timeout_s: int = 30) -> str:
+    """Create (or reuse) the FIFO queue of trade updates the stream's notifier reads; returns its URL. FIFO
+    queues are created with FifoQueue set (it cannot be set afterwards)."""
+    url: str = sqs.create_queue(QueueName=queue_name, Attributes={"FifoQueue": "true"})["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": str(visibility_timeout_s)})
+    return url

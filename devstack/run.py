@@ -36,6 +36,10 @@ from devstack.paths import DATA_DIR, FUNCTION_PREFIX, LOG_GROUP_PREFIX, ROOT, ST
 from devstack.wsgi import gunicorn_command
 
 HOST, PORT = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
+# The trade update stream's WebSocket port, next to the API's unless chosen.
+STREAM_PORT = int(os.environ.get("STREAM_PORT") or PORT + 1)
+# How often connections that never authenticated are closed (EventBridge runs it once a minute on AWS).
+STREAM_SWEEP_EVERY_S = 5
 RESTART_LIMIT, RESTART_WINDOW_S = 5, 30.0
 # The local numbers behind a fast recovery (AWS's are in .chalice/merge-template.json and chalicelib/config.py):
 # a crashed poller's messages come back after the queue's visibility timeout, a batch takes well under a second
@@ -44,6 +48,9 @@ RESTART_LIMIT, RESTART_WINDOW_S = 5, 30.0
 VISIBILITY_TIMEOUT_S, RELAY_EVERY_S, RELAY_MIN_AGE_S = 10, 2, 2
 # The market tick runs once a minute, as EventBridge runs it on AWS.
 MARKET_TICK_EVERY_S = 60
+# The stream's three WebSocket functions run in the one local gateway process, and log to its group.
+FUNCTIONS = ("api_handler", "settle_trades", "relay_outbox", "market_tick", "stream_gateway", "notify_trade_updates",
+             "stream_sweep")
 
 
 def say(message: str) -> None:
@@ -95,9 +102,11 @@ def main() -> int:
     signal.signal(signal.SIGINT, stopping.set)
     try:
         _loopback_only(HOST)
-        services.reserve_port(PORT)
-        if services.port_open(HOST, PORT):
-            raise ServingFailed(f"something already listens on {HOST}:{PORT}; stop it or choose another PORT")
+        for port, variable in ((PORT, "PORT"), (STREAM_PORT, "STREAM_PORT")):
+            services.reserve_port(port)
+            if services.port_open(HOST, port):
+                raise ServingFailed(f"something already listens on {HOST}:{port}; stop it or choose another "
+                                    f"{variable}")
         say(f"data directory: {DATA_DIR.relative_to(ROOT) if DATA_DIR.is_relative_to(ROOT) else DATA_DIR}")
         postgres, redis, emulator = _start_services(started)
         database_url = _database_url(postgres)
@@ -110,17 +119,20 @@ def main() -> int:
                "DATABASE_URL": database_url,
                "REDIS_URL": redis.url, "AWS_ENDPOINT_URL": emulator.url, "AWS_EMULATOR": emulator.kind,
                "STAGE": "local", "PYTHONUNBUFFERED": "1"}
+        management_port = services.free_port()
+        env["STREAM_MANAGEMENT_URL"] = f"http://{HOST}:{management_port}/local"
         os.environ.update(env)
-        queue_url = _create_queues_and_log_groups(emulator.url)
+        queue_url, updates_url = _create_queues_and_log_groups(emulator.url)
         admin_key = _admin_key()
         shipper = LogShipper(logs_client(emulator.url)).start()
-        functions = _start_functions(env, queue_url, shipper)
+        functions = _start_functions(env, queue_url, updates_url, management_port, shipper)
 
-        api = f"http://{HOST}:{PORT}"
+        api, stream = f"http://{HOST}:{PORT}", f"ws://{HOST}:{STREAM_PORT}/stream"
         _wait_until_serving(api, functions[0], stopping)
-        _write_stack_file(api, emulator, database_url, redis.url, queue_url, admin_key)
-        say(f"ready: API {api}  |  docs: {api}/swagger  |  logs: make logs  |  demo: make demo  |  "
-            "Ctrl-C stops everything")
+        _wait_until_streaming(STREAM_PORT, next(f for f in functions if f.name == "stream_gateway"), stopping)
+        _write_stack_file(api, stream, emulator, database_url, redis.url, queue_url, admin_key)
+        say(f"ready: API {api}  |  trade updates: {stream}  |  docs: {api}/swagger  |  logs: make logs  |  "
+            "demo: make demo  |  Ctrl-C stops everything")
         return _supervise(functions, stopping)
     except ServingFailed as failure:
         say(str(failure))
@@ -198,7 +210,8 @@ def _loopback_only(host: str) -> None:
         raise ServingFailed(f"HOST={host} is not a loopback address: the local stack serves this machine only")
 
 
-def _start_functions(env: dict[str, str], queue_url: str, shipper: LogShipper) -> list[FunctionProcess]:
+def _start_functions(env: dict[str, str], queue_url: str, updates_url: str, management_port: int,
+                     shipper: LogShipper) -> list[FunctionProcess]:
     python = sys.executable
     workers = os.environ.get("API_WORKERS", "4")
     specs = [
@@ -210,28 +223,49 @@ def _start_functions(env: dict[str, str], queue_url: str, shipper: LogShipper) -
                           "--function-name", f"{FUNCTION_PREFIX}relay_outbox"]),
         ("market_tick", [python, "-m", "devstack.schedule", "--handler", "app:market_tick", "--every",
                          str(MARKET_TICK_EVERY_S), "--function-name", f"{FUNCTION_PREFIX}market_tick"]),
+        ("stream_gateway", [python, "-m", "devstack.stream_gateway", "--host", HOST, "--port", str(STREAM_PORT),
+                            "--management-port", str(management_port)]),
+        ("notify_trade_updates", [python, "-m", "devstack.poller", "--queue-url", updates_url, "--handler",
+                                  "app:notify_trade_updates", "--batch-window", "0",
+                                  "--function-name", f"{FUNCTION_PREFIX}notify_trade_updates"]),
+        ("stream_sweep", [python, "-m", "devstack.schedule", "--handler", "app:stream_sweep", "--every",
+                          str(STREAM_SWEEP_EVERY_S), "--function-name", f"{FUNCTION_PREFIX}stream_sweep"]),
     ]
     quiet = os.environ.get("DEVSTACK_QUIET") == "1"
     functions = [FunctionProcess(name, command, env, shipper, quiet).start() for name, command in specs]
     say(f"functions: api_handler ({workers} gunicorn workers), settle_trades x2 (SQS pollers), "
-        f"relay_outbox (every {RELAY_EVERY_S} s), market_tick (every {MARKET_TICK_EVERY_S} s); each restarted if "
-        "it dies")
+        f"relay_outbox (every {RELAY_EVERY_S} s), market_tick (every {MARKET_TICK_EVERY_S} s), the stream's "
+        f"WebSocket gateway (on {STREAM_PORT}), notify_trade_updates (SQS poller), stream_sweep (every "
+        f"{STREAM_SWEEP_EVERY_S} s); each restarted if it dies")
     return functions
 
 
-def _create_queues_and_log_groups(endpoint_url: str) -> str:
+def _create_queues_and_log_groups(endpoint_url: str) -> tuple[str, str]:
     from chalicelib.config import get_settings
 
     settings = get_settings()
     queues = aws.ensure_trade_queues(aws.sqs_client(endpoint_url), settings.trade_queue_name,
                                      settings.trade_dlq_name, max_receive_count=settings.trade_max_receive_count,
                                      visibility_timeout_s=VISIBILITY_TIMEOUT_S)
-    say(f"queue: {queues['queue']}  (dead letters: {queues['dlq']})")
+    updates = aws.ensure_updates_queue(aws.sqs_client(endpoint_url), settings.trade_updates_queue_name)
+    say(f"queues: {queues['queue']}  (dead letters: {queues['dlq']}), trade updates: {updates}")
     logs = logs_client(endpoint_url)
-    for function in ("api_handler", "settle_trades", "relay_outbox", "market_tick"):
+    for function in FUNCTIONS:
         ensure_group(logs, f"{LOG_GROUP_PREFIX}{FUNCTION_PREFIX}{function}")
-    say(f"log groups: {LOG_GROUP_PREFIX}{FUNCTION_PREFIX}{{api_handler,settle_trades,relay_outbox,market_tick}}")
-    return queues["queue"]
+    say(f"log groups: {LOG_GROUP_PREFIX}{FUNCTION_PREFIX}{{{','.join(FUNCTIONS)}}}")
+    return queues["queue"], updates
+
+
+def _wait_until_streaming(port: int, gateway: FunctionProcess, stopping: services.StopFlag,
+                          timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stopping.is_set():
+        if gateway.process.poll() is not None:
+            raise ServingFailed(f"the stream gateway exited with code {gateway.process.returncode}")
+        if services.port_open(HOST, port):
+            return
+        time.sleep(0.2)
+    raise ServingFailed(f"the stream gateway did not listen on {HOST}:{port} within {timeout:.0f} s")
 
 
 def _wait_until_serving(api: str, server: FunctionProcess, stopping: services.StopFlag, timeout: float = 60) -> None:
@@ -270,14 +304,15 @@ def _admin_key() -> str:
     return token
 
 
-def _write_stack_file(api: str, emulator: services.Service, database_url: str, redis_url: str, queue_url: str,
-                      admin_key: str) -> None:
+def _write_stack_file(api: str, stream: str, emulator: services.Service, database_url: str, redis_url: str,
+                      queue_url: str, admin_key: str) -> None:
     STACK_FILE.parent.mkdir(parents=True, exist_ok=True)
     # It holds the admin key: readable by its owner only, from the moment it exists.
     STACK_FILE.touch(mode=0o600)
     STACK_FILE.chmod(0o600)
     STACK_FILE.write_text(json.dumps({
-        "api": api, "aws_endpoint_url": emulator.url, "emulator": emulator.kind, "database_url": database_url,
+        "api": api, "stream_url": stream, "aws_endpoint_url": emulator.url, "emulator": emulator.kind,
+        "database_url": database_url,
         "redis_url": redis_url, "queue_url": queue_url, "log_group_prefix": f"{LOG_GROUP_PREFIX}{FUNCTION_PREFIX}",
         "admin_api_key": admin_key, "pid": os.getpid(),
     }, indent=2))

@@ -22,6 +22,7 @@ from chalicelib.adapters.tables import (
     OutboxMessage,
     PriceBar,
     Stock,
+    StreamConnection,
     Trade,
     User,
 )
@@ -304,7 +305,7 @@ class Trades:
                    Trade.reserved_quantity, Trade.limit_price, Trade.stop_price, Trade.order_type,
                    Trade.time_in_force, Trade.filled_qty, Trade.total, Trade.price, Trade.realized_pl,
                    Trade.triggered_at, Trade.expires_at, Trade.status, Trade.reason, Trade.created_at,
-                   Trade.client_order_id)
+                   Trade.client_order_id, Trade.replaces)
             .where(Trade.id.in_(set(trade_ids))).order_by(Trade.id).with_for_update())}
 
     def open_ids(self, user_id: uuid.UUID) -> list[uuid.UUID]:
@@ -589,3 +590,52 @@ def _by_ticker(query: Any, ticker: Any, after: str | None, limit: int) -> Any:
     if after is not None:
         query = query.where(ticker > after)
     return query.order_by(ticker).limit(limit + 1)
+
+
+class StreamConnections:
+    """The trade update stream's connection registry."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, connection_id: str, endpoint: str) -> None:
+        """Register a new connection; one API Gateway reuses an id for is registered afresh."""
+        self._session.execute(insert(StreamConnection).values(id=connection_id, endpoint=endpoint)
+                              .on_conflict_do_update(index_elements=[StreamConnection.id],
+                                                     set_={"endpoint": endpoint, "user_id": None, "listening": False,
+                                                           "connected_at": func.now(), "authenticated_at": None}))
+
+    def authenticate(self, connection_id: str, user_id: uuid.UUID) -> bool:
+        """Give the connection its account; False if it is not registered (it disconnected)."""
+        done = self._session.execute(update(StreamConnection).where(StreamConnection.id == connection_id)
+                                     .values(user_id=user_id, authenticated_at=func.now())
+                                     .returning(StreamConnection.id))
+        return done.first() is not None
+
+    def listen(self, connection_id: str, listening: bool) -> bool:
+        """Start (or stop) sending it updates; False unless it is registered and authenticated."""
+        done = self._session.execute(update(StreamConnection)
+                                     .where(StreamConnection.id == connection_id,
+                                            StreamConnection.user_id.is_not(None))
+                                     .values(listening=listening).returning(StreamConnection.id))
+        return done.first() is not None
+
+    def is_authenticated(self, connection_id: str) -> bool:
+        return self._session.scalar(select(StreamConnection.user_id.is_not(None))
+                                    .where(StreamConnection.id == connection_id)) or False
+
+    def listening(self, user_ids: Iterable[uuid.UUID]) -> list[Any]:
+        """(id, endpoint, user_id) of every listening connection of these accounts."""
+        return list(self._session.execute(
+            select(StreamConnection.id, StreamConnection.endpoint, StreamConnection.user_id)
+            .where(StreamConnection.user_id.in_(set(user_ids)), StreamConnection.listening)))
+
+    def unauthenticated_since(self, before: datetime, limit: int) -> list[Any]:
+        """(id, endpoint) of connections that connected before `before` and never authenticated."""
+        return list(self._session.execute(
+            select(StreamConnection.id, StreamConnection.endpoint)
+            .where(StreamConnection.user_id.is_(None), StreamConnection.connected_at < before)
+            .order_by(StreamConnection.connected_at).limit(limit)))
+
+    def remove(self, connection_ids: Iterable[str]) -> None:
+        self._session.execute(delete(StreamConnection).where(StreamConnection.id.in_(set(connection_ids))))

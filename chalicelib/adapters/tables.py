@@ -343,3 +343,22 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class StreamConnection(Base):
+    """A WebSocket connection to the trade update stream: registered on connect, its account set once it
+    authenticated, listening once it asked for `trade_updates`, removed on disconnect or once found gone."""
+
+    __tablename__ = "stream_connections"
+    __table_args__ = (
+        CheckConstraint("user_id IS NOT NULL OR NOT listening", name="listens_once_authenticated"),
+        Index("ix_stream_connections_listening", "user_id", postgresql_where=text("listening")),
+        Index("ix_stream_connections_unauthenticated", "connected_at", postgresql_where=text("user_id IS NULL")),
+    )
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)  # API Gateway's connection id
+    endpoint: Mapped[str] = mapped_column(String(512))  # where the Management API posts to it
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    listening: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    connected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    authenticated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

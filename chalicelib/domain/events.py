@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from chalicelib.domain import records
     from chalicelib.domain.api_keys import KeyRecord
+    from chalicelib.domain.trade_updates import TradeUpdate
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class TradeReplaced:
 class TradesSettled:
     users: dict[uuid.UUID, str]  # id -> username of every user whose balance or holdings may have changed
     tickers: frozenset[str]
+    updates: tuple[TradeUpdate, ...] = ()  # what the orders' owners are told, in the order it happened
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any
 
-from chalicelib.domain import rules
+from chalicelib.domain import records, rules, trade_updates
+from chalicelib.domain.trade_updates import TradeUpdate
 from chalicelib.domain.vocabulary import OrderType, Side, TimeInForce, TradeStatus
 from chalicelib.services.unit_of_work import UnitOfWork
 
@@ -51,6 +52,7 @@ class Move:
     done: dict[uuid.UUID, Settlement] = field(default_factory=dict)
     writes: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
     fills: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[TradeUpdate] = field(default_factory=list)  # what the move tells the orders' owners
 
 
 def lock(uow: UnitOfWork, orders: list[Any], now: datetime) -> Move:
@@ -111,11 +113,16 @@ def _apply(move: Move, trade: Any, rule: Decide) -> None:
                                                      decision.average_entry_price)
     move.volumes[trade.ticker] = stock_volume + decision.stock_volume
     move.writes[trade.id] = _written(trade, decision, move.now)
+    fill = None
     if decision.filled:
-        move.fills.append({"id": uuid.uuid4(), "trade_id": trade.id, "user_id": trade.user_id,
+        fill_id = uuid.uuid4()
+        move.fills.append({"id": fill_id, "trade_id": trade.id, "user_id": trade.user_id,
                            "ticker": trade.ticker, "side": trade.side, "quantity": decision.filled,
                            "price": decision.price, "amount": decision.total, "realized_pl": decision.realized_pl,
                            "created_at": move.now})
+        fill = (fill_id, decision.price, decision.filled, move.holdings[(trade.user_id, trade.ticker)][0])
+    left = records.Trade.of(trade, **move.writes[trade.id], username=move.usernames[trade.user_id])
+    move.updates += trade_updates.after_move(left, move.now, fill)
 
 
 def _written(trade: Any, decision: rules.Decision, now: datetime) -> dict[str, Any]:

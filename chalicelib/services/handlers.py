@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.logs import get_logger
+from chalicelib.domain import trade_updates
 from chalicelib.domain.events import (
     AccountConfigured,
     CashMoved,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.cache import Cache
     from chalicelib.adapters.key_records import KeyRecords
     from chalicelib.adapters.trade_queue import TradeQueue
+    from chalicelib.adapters.update_queue import UpdateQueue
 
 
 @dataclass(frozen=True)
@@ -40,14 +42,16 @@ class Dependencies:
     cache: Callable[[], Cache]
     queue: Callable[[], TradeQueue]
     key_records: Callable[[], KeyRecords]
+    updates: Callable[[], UpdateQueue]
 
 
 def default_dependencies() -> Dependencies:
     from chalicelib.adapters.cache import get_cache
     from chalicelib.adapters.key_records import get_key_records
     from chalicelib.adapters.trade_queue import get_trade_queue
+    from chalicelib.adapters.update_queue import get_update_queue
 
-    return Dependencies(get_cache, get_trade_queue, get_key_records)
+    return Dependencies(get_cache, get_trade_queue, get_key_records, get_update_queue)
 
 
 Handler = Callable[[Any, Dependencies], None]
@@ -124,6 +128,28 @@ def send_book(event: PriceMoved, deps: Dependencies) -> None:
         deps.queue().send({f"book:{ticker}": book_message(ticker)})
 
 
+# The trade update stream: each is published before anything that could change the order again is sent (the
+# settlement message), so an order's `fill` is never published before its `new`.
+def announce_placed(event: TradePlaced, deps: Dependencies) -> None:
+    deps.updates().publish([trade_updates.placed(event.trade)])
+
+
+def announce_replaced(event: TradeReplaced, deps: Dependencies) -> None:
+    old = event.old
+    deps.updates().publish([trade_updates.ended(old, old.replaced_at or old.created_at),
+                            trade_updates.placed(event.new)])
+
+
+def announce_canceled(event: TradeCanceled, deps: Dependencies) -> None:
+    trade = event.trade
+    deps.updates().publish([trade_updates.ended(trade, trade.canceled_at or trade.created_at)])
+
+
+def announce_settled(event: TradesSettled, deps: Dependencies) -> None:
+    if event.updates:
+        deps.updates().publish(event.updates)
+
+
 def log_canceled(event: TradeCanceled, deps: Dependencies) -> None:
     trade = event.trade
     get_logger().info("transaction canceled", extra={
@@ -149,10 +175,10 @@ HANDLERS: dict[type[Event], list[Handler]] = {
     UserRegistered: [],
     StockIngested: [invalidate],
     PriceMoved: [invalidate, send_book],
-    TradePlaced: [send_settlement, invalidate],
-    TradeCanceled: [log_canceled, invalidate],
-    TradeReplaced: [send_successor, invalidate],
-    TradesSettled: [invalidate],
+    TradePlaced: [announce_placed, send_settlement, invalidate],
+    TradeCanceled: [announce_canceled, log_canceled, invalidate],
+    TradeReplaced: [announce_replaced, send_successor, invalidate],
+    TradesSettled: [announce_settled, invalidate],
     CashMoved: [log_cash_moved, invalidate],
     AccountConfigured: [invalidate],
     KeyIssued: [offer_key_record],

@@ -85,7 +85,8 @@ def _evaluate(uow: UnitOfWork, pending: list[Any], clock: Clock) -> dict[uuid.UU
         engine.write(uow, move)
         done = move.done
         if move.writes:
-            uow.record(TradesSettled(engine.touched(move, pending), frozenset(trade.ticker for trade in pending)))
+            uow.record(TradesSettled(engine.touched(move, pending), frozenset(trade.ticker for trade in pending),
+                                     tuple(move.updates)))
     else:
         done = {trade.id: Settlement(trade.id, trade.status, None, changed=False) for trade in pending}
     uow.outbox.remove(list(done))
@@ -149,7 +150,8 @@ def expire_due(uow: UnitOfWork, clock: Clock, limit: int = BOOK_BATCH) -> int:
         move = engine.decide(engine.lock(uow, orders, clock.now), orders, rules.expire)
         engine.write(uow, move)
         uow.outbox.remove([order.id for order in orders])
-        uow.record(TradesSettled(engine.touched(move, orders), frozenset(order.ticker for order in orders)))
+        uow.record(TradesSettled(engine.touched(move, orders), frozenset(order.ticker for order in orders),
+                                 tuple(move.updates)))
         uow.commit()
     get_logger().info("day orders expired", extra={"event": "orders_expired", "expired": len(orders)})
     return len(orders)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         PriceBars,
         PriceBuckets,
         Stocks,
+        StreamConnections,
         Trades,
         Users,
     )
@@ -47,6 +48,7 @@ class UnitOfWork:
     cash: CashMovements
     activities: Activities
     equity: Equity
+    connections: StreamConnections
 
     def __init__(self, session_factory: sessionmaker[Session] | None = None,
                  publish: Publish | None = None) -> None:
@@ -72,6 +74,7 @@ class UnitOfWork:
         self.cash = repositories.CashMovements(self.session)
         self.activities = repositories.Activities(self.session)
         self.equity = repositories.Equity(self.session)
+        self.connections = repositories.StreamConnections(self.session)
         self._events = []
         return self
 
