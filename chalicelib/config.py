@@ -75,8 +75,7 @@ def _queue_name(env: Env) -> str:
 
 
 def _updates_queue_name(env: Env) -> str:
-    stage = env("STAGE", "local")
-    return "tradeapi-trade-updates.fifo" if stage == "local" else f"tradeapi-trade-updates-{stage}.fifo"
+    return f"{env('TRADE_QUEUE_NAME') or _queue_name(env)}-updates.fifo"
 
 
 Env = Callable[..., "str | None"]
@@ -203,8 +202,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("book_budget_s", "BOOK_BUDGET_S", "20", "how long one consumer invocation evaluates a crossed book "
              "before handing the rest to the next delivery", float),
     Variable("trade_updates_queue_name", "TRADE_UPDATES_QUEUE_NAME", _updates_queue_name, "the FIFO queue of trade "
-             "updates the stream's notifier posts to listeners (`tradeapi-trade-updates.fifo`; with `-<stage>` "
-             "before `.fifo` on `dev` and `prod`)"),
+             "updates the stream's notifier posts to listeners (the trade queue's name and `-updates.fifo`)"),
     Variable("stream_management_url", "STREAM_MANAGEMENT_URL", None, "where the stream's connections are posted to "
              "(the API Gateway Management API); unset, the WebSocket API's own `https://<api id>.execute-api."
              "<region>.amazonaws.com/<stage>` (`make run` sets its local gateway's)"),

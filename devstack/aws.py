@@ -80,14 +80,16 @@ def sqs_client(endpoint_url: str) -> Any:
 
 def ensure_trade_queues(sqs: Any, queue_name: str, dlq_name: str, *, max_receive_count: int,
                         visibility_timeout_s: int) -> dict[str, str]:
-    """Create (or reuse, with these settings) the trade queue and its dead-letter queue; returns their URLs."""
+    """Create (or reuse, with these settings) the trade queue, its dead-letter queue and the trade update queue
+    (`<queue name>-updates.fifo`, the name the settings default to); returns their URLs."""
     dlq_url = _queue_with(sqs, dlq_name, {"MessageRetentionPeriod": "1209600"})
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue_url = _queue_with(sqs, queue_name, {
         "VisibilityTimeout": str(visibility_timeout_s),
         "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}),
     })
-    return {"queue": queue_url, "dlq": dlq_url}
+    updates_url = ensure_updates_queue(sqs, f"{queue_name}-updates.fifo", visibility_timeout_s=visibility_timeout_s)
+    return {"queue": queue_url, "dlq": dlq_url, "updates": updates_url}
 
 
 def _queue_with(sqs: Any, name: str, attributes: dict[str, str]) -> str:

@@ -247,7 +247,7 @@ def _create_queues_and_log_groups(endpoint_url: str) -> tuple[str, str]:
     queues = aws.ensure_trade_queues(aws.sqs_client(endpoint_url), settings.trade_queue_name,
                                      settings.trade_dlq_name, max_receive_count=settings.trade_max_receive_count,
                                      visibility_timeout_s=VISIBILITY_TIMEOUT_S)
-    updates = aws.ensure_updates_queue(aws.sqs_client(endpoint_url), settings.trade_updates_queue_name)
+    updates = queues["updates"]
     say(f"queues: {queues['queue']}  (dead letters: {queues['dlq']}), trade updates: {updates}")
     logs = logs_client(endpoint_url)
     for function in FUNCTIONS:

@@ -1,6 +1,7 @@
 """Integration fixtures: the app pointed at this session's database and a per-test Redis key prefix."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import urllib.parse
 import uuid
@@ -20,6 +21,7 @@ from chalicelib.adapters.redis_client import get_redis
 from chalicelib.adapters.tables import Base
 from chalicelib.adapters.trade_queue import get_trade_queue
 from chalicelib.config import get_settings
+from chalicelib.adapters.update_queue import get_update_queue
 from devstack.aws import ensure_trade_queues, sqs_client
 from devstack.services import Service
 
@@ -31,7 +33,8 @@ TEST_MAX_RECEIVES = 3
 @dataclass(frozen=True)
 class Isolation:
     prefix: str
-    queues: dict[str, str]  # URLs of the trade queue ("queue") and its dead-letter queue ("dlq")
+    # URLs of the trade queue ("queue"), its dead-letter queue ("dlq") and the trade update queue ("updates")
+    queues: dict[str, str]
 
 
 @pytest.fixture
@@ -80,6 +83,7 @@ def isolation(monkeypatch: pytest.MonkeyPatch, redis_url: str, aws_endpoint: str
     monkeypatch.setenv("OUTBOX_RELAY_MIN_AGE_S", "0")
     aws_client.cache_clear()
     get_trade_queue.cache_clear()
+    get_update_queue.cache_clear()
     get_settings.cache_clear()
     assert get_settings().cache_prefix == prefix  # read now, before a request patches the stage's variables in
     get_redis.cache_clear()
@@ -89,7 +93,8 @@ def isolation(monkeypatch: pytest.MonkeyPatch, redis_url: str, aws_endpoint: str
     yield Isolation(prefix, queues)
     sqs = sqs_client(aws_endpoint)
     for url in queues.values():
-        sqs.delete_queue(QueueUrl=url)
+        with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):  # a test may have taken one away
+            sqs.delete_queue(QueueUrl=url)
     get_redis.cache_clear()
     raw = redis_lib.Redis.from_url(redis_url)
     keys = list(raw.scan_iter(match=f"{prefix}:*", count=1000))
