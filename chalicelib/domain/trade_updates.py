@@ -56,13 +56,14 @@ def ended(order: Trade, at: datetime) -> TradeUpdate:
     return TradeUpdate(_update_id(order, event), event, order, at)
 
 
-def filled(order: Trade, fill_id: uuid.UUID, at: datetime, price: Decimal, qty: int,
+def filled(order: Trade, fill_id: uuid.UUID, at: datetime, price: Decimal | None, qty: int,
            position_qty: int) -> TradeUpdate:
     event = UpdateEvent.FILL if order.status == TradeStatus.SETTLED else UpdateEvent.PARTIAL_FILL
     return TradeUpdate(fill_id, event, order, at, price, qty, position_qty)
 
 
-def after_move(order: Trade, at: datetime, fill: tuple[uuid.UUID, Decimal, int, int] | None) -> list[TradeUpdate]:
+def after_move(order: Trade, at: datetime,
+               fill: tuple[uuid.UUID, Decimal | None, int, int] | None) -> list[TradeUpdate]:
     """The updates one engine move on an order makes: its fill (if any: id, price, quantity, position after),
     then its end, if it ended without filling whole (an ioc's remainder canceled, a rejection, an expiry)."""
     updates = []

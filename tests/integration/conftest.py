@@ -20,8 +20,8 @@ from chalicelib.adapters.database import get_database, get_engine
 from chalicelib.adapters.redis_client import get_redis
 from chalicelib.adapters.tables import Base
 from chalicelib.adapters.trade_queue import get_trade_queue
-from chalicelib.config import get_settings
 from chalicelib.adapters.update_queue import get_update_queue
+from chalicelib.config import get_settings
 from devstack.aws import ensure_trade_queues, sqs_client
 from devstack.services import Service
 

@@ -9,6 +9,7 @@ the Management API, as the notifier's updates do."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,7 +40,7 @@ def on_message(event: dict[str, Any]) -> None:
     connection = _Connection(context["connectionId"], management_endpoint(context["apiId"], context["stage"]))
     message = _parsed(event.get("body"))
     action = message.get("action") if message is not None else None
-    data = message.get("data") if message is not None and isinstance(message.get("data"), dict) else {}
+    data: dict[str, Any] = message["data"] if message is not None and isinstance(message.get("data"), dict) else {}
     if action == "authenticate":
         _authenticate(connection, data, context.get("identity", {}).get("sourceIp", ""))
     elif not services.stream.is_authenticated(connection.id, UnitOfWork()):
@@ -76,8 +77,8 @@ def _authenticate(connection: _Connection, data: dict[str, Any], source_ip: str)
     record = services.keys.verify(token, UnitOfWork(), get_key_records(),
                                   lambda: may_look_up_key(source_ip)) if token else None
     # A user key only: the stream is an account's own.
-    if record is None or record.user_id is None or not services.stream.authenticate(connection.id, record.user_id,
-                                                                                      UnitOfWork()):
+    if record is None or record.user_id is None or not services.stream.authenticate(
+            connection.id, uuid.UUID(str(record.user_id)), UnitOfWork()):
         connection.refuse("access key verification failed")
         return
     connection.send({"stream": "authorization", "data": {"action": "authenticate", "status": "authorized"}})
