@@ -90,7 +90,7 @@ def stream_disconnect(event: WebsocketEvent) -> None:
 
 # Each account's updates arrive in order (the queue is FIFO, grouped by account); batches of different accounts
 # are posted side by side.
-@app.on_sqs_message(queue=get_settings().trade_updates_queue_name, batch_size=10, maximum_concurrency=10)
+@app.on_sqs_message(queue=get_settings().trade_updates_queue_name, batch_size=10, maximum_concurrency=2)
 def notify_trade_updates(event: SQSEvent) -> dict[str, Any]:
     from chalicelib.api.alpaca import notifier
 

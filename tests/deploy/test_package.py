@@ -22,7 +22,9 @@ def test_template_passes_cfn_lint(package_dir: Path, checks: list[str]) -> None:
 
 def test_every_function_is_declared(template: dict) -> None:
     functions = {name for name, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
-    assert functions == {"APIHandler", "ApiKeyAuthorizer", "SettleTrades", "RelayOutbox", "MarketTick"}
+    assert functions == {"APIHandler", "ApiKeyAuthorizer", "SettleTrades", "RelayOutbox", "MarketTick",
+                         "WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect", "NotifyTradeUpdates",
+                         "StreamSweep"}
 
 
 def test_every_route_that_needs_a_key_goes_through_the_authorizer(template: dict) -> None:
@@ -106,22 +108,76 @@ def test_api_gateway_answers_its_own_errors_in_the_api_error_shape(template: dic
 
 QUEUE_ACTIONS = {
     # The API and the relay send settlement messages; only the consumer receives and deletes them; the authorizer
-    # never touches the queue.
-    "ApiHandlerRole": {"sqs:GetQueueUrl", "sqs:SendMessage"},
-    "RelayOutboxRole": {"sqs:GetQueueUrl", "sqs:SendMessage"},
-    "MarketTickRole": {"sqs:GetQueueUrl", "sqs:SendMessage"},  # book messages
-    "SettleTradesRole": {"sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage",
-                         "sqs:ChangeMessageVisibility"},
-    "ApiKeyAuthorizerRole": set(),
+    # never touches a queue. What changes orders (the API, settlement, the tick's expiry) publishes trade updates;
+    # only the notifier receives them.
+    "ApiHandlerRole": {"TradeQueue": {"sqs:GetQueueUrl", "sqs:SendMessage"},
+                       "TradeUpdatesQueue": {"sqs:GetQueueUrl", "sqs:SendMessage"}},
+    "RelayOutboxRole": {"TradeQueue": {"sqs:GetQueueUrl", "sqs:SendMessage"}},
+    "MarketTickRole": {"TradeQueue": {"sqs:GetQueueUrl", "sqs:SendMessage"},  # book messages
+                       "TradeUpdatesQueue": {"sqs:GetQueueUrl", "sqs:SendMessage"}},
+    "SettleTradesRole": {"TradeQueue": {"sqs:GetQueueUrl", "sqs:GetQueueAttributes", "sqs:ReceiveMessage",
+                                        "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"},
+                         "TradeUpdatesQueue": {"sqs:GetQueueUrl", "sqs:SendMessage"}},
+    "NotifyTradeUpdatesRole": {"TradeUpdatesQueue": {"sqs:GetQueueUrl", "sqs:GetQueueAttributes",
+                                                     "sqs:ReceiveMessage", "sqs:DeleteMessage",
+                                                     "sqs:ChangeMessageVisibility"}},
+    "ApiKeyAuthorizerRole": {},
+    "WebsocketConnectRole": {},
+    "WebsocketMessageRole": {},
+    "WebsocketDisconnectRole": {},
+    "StreamSweepRole": {},
 }
 
 
 @pytest.mark.parametrize("role", sorted(QUEUE_ACTIONS))
-def test_each_function_may_do_with_the_queue_exactly_what_it_needs(template: dict, role: str) -> None:
+def test_each_function_may_do_with_the_queues_exactly_what_it_needs(template: dict, role: str) -> None:
     statements = template["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    on_queues: dict[str, set[str]] = {}
+    for statement in statements:
+        queue_actions = {a for a in statement["Action"] if a.startswith("sqs:")}
+        if queue_actions:
+            on_queues.setdefault(statement["Resource"]["Fn::GetAtt"][0], set()).update(queue_actions)
+    assert on_queues == QUEUE_ACTIONS[role]
     actions = {a for s in statements for a in s["Action"]}
-    assert {a for a in actions if a.startswith("sqs:")} == QUEUE_ACTIONS[role]
     assert not [a for a in actions if a.endswith(":*") or a == "*"]
+
+
+def test_the_stream_is_a_websocket_api_whose_connections_only_its_functions_manage(template: dict) -> None:
+    resources = template["Resources"]
+    assert resources["WebsocketAPI"]["Properties"]["ProtocolType"] == "WEBSOCKET"
+    routes = {r["Properties"]["RouteKey"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"}
+    assert routes == {"$connect", "$default", "$disconnect"}
+    stage = resources["WebsocketAPIStage"]["Properties"]
+    assert stage["StageName"] == "api" and stage["DefaultRouteSettings"]["ThrottlingRateLimit"] > 0
+    managers = {}
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for statement in resource["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]:
+            if "execute-api:ManageConnections" in statement["Action"]:
+                assert statement["Action"] == ["execute-api:ManageConnections"]
+                # This API's connections only, by method: never another API's, never *.
+                for arn in statement["Resource"]:
+                    assert "${WebsocketAPI}/api/" in arn["Fn::Sub"] and arn["Fn::Sub"].endswith("/@connections/*")
+                managers[name] = {arn["Fn::Sub"].split("/")[2] for arn in statement["Resource"]}
+    assert managers == {"WebsocketMessageRole": {"POST", "DELETE"}, "NotifyTradeUpdatesRole": {"POST"},
+                        "StreamSweepRole": {"DELETE"}}
+
+
+def test_the_update_queue_is_fifo_and_redrives_to_a_fifo_dead_letter_queue(template: dict) -> None:
+    resources = template["Resources"]
+    queue, dlq = resources["TradeUpdatesQueue"]["Properties"], resources["TradeUpdatesDeadLetterQueue"]["Properties"]
+    assert queue["FifoQueue"] and dlq["FifoQueue"]
+    assert queue["QueueName"]["Fn::Sub"].endswith(".fifo") and dlq["QueueName"]["Fn::Sub"].endswith(".fifo")
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["TradeUpdatesDeadLetterQueue", "Arn"]}
+    notifier = resources["NotifyTradeUpdates"]["Properties"]
+    assert notifier["Timeout"] * 6 <= queue["VisibilityTimeout"]
+    source = notifier["Events"]["NotifyTradeUpdatesSqsEventSource"]["Properties"]
+    assert source["Queue"]["Fn::Sub"].endswith(":tradeapi-trades-prod-updates.fifo")
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    alarms = {r["Properties"]["Dimensions"][0]["Value"].get("Ref") for r in resources.values()
+              if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("MetricName") == "Errors"}
+    assert {"NotifyTradeUpdates", "WebsocketMessage"} <= alarms
 
 
 def test_compose_file_pins_images_and_checks_health() -> None:

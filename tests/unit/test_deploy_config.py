@@ -65,4 +65,5 @@ def test_app_consumes_the_queue_and_allows_the_origin_settings_name(defaults: Se
     env = {name: value for name, value in os.environ.items() if name not in ENVIRONMENT_NAMES}
     found = json.loads(subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True,
                                       text=True, check=True).stdout)
-    assert found == {"queues": [defaults.trade_queue_name], "origins": [defaults.cors_allow_origin]}
+    assert found == {"queues": [defaults.trade_queue_name, defaults.trade_updates_queue_name],
+                     "origins": [defaults.cors_allow_origin]}
