@@ -38,7 +38,8 @@ from devstack.stack_process import StackProcess
 
 # What the caller's environment may name that must not leak into the stack under test.
 ISOLATED = ("DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL", "AWS_EMULATOR", "CACHE_PREFIX", "TRADE_QUEUE_NAME",
-            "TRADE_DLQ_NAME", "TRADE_MAX_RECEIVE_COUNT", "OUTBOX_RELAY_MIN_AGE_S", "DB_POOL_SIZE",
+            "TRADE_UPDATES_QUEUE_NAME", "STREAM_MANAGEMENT_URL", "TRADE_DLQ_NAME", "TRADE_MAX_RECEIVE_COUNT",
+            "OUTBOX_RELAY_MIN_AGE_S", "DB_POOL_SIZE",
             "RATE_LIMIT_PER_WINDOW", "RATE_LIMIT_WINDOW_S", "SIGNUP_LIMIT_PER_WINDOW", "PUBLIC_LIMIT_PER_WINDOW")
 USERS, TICKERS, PRICE, ON_OFFER, CASH = 8, ("CHA", "OS"), Decimal("10.00"), 10**6, Decimal("100000.00")
 DOWN_S = 2.0  # how long a crashed server stays down before it is started again
@@ -139,7 +140,7 @@ def _stack_env(database_url: str, redis_url: str, aws_endpoint: str, data_dir: P
     return {**env, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "AWS_ENDPOINT_URL": aws_endpoint,
             "TRADEAPI_DATA_DIR": str(data_dir), "CACHE_PREFIX": f"chaos-{run_id}",
             "TRADE_QUEUE_NAME": f"chaos-{run_id}", "TRADE_DLQ_NAME": f"chaos-{run_id}-dlq",
-            "PORT": str(free_port()), "DEVSTACK_QUIET": "1", "API_WORKERS": "2",
+            "PORT": str(free_port()), "STREAM_PORT": str(free_port()), "DEVSTACK_QUIET": "1", "API_WORKERS": "2",
             "RATE_LIMIT_PER_WINDOW": str(10**9), "SIGNUP_LIMIT_PER_WINDOW": "1000",
             "PUBLIC_LIMIT_PER_WINDOW": str(10**9)}
 

@@ -16,7 +16,8 @@ from devstack.services import Service, free_port
 
 # What the test session itself exported must not leak into the stack under test.
 ISOLATED = ("DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL", "AWS_EMULATOR", "CACHE_PREFIX", "TRADE_QUEUE_NAME",
-            "TRADE_DLQ_NAME", "TRADE_MAX_RECEIVE_COUNT", "OUTBOX_RELAY_MIN_AGE_S", "DB_POOL_SIZE")
+            "TRADE_UPDATES_QUEUE_NAME", "STREAM_MANAGEMENT_URL", "TRADE_DLQ_NAME", "TRADE_MAX_RECEIVE_COUNT",
+            "OUTBOX_RELAY_MIN_AGE_S", "DB_POOL_SIZE")
 
 @pytest.fixture
 def stack_env(postgres_service: Service, redis_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
@@ -24,7 +25,8 @@ def stack_env(postgres_service: Service, redis_url: str, tmp_path: Path) -> Iter
     database_url = create_database(postgres_service.url, name)
     env = {k: v for k, v in os.environ.items() if k not in ISOLATED}
     env.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "CACHE_PREFIX": f"stack-{name}",
-                "PORT": str(free_port()), "TRADEAPI_DATA_DIR": str(tmp_path / "devstack"), "DEVSTACK_QUIET": "1",
+                "PORT": str(free_port()), "STREAM_PORT": str(free_port()),
+                "TRADEAPI_DATA_DIR": str(tmp_path / "devstack"), "DEVSTACK_QUIET": "1",
                 "API_WORKERS": "2",
                 # The stack's data is this test's own; LocalStack's environment is the checkout's, installed once.
                 "TRADEAPI_LOCALSTACK_HOME": str(localstack_home())})

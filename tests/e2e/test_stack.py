@@ -53,6 +53,12 @@ def test_stack_serves_settles_logs_and_stops_cleanly(stack_env: dict[str, str], 
         assert call(api, "POST", "/stocks", {"ticker": "E2E", "open_price": 5, "close_price": 5, "high": 5, "low": 5,
                                              "volume": 100}, key=admin)[0] == 201
         assert call(api, "GET", "/users/eve")[0] == 401
+        # alpaca-py's TradingStream on the stream make run serves hears the order's updates as they happen.
+        from tests.integration.test_trade_stream import Listener, until
+
+        listener = Listener(stack.info["stream_url"], *key.split(".", 2)[1:])
+        until(lambda: call(api, "GET", "/health")[0] == 200 and _listening(stack_env, eve["user_id"]),
+              lambda: "eve not listening", timeout=60)
         status, placed = call(api, "POST", "/transactions/",
                               {"user": "eve", "ticker": "e2e", "transaction_type": "buy", "transaction_volume": 10},
                               key=key)
@@ -63,6 +69,8 @@ def test_stack_serves_settles_logs_and_stops_cleanly(stack_env: dict[str, str], 
             assert time.monotonic() < deadline, "not settled within 60 s"
             time.sleep(0.3)
         assert call(api, "GET", "/users/eve", key=key)[1]["balance"] == "450.00"
+        until(lambda: listener.events(trade_id) == ["new", "fill"], listener.events)
+        listener.stop()
         assert call(api, "GET", "/users/eve", key=admin)[1]["balance"] == "450.00"  # an admin may read any user
 
         logs = logs_client(stack.info["aws_endpoint_url"])
@@ -178,3 +186,15 @@ def _raw(api: str, method: str, path: str, headers: dict[str, str], payload: byt
             return answer.status, {k.lower(): v for k, v in answer.headers.items()}, answer.read()
     except urllib.error.HTTPError as error:
         return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+def _listening(env: dict[str, str], user_id: str) -> bool:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(env["DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            return bool(conn.execute(text("SELECT count(*) FROM stream_connections WHERE user_id = :u AND listening"),
+                                     {"u": user_id}).scalar_one())
+    finally:
+        engine.dispose()
