@@ -65,13 +65,19 @@ def test_each_invocation_is_one_annotated_subsegment_holding_its_sql_and_sqs_cal
     def sql(inside: list[Segment]) -> list[Segment]:
         return [s for s in inside if "sql" in s.document]
 
-    def sqs_calls(inside: list[Segment]) -> list[str]:
-        return [s.document["aws"]["operation"] for s in inside if s.name.lower() == "sqs"]
+    def sqs_calls(inside: list[Segment]) -> list[tuple[str, str]]:
+        return [(s.document["aws"]["operation"],
+                 s.document["aws"].get("queue_name") or s.document["aws"]["queue_url"].rsplit("/", 1)[-1])
+                for s in inside if s.name.lower() == "sqs"]
 
     by_call = {what: inside for what, _, inside in functions}
     assert sql(by_call["POST /transactions"])
-    assert sqs_calls(by_call["POST /transactions"]) == ["GetQueueUrl", "SendMessageBatch"]
-    assert sql(by_call["settle_trades"]) and not sqs_calls(by_call["settle_trades"])
+    trades, updates = os.environ["TRADE_QUEUE_NAME"], f"{os.environ['TRADE_QUEUE_NAME']}-updates.fifo"
+    # The order's `new` is published before its settlement message is sent: a `fill` never overtakes it.
+    assert sqs_calls(by_call["POST /transactions"]) == [
+        ("GetQueueUrl", updates), ("SendMessageBatch", updates), ("GetQueueUrl", trades), ("SendMessageBatch", trades)]
+    # Settlement sends no settlement message, only its `fill` to the update queue (whose URL this process knows).
+    assert sql(by_call["settle_trades"]) and sqs_calls(by_call["settle_trades"]) == [("SendMessageBatch", updates)]
     # A read of the user answered from the cache makes no SQL statement at all.
     # Each invocation's log line names its trace: from a log line in CloudWatch to the trace in X-Ray.
     assert [line["xray_trace_id"] for line in story["invocation_lines"]] == [
