@@ -1,7 +1,7 @@
 """`make bench`: what users pay for, each figure next to its floor measured in the same run. Prints a table,
 writes bench/results/latest.json, and fails loudly if any invariant of the spec broke during the runs.
 
-    python -m bench [--quick] [--only cold,zip,reads,placement,settlement,book,alpaca,e2e,growth,recovery]
+    python -m bench [--quick] [--only cold,zip,reads,placement,settlement,book,alpaca,e2e,stream,growth,recovery]
 """
 from __future__ import annotations
 
@@ -13,13 +13,25 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import alpaca, book, cold_start, end_to_end, growth, lambda_zip, placement, recovery, settlement, warm_reads
+from bench import (
+    alpaca,
+    book,
+    cold_start,
+    end_to_end,
+    growth,
+    lambda_zip,
+    placement,
+    recovery,
+    settlement,
+    stream,
+    warm_reads,
+)
 from bench.figures import Figure, InvariantBroken, table
 from bench.stack import BenchStack, machine
 
 SECTIONS = {"cold": cold_start.run, "zip": lambda_zip.run, "reads": warm_reads.run, "placement": placement.run,
             "settlement": settlement.run, "book": book.run, "alpaca": alpaca.run, "e2e": end_to_end.run,
-            "growth": growth.run, "recovery": recovery.run}
+            "stream": stream.run, "growth": growth.run, "recovery": recovery.run}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

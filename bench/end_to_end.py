@@ -30,7 +30,7 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
     sqs = sqs_client(stack.aws_url)
     figures = []
     with stack.database("e2e") as database_url:
-        balances, volumes, keys = _seed()
+        balances, volumes, keys = seed_traders()
         for pollers in (1, 2, 4):
             rates, emulator, latencies = [], [], []
             for _ in range(rounds):
@@ -41,8 +41,8 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
                 with Server(env, stack.dir / "e2e-api.log", 4) as port, \
                         Pollers(env, queue["queue"], pollers, stack.dir / "e2e-pollers.log"):
                     started = time.time()
-                    ids = _place(port, trades, keys)
-                    latencies += _wait_settled(ids, timeout_s=600)
+                    ids = place_trades(port, trades, keys)
+                    latencies += wait_settled(ids, timeout_s=600)
                     rates.append(len(ids) / (time.time() - started))
                 emulator.append(_emulator_rate(sqs, queue["queue"], trades))
                 for url in queue.values():
@@ -58,7 +58,7 @@ def run(stack: BenchStack, quick: bool) -> list[Figure]:
     return figures
 
 
-def _seed() -> tuple[dict[str, Decimal], dict[str, int], dict[str, str]]:
+def seed_traders() -> tuple[dict[str, Decimal], dict[str, int], dict[str, str]]:
     """The traders' starting cash, the stock on offer, and each trader's API key."""
     from chalicelib.api.classic.shapes import NewStock, NewUser
     from chalicelib.services import stocks, users
@@ -72,7 +72,7 @@ def _seed() -> tuple[dict[str, Decimal], dict[str, int], dict[str, str]]:
     return balances, {"E2E": 10**9}, keys
 
 
-def _place(port: int, trades: int, keys: dict[str, str], clients: int = 16) -> list[str]:
+def place_trades(port: int, trades: int, keys: dict[str, str], clients: int = 16) -> list[str]:
     """POST the trades from `clients` keep-alive connections; returns the accepted ids."""
     ids: list[str] = []
     lock = threading.Lock()
@@ -100,7 +100,7 @@ def _place(port: int, trades: int, keys: dict[str, str], clients: int = 16) -> l
     return ids
 
 
-def _wait_settled(ids: list[str], timeout_s: float) -> list[float]:
+def wait_settled(ids: list[str], timeout_s: float) -> list[float]:
     """Wait until every trade is final; returns placement-to-settlement latencies in ms."""
     from sqlalchemy import text
 

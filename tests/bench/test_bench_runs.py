@@ -22,7 +22,7 @@ def test_quick_bench_writes_every_section_with_its_floor(tmp_path: Path) -> None
     assert report["invariants"] == "held" and report["broken"] == [] and report["failed_sections"] == []
     sections = {figure["section"] for figure in report["figures"]}
     assert sections == {"cold start", "tracing", "lambda zip", "warm reads", "placement", "settlement", "book",
-                        "alpaca", "end to end", "growth", "recovery"}
+                        "alpaca", "end to end", "stream", "growth", "recovery"}
     placement = [f for f in report["figures"] if f["section"] == "placement"]
     assert len(placement) == 4 and all(f["details"]["generator"] == "python threads" for f in placement)
     assert all(figure["floor"] and figure["floor"]["median"] > 0 for figure in report["figures"])
