@@ -290,8 +290,8 @@ def _check(engine: Any, orders: list[Order], stack: StackProcess) -> list[str]:
                                           dict.fromkeys(TICKERS, ON_OFFER))
     if stack.process.poll() is not None:
         problems.append(f"the stack itself stopped (code {stack.process.returncode})")
-    elif _call(stack.api, "GET", "/stocks")[0] != 200:
-        problems.append("the API does not serve after the storm")
+    elif (answer := _serving(stack.api))[0] != 200:
+        problems.append(f"the API does not serve after the storm: GET /stocks answered {answer[0]} {answer[1]!r:.300}")
     return problems
 
 
@@ -300,6 +300,15 @@ def _recovery_s(engine: Any, faults: list[Fault]) -> float:
         last_final = conn.execute(text(
             "SELECT extract(epoch FROM max(coalesce(settled_at, rejected_at, canceled_at))) FROM trades")).scalar()
     return max(0.0, float(last_final or 0) - max(fault.ended for fault in faults))
+
+
+def _serving(api: str, within_s: float = 5.0) -> tuple[int, Any]:
+    """GET /stocks until it answers 200 or `within_s` pass (a worker still replacing a connection the last restart
+    broke answers 503 once, as it should); the last answer."""
+    deadline = time.monotonic() + within_s
+    while (answer := _call(api, "GET", "/stocks"))[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return answer
 
 
 def _call(api: str, method: str, path: str, body: dict[str, Any] | None = None, key: str | None = None,

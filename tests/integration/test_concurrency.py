@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+import time
 import uuid
 from collections import Counter
 from decimal import Decimal
@@ -178,6 +179,10 @@ def test_cancels_racing_two_pollers_with_every_message_twice_leave_one_final_sta
 
     to_cancel = rng.sample(placed, len(placed) // 2)
     pollers = [start_poller(f"poller{i}") for i in range(2)]
+    # The cancels start once settlement has: on a loaded machine a poller's start can outlast every cancel.
+    deadline = time.monotonic() + 60
+    while not final_count() and time.monotonic() < deadline:
+        time.sleep(0.005)
     cancelers = [threading.Thread(target=canceler, args=(to_cancel[i::3],)) for i in range(3)]
     for thread in cancelers:
         thread.start()
@@ -200,3 +205,8 @@ def test_cancels_racing_two_pollers_with_every_message_twice_leave_one_final_sta
     counts = settled_counts(pollers)
     assert set(counts) == set(final) - canceled and set(counts.values()) == {1}
     check_invariants()
+
+
+def final_count() -> int:
+    with get_engine().connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM trades WHERE status <> 'pending'")).scalar_one())
