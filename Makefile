@@ -12,7 +12,7 @@ help:
 	@echo "make logs     the running stack's logs from CloudWatch Logs on the emulator (ARGS='--follow --filter ID')"
 	@echo "make demo     drive the running stack through the whole story"
 	@echo "make demo-alpaca  a small alpaca-py bot trading against the running stack (examples/alpaca_bot.py)"
-	@echo "make bench    measure cold start, reads, placement, settlement, end to end and growth next to their floors"
+	@echo "make bench    measure cold start, reads, placement, settlement, the stream, end to end and growth next to their floors"
 	@echo "              (ARGS='--quick' for a short run; writes bench/results/latest.json)"
 	@echo "make test-unit  the use cases, rules, shapes and presenters alone: seconds, no services"
 	@echo "make docs     regenerate the route and settings tables in docs/ from the code"
