@@ -34,7 +34,7 @@ from chalicelib.services.unit_of_work import UnitOfWork
 from devstack.paths import ROOT
 from devstack.poller import SqsPoller
 from devstack.services import free_port, wait_for_port
-from tests.integration.helpers import body, drain, trade
+from tests.integration.helpers import body, drain, queue_depth, trade
 from tests.integration.test_orders import bar, no_violations
 
 WAIT_S = 20
@@ -342,9 +342,30 @@ def test_the_stream_failing_loses_no_order_and_a_killed_notifier_is_caught_up(ap
         for order in orders:  # in order per order, duplicates aside
             events = list(dict.fromkeys(listener.events(order)))
             assert events == ["new", "fill"]
+        for order, event in told():  # a repeated update is the same update: one execution_id for it
+            assert len({u.execution_id for u in listener.updates
+                        if str(u.order.id) == order and u.event == event}) == 1, (order, event)
     finally:
         restarted.send_signal(signal.SIGTERM)
         restarted.wait(30)
+    listener.stop()
+
+
+def test_updates_made_while_away_are_not_replayed_and_the_orders_reconcile_them(api, sqs, queues, stream_url,
+                                                                                notifier) -> None:
+    trader = Trader(api, sqs, queues["queue"])
+    missed = [trader.place(volume=1) for _ in range(2)]
+    trader.settle()
+    until(lambda: queue_depth(sqs, queues["updates"]) == 0, lambda: "updates still queued")  # told to no one
+    listener = trader.listen(stream_url)
+    until(lambda: trader.listening() == 1, trader.listening)
+    heard = trader.place(volume=1)
+    trader.settle()
+    until(lambda: listener.events(heard) == ["new", "fill"], listener.events)
+    assert {str(u.order.id) for u in listener.updates} == {heard}
+    # The recipe the docs give on (re)connecting: the orders since the last update seen.
+    reconciled = body(api.get("/v2/orders?status=all&direction=asc", key=api.keys[trader.name]))
+    assert [(o["id"], o["status"]) for o in reconciled] == [(o, "filled") for o in [*missed, heard]]
     listener.stop()
 
 
