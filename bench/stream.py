@@ -241,14 +241,11 @@ def _owners(ids: list[str]) -> dict[str, str]:
 
 
 def _listening_connections(key_id: str) -> int:
-    from sqlalchemy import text
+    from chalicelib.services.unit_of_work import UnitOfWork
 
-    from chalicelib.adapters.database import get_engine
-
-    with get_engine().connect() as conn:
-        return int(conn.execute(text(
-            "SELECT count(*) FROM stream_connections c JOIN api_keys k ON k.user_id = c.user_id "
-            "WHERE k.id = :key_id AND c.listening"), {"key_id": key_id}).scalar_one())
+    with UnitOfWork() as uow:
+        found = uow.keys.get(key_id)
+        return len(uow.connections.listening([found[0].user_id])) if found and found[0].user_id else 0
 
 
 def _until(done: Callable[[], bool], what: str) -> None:

@@ -14,6 +14,11 @@ import psutil
 
 from devstack.paths import ROOT
 
+# What a caller's environment may name that must not leak into a stack it starts: the stack gets its own.
+ISOLATED = ("DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL", "AWS_EMULATOR", "CACHE_PREFIX", "TRADE_QUEUE_NAME",
+            "TRADE_UPDATES_QUEUE_NAME", "STREAM_MANAGEMENT_URL", "TRADE_DLQ_NAME", "TRADE_MAX_RECEIVE_COUNT",
+            "OUTBOX_RELAY_MIN_AGE_S", "DB_POOL_SIZE")
+
 
 class StackProcess:
     def __init__(self, data_dir: Path, env: dict[str, str], log: Path | None = None) -> None:

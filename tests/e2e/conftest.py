@@ -13,11 +13,8 @@ import pytest
 from devstack.database import create_database, drop_database
 from devstack.localstack.host import home as localstack_home
 from devstack.services import Service, free_port
+from devstack.stack_process import ISOLATED
 
-# What the test session itself exported must not leak into the stack under test.
-ISOLATED = ("DATABASE_URL", "REDIS_URL", "AWS_ENDPOINT_URL", "AWS_EMULATOR", "CACHE_PREFIX", "TRADE_QUEUE_NAME",
-            "TRADE_UPDATES_QUEUE_NAME", "STREAM_MANAGEMENT_URL", "TRADE_DLQ_NAME", "TRADE_MAX_RECEIVE_COUNT",
-            "OUTBOX_RELAY_MIN_AGE_S", "DB_POOL_SIZE")
 
 @pytest.fixture
 def stack_env(postgres_service: Service, redis_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:

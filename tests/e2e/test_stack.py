@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -189,12 +190,14 @@ def _raw(api: str, method: str, path: str, headers: dict[str, str], payload: byt
 
 
 def _listening(env: dict[str, str], user_id: str) -> bool:
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
 
-    engine = create_engine(env["DATABASE_URL"])
+    from chalicelib.services.unit_of_work import UnitOfWork
+
+    engine = create_engine(env["DATABASE_URL"])  # the stack's database, not this process's
     try:
-        with engine.connect() as conn:
-            return bool(conn.execute(text("SELECT count(*) FROM stream_connections WHERE user_id = :u AND listening"),
-                                     {"u": user_id}).scalar_one())
+        with UnitOfWork(sessionmaker(engine)) as uow:
+            return bool(uow.connections.listening([uuid.UUID(user_id)]))
     finally:
         engine.dispose()

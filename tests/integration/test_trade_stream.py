@@ -96,9 +96,8 @@ class Trader:
         self.settle()
 
     def listening(self) -> int:
-        with get_engine().connect() as conn:
-            return int(conn.execute(text("SELECT count(*) FROM stream_connections WHERE user_id = :u AND listening"),
-                                    {"u": self.user_id}).scalar_one())
+        with UnitOfWork() as uow:
+            return len(uow.connections.listening([uuid.UUID(self.user_id)]))
 
     def listen(self, stream_url: str, key: tuple[str, str] | None = None) -> Listener:
         return Listener(stream_url, *(key or (self.key_id, self.secret)))
